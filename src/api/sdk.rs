@@ -1,0 +1,404 @@
+//! The aws-sdk-cloudformation implementation of `StackSetApi`: client set-up from aws-config's
+//! default chain, conversion of SDK shapes into `model` types, and of SDK errors into `ApiError`.
+
+use std::time::Duration;
+
+use aws_config::retry::RetryConfig;
+use aws_config::timeout::TimeoutConfig;
+use aws_config::{BehaviorVersion, Region};
+use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
+use aws_sdk_cloudformation::operation::RequestId;
+use aws_sdk_cloudformation::types as sdk;
+use aws_sdk_cloudformation::Client;
+use time::OffsetDateTime;
+
+use super::{ApiError, ErrorKind, StackSetApi, StopAccepted};
+use crate::model::{
+    CallAs, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, Page,
+    PermissionModel, ResultStatus, StackSetDetail, StackSetStatus, StackSetSummary,
+};
+
+/// How to reach CloudFormation. `None` fields fall back to aws-config's default chain.
+#[derive(Debug, Clone, Default)]
+pub struct ConnectOptions {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint_url: Option<String>,
+    /// Dummy static credentials, for the built-in emulator (which accepts any signature).
+    pub dummy_credentials: bool,
+    /// Cut for one attempt; the SDK retries throttling and transient errors within `operation_timeout`.
+    pub attempt_timeout: Duration,
+    pub operation_timeout: Duration,
+    pub max_attempts: u32,
+}
+
+impl ConnectOptions {
+    pub fn new() -> Self {
+        ConnectOptions {
+            attempt_timeout: Duration::from_secs(10),
+            operation_timeout: Duration::from_secs(30),
+            max_attempts: 3,
+            ..Default::default()
+        }
+    }
+}
+
+/// A set-up problem found before any call is made (exit code 2 on the command line).
+#[derive(Debug, thiserror::Error)]
+pub enum ConnectError {
+    #[error("no AWS Region is set: pass --region, set AWS_REGION, or add `region = ...` to the profile in ~/.aws/config")]
+    NoRegion,
+    #[error("invalid --endpoint-url {0:?}: give a full URL such as http://127.0.0.1:4566 or https://cloudformation.us-east-1.amazonaws.com")]
+    BadEndpoint(String),
+}
+
+#[derive(Debug, Clone)]
+pub struct SdkApi {
+    client: Client,
+}
+
+/// The resolved place calls go to, for display.
+#[derive(Debug, Clone)]
+pub struct Resolved {
+    pub region: String,
+    pub endpoint: Option<String>,
+}
+
+impl SdkApi {
+    pub async fn connect(options: &ConnectOptions) -> Result<(SdkApi, Resolved), ConnectError> {
+        if let Some(url) = &options.endpoint_url {
+            validate_endpoint(url)?;
+        }
+        let mut loader = aws_config::defaults(BehaviorVersion::latest())
+            .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)))
+            .timeout_config(
+                TimeoutConfig::builder()
+                    .connect_timeout(Duration::from_secs(5))
+                    .operation_attempt_timeout(options.attempt_timeout)
+                    .operation_timeout(options.operation_timeout)
+                    .build(),
+            );
+        if let Some(profile) = &options.profile {
+            loader = loader.profile_name(profile);
+        }
+        if let Some(region) = &options.region {
+            loader = loader.region(Region::new(region.clone()));
+        }
+        if let Some(url) = &options.endpoint_url {
+            loader = loader.endpoint_url(url);
+        }
+        if options.dummy_credentials {
+            loader = loader.credentials_provider(aws_credential_types::Credentials::new(
+                "AKIDSSTOPDEMO",
+                "sstop-demo-secret",
+                None,
+                None,
+                "sstop-demo",
+            ));
+        }
+        let config = loader.load().await;
+        let region = config.region().ok_or(ConnectError::NoRegion)?.to_string();
+        let endpoint = config.endpoint_url().map(str::to_string);
+        Ok((SdkApi { client: Client::new(&config) }, Resolved { region, endpoint }))
+    }
+
+    pub fn from_client(client: Client) -> Self {
+        SdkApi { client }
+    }
+}
+
+fn validate_endpoint(url: &str) -> Result<(), ConnectError> {
+    let bad = || ConnectError::BadEndpoint(url.to_string());
+    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).ok_or_else(bad)?;
+    let host = rest.split(['/', '?']).next().unwrap_or("");
+    if host.is_empty() || host.contains(' ') || host.starts_with(':') {
+        return Err(bad());
+    }
+    if let Some((_, port)) = host.rsplit_once(':') {
+        if !host.ends_with(']') && port.parse::<u16>().is_err() {
+            return Err(bad());
+        }
+    }
+    Ok(())
+}
+
+fn sdk_call_as(call_as: CallAs) -> sdk::CallAs {
+    sdk::CallAs::from(call_as.as_str())
+}
+
+fn timestamp(value: Option<&aws_smithy_types::DateTime>) -> Option<OffsetDateTime> {
+    let value = value?;
+    OffsetDateTime::from_unix_timestamp_nanos(value.as_nanos()).ok()
+}
+
+/// Parse an SDK enum's wire string into ours; values newer than sstop are logged and replaced.
+fn parse_or<T: std::str::FromStr>(wire: Option<&str>, fallback: T) -> T {
+    match wire {
+        Some(text) => text.parse().unwrap_or_else(|_| {
+            tracing::warn!(value = text, "unknown value from CloudFormation");
+            fallback
+        }),
+        None => fallback,
+    }
+}
+
+fn u32_of(value: Option<i32>) -> Option<u32> {
+    value.and_then(|v| u32::try_from(v).ok())
+}
+
+fn preferences(p: Option<&sdk::StackSetOperationPreferences>) -> OperationPreferences {
+    let Some(p) = p else {
+        return OperationPreferences::default();
+    };
+    OperationPreferences {
+        region_concurrency: p.region_concurrency_type().and_then(|v| v.as_str().parse().ok()),
+        region_order: p.region_order().to_vec(),
+        max_concurrent_count: u32_of(p.max_concurrent_count()),
+        max_concurrent_percentage: u32_of(p.max_concurrent_percentage()),
+        failure_tolerance_count: u32_of(p.failure_tolerance_count()),
+        failure_tolerance_percentage: u32_of(p.failure_tolerance_percentage()),
+        concurrency_mode: p.concurrency_mode().and_then(|v| v.as_str().parse().ok()),
+    }
+}
+
+fn stack_set_summary(s: &sdk::StackSetSummary) -> StackSetSummary {
+    StackSetSummary {
+        name: s.stack_set_name().unwrap_or_default().to_string(),
+        id: s.stack_set_id().unwrap_or_default().to_string(),
+        status: parse_or(s.status().map(|v| v.as_str()), StackSetStatus::Active),
+        permission_model: s.permission_model().and_then(|v| v.as_str().parse::<PermissionModel>().ok()),
+        description: s.description().map(str::to_string),
+    }
+}
+
+fn operation_summary(s: &sdk::StackSetOperationSummary) -> Operation {
+    Operation {
+        id: s.operation_id().unwrap_or_default().to_string(),
+        action: parse_or(s.action().map(|v| v.as_str()), OperationAction::Update),
+        status: parse_or(s.status().map(|v| v.as_str()), OperationStatus::Running),
+        created: timestamp(s.creation_timestamp()),
+        ended: timestamp(s.end_timestamp()),
+        status_reason: s.status_reason().map(str::to_string),
+        failed_count: s.status_details().and_then(|d| u32_of(d.failed_stack_instances_count())),
+        preferences: preferences(s.operation_preferences()),
+    }
+}
+
+fn operation(s: &sdk::StackSetOperation) -> Operation {
+    Operation {
+        id: s.operation_id().unwrap_or_default().to_string(),
+        action: parse_or(s.action().map(|v| v.as_str()), OperationAction::Update),
+        status: parse_or(s.status().map(|v| v.as_str()), OperationStatus::Running),
+        created: timestamp(s.creation_timestamp()),
+        ended: timestamp(s.end_timestamp()),
+        status_reason: s.status_reason().map(str::to_string),
+        failed_count: s.status_details().and_then(|d| u32_of(d.failed_stack_instances_count())),
+        preferences: preferences(s.operation_preferences()),
+    }
+}
+
+fn operation_result(s: &sdk::StackSetOperationResultSummary) -> OperationResult {
+    let gate = s.account_gate_result();
+    OperationResult {
+        account: s.account().unwrap_or_default().to_string(),
+        region: s.region().unwrap_or_default().to_string(),
+        status: parse_or(s.status().map(|v| v.as_str()), ResultStatus::Pending),
+        status_reason: s.status_reason().map(str::to_string),
+        gate_status: gate.and_then(|g| g.status()).and_then(|v| v.as_str().parse().ok()),
+        gate_reason: gate.and_then(|g| g.status_reason()).map(str::to_string),
+        ou: s.organizational_unit_id().map(str::to_string),
+    }
+}
+
+/// Classify an SDK failure. Codes come from the service's error envelope; everything else from
+/// the kind of SdkError (dispatch, timeout, credentials).
+fn api_error<E>(err: SdkError<E, aws_smithy_runtime_api::http::Response>) -> ApiError
+where
+    E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
+{
+    let request_id = err.request_id().map(str::to_string);
+    let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
+    let (kind, code, message) = match &err {
+        SdkError::ServiceError(service) => {
+            let code = service.err().code().map(str::to_string);
+            let message = service.err().message().unwrap_or("no message").to_string();
+            let status = service.raw().status().as_u16();
+            let kind = match code.as_deref() {
+                Some("Throttling" | "ThrottlingException" | "RequestLimitExceeded" | "TooManyRequestsException") => {
+                    ErrorKind::Throttled
+                }
+                Some("ExpiredToken" | "ExpiredTokenException" | "RequestExpired") => ErrorKind::ExpiredCredentials,
+                Some("AccessDenied" | "AccessDeniedException" | "UnauthorizedOperation") => ErrorKind::AccessDenied,
+                Some("InvalidClientTokenId" | "SignatureDoesNotMatch" | "UnrecognizedClientException") => {
+                    ErrorKind::ExpiredCredentials
+                }
+                Some("StackSetNotFoundException") => ErrorKind::StackSetNotFound,
+                Some("OperationNotFoundException") => ErrorKind::OperationNotFound,
+                Some("InvalidOperationException") => ErrorKind::InvalidOperation,
+                Some("OperationInProgressException") => ErrorKind::OperationInProgress,
+                Some("ValidationError") => ErrorKind::Validation,
+                _ if status >= 500 => ErrorKind::Service,
+                _ => ErrorKind::Other,
+            };
+            (kind, code, message)
+        }
+        SdkError::TimeoutError(_) => (ErrorKind::Timeout, None, "the request timed out".to_string()),
+        SdkError::DispatchFailure(failure) => {
+            let kind = if failure.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Network };
+            (kind, None, detail.clone())
+        }
+        SdkError::ResponseError(_) => (ErrorKind::Network, None, detail.clone()),
+        _ => {
+            let lower = detail.to_ascii_lowercase();
+            let kind = if lower.contains("credential") || lower.contains("identity") {
+                if lower.contains("expired") || lower.contains("sso") && lower.contains("token") {
+                    ErrorKind::ExpiredCredentials
+                } else {
+                    ErrorKind::NoCredentials
+                }
+            } else {
+                ErrorKind::Other
+            };
+            (kind, None, detail.clone())
+        }
+    };
+    ApiError { kind, code, message, request_id }
+}
+
+impl StackSetApi for SdkApi {
+    async fn list_stack_sets(&self, call_as: CallAs, next_token: Option<String>) -> Result<Page<StackSetSummary>, ApiError> {
+        let out = self
+            .client
+            .list_stack_sets()
+            .call_as(sdk_call_as(call_as))
+            .status(sdk::StackSetStatus::Active)
+            .max_results(100)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(api_error)?;
+        Ok(Page {
+            items: out.summaries().iter().map(stack_set_summary).collect(),
+            next_token: out.next_token().map(str::to_string),
+        })
+    }
+
+    async fn describe_stack_set(&self, stack_set: &str, call_as: CallAs) -> Result<StackSetDetail, ApiError> {
+        let out = self
+            .client
+            .describe_stack_set()
+            .stack_set_name(stack_set)
+            .call_as(sdk_call_as(call_as))
+            .send()
+            .await
+            .map_err(api_error)?;
+        let s = out.stack_set().ok_or_else(|| ApiError::new(ErrorKind::Other, "DescribeStackSet returned no stack set"))?;
+        Ok(StackSetDetail {
+            summary: StackSetSummary {
+                name: s.stack_set_name().unwrap_or_default().to_string(),
+                id: s.stack_set_id().unwrap_or_default().to_string(),
+                status: parse_or(s.status().map(|v| v.as_str()), StackSetStatus::Active),
+                permission_model: s.permission_model().and_then(|v| v.as_str().parse().ok()),
+                description: s.description().map(str::to_string),
+            },
+            regions: s.regions().to_vec(),
+            managed_execution: s.managed_execution().and_then(|m| m.active()).unwrap_or(false),
+        })
+    }
+
+    async fn list_operations(
+        &self,
+        stack_set: &str,
+        call_as: CallAs,
+        max_results: i32,
+        next_token: Option<String>,
+    ) -> Result<Page<Operation>, ApiError> {
+        let out = self
+            .client
+            .list_stack_set_operations()
+            .stack_set_name(stack_set)
+            .call_as(sdk_call_as(call_as))
+            .max_results(max_results)
+            .set_next_token(next_token)
+            .send()
+            .await
+            .map_err(api_error)?;
+        Ok(Page {
+            items: out.summaries().iter().map(operation_summary).collect(),
+            next_token: out.next_token().map(str::to_string),
+        })
+    }
+
+    async fn describe_operation(&self, stack_set: &str, operation_id: &str, call_as: CallAs) -> Result<Operation, ApiError> {
+        let out = self
+            .client
+            .describe_stack_set_operation()
+            .stack_set_name(stack_set)
+            .operation_id(operation_id)
+            .call_as(sdk_call_as(call_as))
+            .send()
+            .await
+            .map_err(api_error)?;
+        out.stack_set_operation()
+            .map(operation)
+            .ok_or_else(|| ApiError::new(ErrorKind::Other, "DescribeStackSetOperation returned no operation"))
+    }
+
+    async fn list_results(
+        &self,
+        stack_set: &str,
+        operation_id: &str,
+        call_as: CallAs,
+        status: Option<ResultStatus>,
+        next_token: Option<String>,
+    ) -> Result<Page<OperationResult>, ApiError> {
+        let mut request = self
+            .client
+            .list_stack_set_operation_results()
+            .stack_set_name(stack_set)
+            .operation_id(operation_id)
+            .call_as(sdk_call_as(call_as))
+            .max_results(100)
+            .set_next_token(next_token);
+        if let Some(status) = status {
+            request = request.filters(
+                sdk::OperationResultFilter::builder()
+                    .name(sdk::OperationResultFilterName::OperationResultStatus)
+                    .values(status.as_str())
+                    .build(),
+            );
+        }
+        let out = request.send().await.map_err(api_error)?;
+        Ok(Page {
+            items: out.summaries().iter().map(operation_result).collect(),
+            next_token: out.next_token().map(str::to_string),
+        })
+    }
+
+    async fn stop_operation(&self, stack_set: &str, operation_id: &str, call_as: CallAs) -> Result<StopAccepted, ApiError> {
+        let out = self
+            .client
+            .stop_stack_set_operation()
+            .stack_set_name(stack_set)
+            .operation_id(operation_id)
+            .call_as(sdk_call_as(call_as))
+            .send()
+            .await
+            .map_err(api_error)?;
+        Ok(StopAccepted { request_id: out.request_id().map(str::to_string) })
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn endpoint_urls_are_checked_before_use() {
+        assert!(validate_endpoint("http://127.0.0.1:4566").is_ok());
+        assert!(validate_endpoint("https://cloudformation.us-east-1.amazonaws.com/").is_ok());
+        assert!(validate_endpoint("127.0.0.1:4566").is_err());
+        assert!(validate_endpoint("http://").is_err());
+        assert!(validate_endpoint("http://host:notaport").is_err());
+    }
+}

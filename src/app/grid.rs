@@ -1,0 +1,288 @@
+//! The results of one operation arranged as an account x Region grid, kept indexed so that
+//! drawing touches only the visible window and a page of results merges in without a rebuild.
+
+use std::collections::HashMap;
+
+use crate::model::{OperationResult, ResultStatus};
+
+/// Row of the grid: one account, with the index into `ResultGrid::results` of each Region's cell.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct GridRow {
+    pub account: String,
+    pub ou: Option<String>,
+    /// One entry per column of `ResultGrid::regions`.
+    pub cells: Vec<Option<u32>>,
+}
+
+/// Position of a status in the one-way life of a result: PENDING -> RUNNING -> final.
+fn progress_rank(status: ResultStatus) -> u8 {
+    match status {
+        ResultStatus::Pending => 0,
+        ResultStatus::Running => 1,
+        _ => 2,
+    }
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct ResultGrid {
+    pub results: Vec<OperationResult>,
+    /// Column order: the operation's RegionOrder first, then the rest alphabetically.
+    pub regions: Vec<String>,
+    /// Rows in arrival order; `order` sorts them.
+    pub rows: Vec<GridRow>,
+    /// Row indexes sorted by (OU, account).
+    pub order: Vec<u32>,
+    account_index: HashMap<String, u32>,
+    region_index: HashMap<String, u16>,
+    counts: [usize; 5],
+    region_order: Vec<String>,
+}
+
+/// Index of a status in count arrays, in `ResultStatus::ALL` order.
+pub fn status_slot(status: ResultStatus) -> usize {
+    ResultStatus::ALL.iter().position(|s| *s == status).unwrap_or(0)
+}
+
+impl ResultGrid {
+    pub fn new(region_order: &[String]) -> Self {
+        let mut grid = ResultGrid { region_order: region_order.to_vec(), ..Default::default() };
+        for region in region_order {
+            grid.add_region(region);
+        }
+        grid
+    }
+
+    pub fn len(&self) -> usize {
+        self.results.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.results.is_empty()
+    }
+
+    pub fn count(&self, status: ResultStatus) -> usize {
+        self.counts[status_slot(status)]
+    }
+
+    pub fn cell(&self, row: usize, col: usize) -> Option<&OperationResult> {
+        let idx = (*self.rows.get(row)?.cells.get(col)?)?;
+        self.results.get(idx as usize)
+    }
+
+    pub fn find(&self, account: &str, region: &str) -> Option<&OperationResult> {
+        let row = *self.account_index.get(account)? as usize;
+        let col = *self.region_index.get(region)? as usize;
+        self.cell(row, col)
+    }
+
+    fn add_region(&mut self, region: &str) -> u16 {
+        if let Some(col) = self.region_index.get(region) {
+            return *col;
+        }
+        // Keep RegionOrder first, then alphabetical, by re-laying the columns when one arrives.
+        let mut regions = self.regions.clone();
+        regions.push(region.to_string());
+        let order = &self.region_order;
+        regions.sort_by(|a, b| {
+            let pa = order.iter().position(|r| r == a).unwrap_or(usize::MAX);
+            let pb = order.iter().position(|r| r == b).unwrap_or(usize::MAX);
+            pa.cmp(&pb).then_with(|| a.cmp(b))
+        });
+        let old_index = std::mem::take(&mut self.region_index);
+        for row in &mut self.rows {
+            let mut cells = vec![None; regions.len()];
+            for (name, old_col) in &old_index {
+                let new_col = regions.iter().position(|r| r == name).unwrap_or(0);
+                cells[new_col] = row.cells[*old_col as usize];
+            }
+            row.cells = cells;
+        }
+        for (col, name) in regions.iter().enumerate() {
+            self.region_index.insert(name.clone(), col as u16);
+        }
+        self.regions = regions;
+        self.region_index[region]
+    }
+
+    /// Merge results in. A result never moves backwards (PENDING -> RUNNING -> final), so a
+    /// late page from another status class or an eventually consistent list cannot regress a cell.
+    /// Returns true when rows were added (the sort order and any filter need refreshing).
+    pub fn merge(&mut self, incoming: Vec<OperationResult>) -> bool {
+        let mut new_rows = false;
+        for result in incoming {
+            let col = self.add_region(&result.region) as usize;
+            let row = match self.account_index.get(&result.account) {
+                Some(row) => *row as usize,
+                None => {
+                    let row = self.rows.len();
+                    self.rows.push(GridRow {
+                        account: result.account.clone(),
+                        ou: result.ou.clone(),
+                        cells: vec![None; self.regions.len()],
+                    });
+                    self.account_index.insert(result.account.clone(), row as u32);
+                    new_rows = true;
+                    row
+                }
+            };
+            if self.rows[row].ou.is_none() && result.ou.is_some() {
+                self.rows[row].ou = result.ou.clone();
+                new_rows = true;
+            }
+            match self.rows[row].cells[col] {
+                Some(idx) => {
+                    let existing = &mut self.results[idx as usize];
+                    if progress_rank(result.status) >= progress_rank(existing.status) {
+                        self.counts[status_slot(existing.status)] -= 1;
+                        self.counts[status_slot(result.status)] += 1;
+                        *existing = result;
+                    }
+                }
+                None => {
+                    self.counts[status_slot(result.status)] += 1;
+                    self.rows[row].cells[col] = Some(self.results.len() as u32);
+                    self.results.push(result);
+                }
+            }
+        }
+        if new_rows {
+            self.resort();
+        }
+        new_rows
+    }
+
+    fn resort(&mut self) {
+        let rows = &self.rows;
+        let mut order: Vec<u32> = (0..rows.len() as u32).collect();
+        order.sort_by(|a, b| {
+            let (ra, rb) = (&rows[*a as usize], &rows[*b as usize]);
+            ra.ou.cmp(&rb.ou).then_with(|| ra.account.cmp(&rb.account))
+        });
+        self.order = order;
+    }
+
+    /// Row indexes (sorted) that pass a text filter on account or OU and a status filter
+    /// (a row passes the status filter when any of its cells has that status).
+    pub fn filtered_rows(&self, text: &str, status: Option<ResultStatus>) -> Vec<u32> {
+        let needle = text.trim().to_ascii_lowercase();
+        self.order
+            .iter()
+            .copied()
+            .filter(|r| {
+                let row = &self.rows[*r as usize];
+                let text_ok = needle.is_empty()
+                    || row.account.contains(&needle)
+                    || row.ou.as_deref().is_some_and(|ou| ou.to_ascii_lowercase().contains(&needle));
+                let status_ok = status.is_none_or(|s| {
+                    row.cells.iter().flatten().any(|idx| self.results[*idx as usize].status == s)
+                });
+                text_ok && status_ok
+            })
+            .collect()
+    }
+
+    /// FAILED and CANCELLED results grouped by StatusReason, biggest group first.
+    pub fn failure_groups(&self) -> Vec<FailureGroup> {
+        let mut groups: HashMap<(ResultStatus, &str), Vec<u32>> = HashMap::new();
+        for (idx, result) in self.results.iter().enumerate() {
+            if matches!(result.status, ResultStatus::Failed | ResultStatus::Cancelled) {
+                let reason = result.status_reason.as_deref().unwrap_or("(no reason given)");
+                groups.entry((result.status, reason)).or_default().push(idx as u32);
+            }
+        }
+        let mut out: Vec<FailureGroup> = groups
+            .into_iter()
+            .map(|((status, reason), results)| {
+                let mut accounts: Vec<&str> = results.iter().map(|i| self.results[*i as usize].account.as_str()).collect();
+                accounts.sort_unstable();
+                accounts.dedup();
+                let mut regions: Vec<&str> = results.iter().map(|i| self.results[*i as usize].region.as_str()).collect();
+                regions.sort_unstable();
+                regions.dedup();
+                FailureGroup {
+                    status,
+                    reason: reason.to_string(),
+                    count: results.len(),
+                    accounts: accounts.into_iter().map(str::to_string).collect(),
+                    regions: regions.into_iter().map(str::to_string).collect(),
+                }
+            })
+            .collect();
+        // FAILED before CANCELLED: the cause matters more than the consequence.
+        out.sort_by(|a, b| {
+            (a.status == ResultStatus::Cancelled)
+                .cmp(&(b.status == ResultStatus::Cancelled))
+                .then(b.count.cmp(&a.count))
+                .then_with(|| a.reason.cmp(&b.reason))
+        });
+        out
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct FailureGroup {
+    pub status: ResultStatus,
+    pub reason: String,
+    pub count: usize,
+    pub accounts: Vec<String>,
+    pub regions: Vec<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn result(account: &str, region: &str, status: ResultStatus) -> OperationResult {
+        OperationResult {
+            account: account.into(),
+            region: region.into(),
+            status,
+            status_reason: None,
+            gate_status: None,
+            gate_reason: None,
+            ou: None,
+        }
+    }
+
+    #[test]
+    fn merge_never_moves_a_result_backwards() {
+        let mut grid = ResultGrid::new(&[]);
+        grid.merge(vec![result("1", "us-east-1", ResultStatus::Running)]);
+        grid.merge(vec![result("1", "us-east-1", ResultStatus::Pending)]);
+        assert_eq!(grid.find("1", "us-east-1").unwrap().status, ResultStatus::Running);
+        grid.merge(vec![result("1", "us-east-1", ResultStatus::Failed)]);
+        assert_eq!(grid.count(ResultStatus::Failed), 1);
+        assert_eq!(grid.count(ResultStatus::Running), 0);
+        assert_eq!(grid.len(), 1);
+    }
+
+    #[test]
+    fn columns_follow_region_order_then_alphabet() {
+        let mut grid = ResultGrid::new(&["us-west-2".to_string()]);
+        grid.merge(vec![
+            result("1", "eu-west-1", ResultStatus::Pending),
+            result("1", "ap-south-1", ResultStatus::Pending),
+            result("2", "us-west-2", ResultStatus::Succeeded),
+        ]);
+        assert_eq!(grid.regions, vec!["us-west-2", "ap-south-1", "eu-west-1"]);
+        assert_eq!(grid.cell(0, 1).unwrap().region, "ap-south-1");
+        assert_eq!(grid.cell(1, 0).unwrap().status, ResultStatus::Succeeded);
+    }
+
+    #[test]
+    fn failures_group_by_reason() {
+        let mut grid = ResultGrid::new(&[]);
+        let mut a = result("1", "r1", ResultStatus::Failed);
+        a.status_reason = Some("exists".into());
+        let mut b = result("2", "r1", ResultStatus::Failed);
+        b.status_reason = Some("exists".into());
+        let c = result("3", "r2", ResultStatus::Cancelled);
+        grid.merge(vec![a, b, c]);
+        let groups = grid.failure_groups();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].reason, "exists");
+        assert_eq!(groups[0].count, 2);
+        assert_eq!(groups[0].accounts, vec!["1", "2"]);
+        assert_eq!(groups[1].status, ResultStatus::Cancelled);
+    }
+}

@@ -1,0 +1,327 @@
+//! Application state and the messages that change it. `update` (in `update.rs`) is the only
+//! place state changes; it does no I/O and reads no clock: time arrives in `Msg::Tick`.
+
+pub mod grid;
+pub mod keymap;
+pub mod update;
+
+use time::OffsetDateTime;
+use tui_input::Input;
+
+use crate::api::ApiError;
+use crate::model::{CallAs, Operation, PermissionModel, ResultStatus, StackSetSummary};
+pub use grid::{FailureGroup, ResultGrid};
+pub use keymap::{Action, KeyMap};
+pub use update::update;
+
+/// What the poller should keep fresh: the screen the user is looking at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Scope {
+    StackSets,
+    Operations { stack_set: String },
+    Operation { stack_set: String, operation_id: String },
+}
+
+/// Side effects `update` asks for; the event loop hands them to the poller.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Command {
+    /// Watch this scope from now on; results carry `generation` so stale ones can be dropped.
+    Watch { scope: Scope, generation: u64 },
+    /// Fetch the current scope now instead of at the next tick.
+    RefreshNow,
+    /// StopStackSetOperation, on its own lane.
+    Stop(StopRequest),
+    Quit,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopRequest {
+    pub stack_set: String,
+    pub operation_id: String,
+    pub call_as: CallAs,
+}
+
+/// A stack set with its latest operation, as the overview lists it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSetRow {
+    pub summary: StackSetSummary,
+    pub latest: Option<Operation>,
+    /// Whether any operation is QUEUED, RUNNING or STOPPING.
+    pub active: bool,
+    /// When `latest` was read; the overview refreshes stack sets in turns and shows the age.
+    pub checked_at: Option<OffsetDateTime>,
+}
+
+/// Everything that arrives from outside: keys, time, and the poller's results.
+#[derive(Debug, Clone)]
+pub enum Msg {
+    Key(crossterm::event::KeyEvent),
+    Tick(OffsetDateTime),
+    Resize { width: u16, height: u16 },
+    /// The list of stack sets (latest operations may be missing until `StackSetChecked` arrives).
+    StackSets { generation: u64, result: Result<Vec<StackSetSummary>, ApiError>, at: OffsetDateTime },
+    /// One stack set's latest operations, checked in turn by the overview.
+    StackSetChecked { generation: u64, stack_set: String, latest: Option<Operation>, active: bool, at: OffsetDateTime },
+    Operations { generation: u64, stack_set: String, result: Result<Vec<Operation>, ApiError>, at: OffsetDateTime },
+    /// DescribeStackSetOperation of the watched operation.
+    OperationDescribed { generation: u64, operation: Operation, at: OffsetDateTime },
+    /// Results for the watched operation; `read` says whether a read of them just ended.
+    ResultsPage { generation: u64, results: Vec<crate::model::OperationResult>, read: ReadKind, at: OffsetDateTime },
+    /// A fetch for the current scope failed; the last good data stays on screen.
+    FetchFailed { generation: u64, error: ApiError, at: OffsetDateTime },
+    /// The permission model of a stack set, learned for the stop dialog.
+    PermissionModel { stack_set: String, model: PermissionModel },
+    StopFinished { request: StopRequest, result: Result<Option<String>, ApiError> },
+}
+
+/// Where a batch of results stands in the poller's read of an operation.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum ReadKind {
+    /// A page in the middle of a read: more will follow.
+    Partial,
+    /// The end of a full read of every status class: the grid is exact (as of the read).
+    Full,
+    /// The end of a cheap read of the classes that change; the rest is inferred from the last full read.
+    Incremental,
+}
+
+/// A screen in the drill-down stack.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Screen {
+    StackSets,
+    Operations { stack_set: String },
+    Operation { stack_set: String, operation_id: String },
+    Failures { stack_set: String, operation_id: String },
+}
+
+/// A box drawn over the screen that takes the keys while it is open.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Overlay {
+    Help,
+    CellDetail,
+    Confirm(StopDialog),
+}
+
+/// How a stop must be confirmed (config `confirm`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default, serde::Deserialize)]
+#[serde(rename_all = "kebab-case")]
+pub enum ConfirmMode {
+    #[default]
+    YesNo,
+    TypeName,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DialogFocus {
+    Cancel,
+    Stop,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StopPhase {
+    /// Waiting for the user's decision.
+    Asking,
+    Sending,
+    Sent { request_id: Option<String> },
+    Failed { message: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StopDialog {
+    pub stack_set: String,
+    pub operation_id: String,
+    pub action: String,
+    pub running: usize,
+    pub pending: usize,
+    pub failed: usize,
+    pub call_as: CallAs,
+    /// SELF_MANAGED stack sets cannot be stopped as DELEGATED_ADMIN: the choice is not offered.
+    pub delegated_admin_allowed: bool,
+    pub focus: DialogFocus,
+    pub mode: ConfirmMode,
+    /// What the user typed in type-name mode.
+    pub typed: String,
+    pub phase: StopPhase,
+}
+
+/// Where sstop's calls go; shown in the stop dialog and the header.
+#[derive(Debug, Clone, PartialEq, Eq, Default)]
+pub struct Target {
+    pub profile: Option<String>,
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+}
+
+/// Settings that `update` needs; fixed at start.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub call_as: CallAs,
+    pub read_only: bool,
+    pub confirm: ConfirmMode,
+    pub keymap: KeyMap,
+    pub target: Target,
+    pub poll_interval_secs: u64,
+    /// Draw with ASCII only (no box-drawing or glyphs beyond 7-bit).
+    pub ascii: bool,
+    /// NO_COLOR or `color = false`: meaning must come from glyphs and text alone.
+    pub no_color: bool,
+}
+
+impl Default for Settings {
+    fn default() -> Self {
+        Settings {
+            call_as: CallAs::SelfAccount,
+            read_only: false,
+            confirm: ConfirmMode::YesNo,
+            keymap: KeyMap::default(),
+            target: Target::default(),
+            poll_interval_secs: 5,
+            ascii: false,
+            no_color: false,
+        }
+    }
+}
+
+/// How fresh the data of a screen is.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Freshness {
+    pub fetched_at: Option<OffsetDateTime>,
+    /// The last failure since the last success, shown until a fetch succeeds again.
+    pub error: Option<ApiError>,
+    pub loading: bool,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct StackSetsData {
+    pub rows: Vec<StackSetRow>,
+    pub freshness: Freshness,
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone, Default)]
+pub struct OperationsData {
+    pub stack_set: String,
+    pub permission_model: Option<PermissionModel>,
+    pub operations: Vec<Operation>,
+    pub freshness: Freshness,
+    pub selected: usize,
+}
+
+#[derive(Debug, Clone)]
+pub struct OperationData {
+    pub stack_set: String,
+    pub operation: Option<Operation>,
+    pub grid: ResultGrid,
+    /// Sorted row indexes that pass the filters; recomputed when data or filters change.
+    pub visible: Vec<u32>,
+    /// Cursor: index into `visible`, and a column of `grid.regions`.
+    pub cursor_row: usize,
+    pub cursor_col: usize,
+    /// True once a complete read has landed; until then the grid fills page by page.
+    pub complete: bool,
+    /// True when the last finished read was a full one; false when part of the grid is inferred.
+    pub exact: bool,
+    pub freshness: Freshness,
+    /// Samples of (time, finished results) for throughput and ETA.
+    pub progress: Vec<(OffsetDateTime, usize)>,
+    pub failures: Vec<FailureGroup>,
+    pub failures_selected: usize,
+}
+
+impl OperationData {
+    pub fn new(stack_set: &str) -> Self {
+        OperationData {
+            stack_set: stack_set.to_string(),
+            operation: None,
+            grid: ResultGrid::default(),
+            visible: Vec::new(),
+            cursor_row: 0,
+            cursor_col: 0,
+            complete: false,
+            exact: false,
+            freshness: Freshness { loading: true, ..Default::default() },
+            progress: Vec::new(),
+            failures: Vec::new(),
+            failures_selected: 0,
+        }
+    }
+
+    /// The result under the cursor, if that cell has one.
+    pub fn cursor_result(&self) -> Option<&crate::model::OperationResult> {
+        let row = *self.visible.get(self.cursor_row)? as usize;
+        self.grid.cell(row, self.cursor_col)
+    }
+
+    /// Results finished per minute over the sampled window, while the operation runs.
+    pub fn throughput_per_min(&self) -> Option<f64> {
+        let (first, last) = (self.progress.first()?, self.progress.last()?);
+        let secs = (last.0 - first.0).as_seconds_f64();
+        if secs < 1.0 || last.1 <= first.1 {
+            return None;
+        }
+        Some((last.1 - first.1) as f64 * 60.0 / secs)
+    }
+}
+
+/// A short message in the footer: what just happened, or why a key did nothing.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Flash {
+    pub text: String,
+    pub is_error: bool,
+    pub at: OffsetDateTime,
+}
+
+#[derive(Debug, Clone)]
+pub struct State {
+    pub settings: Settings,
+    pub now: OffsetDateTime,
+    pub screens: Vec<Screen>,
+    pub overlay: Option<Overlay>,
+    pub generation: u64,
+    pub stack_sets: StackSetsData,
+    pub operations: OperationsData,
+    pub operation: OperationData,
+    /// Row filter (account id or OU) typed after `/`.
+    pub filter: Input,
+    pub filter_editing: bool,
+    pub status_filter: Option<ResultStatus>,
+    pub flash: Option<Flash>,
+    pub size: (u16, u16),
+    pub quit: bool,
+}
+
+impl State {
+    pub fn new(settings: Settings, now: OffsetDateTime) -> Self {
+        State {
+            settings,
+            now,
+            screens: vec![Screen::StackSets],
+            overlay: None,
+            generation: 0,
+            stack_sets: StackSetsData { freshness: Freshness { loading: true, ..Default::default() }, ..Default::default() },
+            operations: OperationsData::default(),
+            operation: OperationData::new(""),
+            filter: Input::default(),
+            filter_editing: false,
+            status_filter: None,
+            flash: None,
+            size: (100, 30),
+            quit: false,
+        }
+    }
+
+    pub fn screen(&self) -> &Screen {
+        self.screens.last().unwrap_or(&Screen::StackSets)
+    }
+
+    /// The scope the poller should watch for the current screen.
+    pub fn scope(&self) -> Scope {
+        match self.screen() {
+            Screen::StackSets => Scope::StackSets,
+            Screen::Operations { stack_set } => Scope::Operations { stack_set: stack_set.clone() },
+            Screen::Operation { stack_set, operation_id } | Screen::Failures { stack_set, operation_id } => {
+                Scope::Operation { stack_set: stack_set.clone(), operation_id: operation_id.clone() }
+            }
+        }
+    }
+}

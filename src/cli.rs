@@ -1,0 +1,142 @@
+//! Command-line flags (clap), shaped like the AWS CLI's where they overlap.
+
+use std::path::PathBuf;
+
+use clap::{Args, Parser, Subcommand, ValueEnum};
+
+use crate::model::{CallAs, ResultStatus};
+
+#[derive(Debug, Parser)]
+#[command(name = "sstop", version, about = "Watch AWS CloudFormation StackSet operations live, and stop a runaway one")]
+pub struct Cli {
+    #[command(flatten)]
+    pub aws: AwsArgs,
+    #[command(flatten)]
+    pub ui: UiArgs,
+    #[command(subcommand)]
+    pub command: Option<Commands>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct AwsArgs {
+    /// AWS profile from ~/.aws/config (SSO profiles included).
+    #[arg(long, global = true, env = "AWS_PROFILE")]
+    pub profile: Option<String>,
+    /// AWS Region, e.g. us-east-1.
+    #[arg(long, global = true)]
+    pub region: Option<String>,
+    /// Send calls here instead of AWS (AWS_ENDPOINT_URL works too), e.g. http://127.0.0.1:4566.
+    #[arg(long, global = true)]
+    pub endpoint_url: Option<String>,
+    /// Whose authority every call is made with.
+    #[arg(long, global = true, value_enum)]
+    pub call_as: Option<CallAsArg>,
+    /// Config file (default: the platform config dir's sstop/config.toml).
+    #[arg(long, global = true)]
+    pub config: Option<PathBuf>,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct UiArgs {
+    /// Never send StopStackSetOperation.
+    #[arg(long, global = true)]
+    pub read_only: bool,
+    /// Open this stack set's operations.
+    #[arg(long)]
+    pub stack_set: Option<String>,
+    /// With --stack-set: open this operation's grid.
+    #[arg(long, requires = "stack_set")]
+    pub operation: Option<String>,
+    /// Draw with ASCII only (automatic when the locale is not UTF-8).
+    #[arg(long, global = true)]
+    pub ascii: bool,
+    /// Seconds between refreshes of a running operation.
+    #[arg(long, global = true)]
+    pub poll_interval: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum CallAsArg {
+    #[value(name = "self", alias = "SELF")]
+    SelfAccount,
+    #[value(name = "delegated-admin", alias = "DELEGATED_ADMIN")]
+    DelegatedAdmin,
+}
+
+impl From<CallAsArg> for CallAs {
+    fn from(value: CallAsArg) -> Self {
+        match value {
+            CallAsArg::SelfAccount => CallAs::SelfAccount,
+            CallAsArg::DelegatedAdmin => CallAs::DelegatedAdmin,
+        }
+    }
+}
+
+#[derive(Debug, Subcommand)]
+pub enum Commands {
+    /// Run the dashboard against the built-in StackSet emulator: no AWS account needed.
+    Demo(DemoArgs),
+    /// Run the StackSet emulator as an HTTP server for the AWS CLI, SDKs and tests.
+    Sim(crate::sim::SimArgs),
+    /// Print every result of an operation (all pages) and exit.
+    Results(ResultsArgs),
+    /// Stop an operation (asks y/N on a terminal; --yes without one).
+    Stop(StopArgs),
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct DemoArgs {
+    /// Built-in scenario (rollout, runaway, large) or a scenario TOML file.
+    #[arg(long, default_value = "rollout")]
+    pub scenario: String,
+    /// How much faster than real time the emulated rollout runs.
+    #[arg(long, default_value_t = 4.0)]
+    pub speed: f64,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum OutputFormat {
+    Table,
+    Json,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum StatusArg {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+}
+
+impl From<StatusArg> for ResultStatus {
+    fn from(value: StatusArg) -> Self {
+        match value {
+            StatusArg::Pending => ResultStatus::Pending,
+            StatusArg::Running => ResultStatus::Running,
+            StatusArg::Succeeded => ResultStatus::Succeeded,
+            StatusArg::Failed => ResultStatus::Failed,
+            StatusArg::Cancelled => ResultStatus::Cancelled,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct ResultsArgs {
+    pub stack_set: String,
+    pub operation_id: String,
+    /// Only results in this status.
+    #[arg(long, value_enum)]
+    pub status: Option<StatusArg>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct StopArgs {
+    pub stack_set: String,
+    pub operation_id: String,
+    /// Do not ask for confirmation (required without a terminal).
+    #[arg(long)]
+    pub yes: bool,
+}

@@ -1,0 +1,256 @@
+//! Domain types of sstop: stack sets, operations, results and their statuses.
+//! These are ours; SDK types are converted into them inside `api/` and never leak past it.
+
+use std::fmt;
+use std::str::FromStr;
+
+use serde::{Deserialize, Serialize};
+use time::OffsetDateTime;
+
+/// A wire string that did not name any variant of the enum it was parsed into.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[error("unknown {kind} {value:?}")]
+pub struct UnknownValue {
+    pub kind: &'static str,
+    pub value: String,
+}
+
+/// Declares an enum whose variants map one-to-one to the API's wire strings.
+macro_rules! wire_enum {
+    ($(#[$meta:meta])* $name:ident, $kind:literal { $($variant:ident => $wire:literal),+ $(,)? }) => {
+        $(#[$meta])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, PartialOrd, Ord, Serialize, Deserialize)]
+        pub enum $name {
+            $(
+                #[serde(rename = $wire)]
+                $variant,
+            )+
+        }
+
+        impl $name {
+            pub const ALL: &'static [$name] = &[$($name::$variant),+];
+
+            /// The string CloudFormation uses for this value.
+            pub fn as_str(self) -> &'static str {
+                match self {
+                    $($name::$variant => $wire,)+
+                }
+            }
+        }
+
+        impl FromStr for $name {
+            type Err = UnknownValue;
+            fn from_str(s: &str) -> Result<Self, Self::Err> {
+                match s {
+                    $($wire => Ok($name::$variant),)+
+                    other => Err(UnknownValue { kind: $kind, value: other.to_string() }),
+                }
+            }
+        }
+
+        impl fmt::Display for $name {
+            fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+                f.write_str(self.as_str())
+            }
+        }
+    };
+}
+
+wire_enum!(
+    /// Whose authority a call is made with; DELEGATED_ADMIN must ride on every call, not only the stop.
+    CallAs, "CallAs" { SelfAccount => "SELF", DelegatedAdmin => "DELEGATED_ADMIN" }
+);
+
+wire_enum!(PermissionModel, "PermissionModel" {
+    SelfManaged => "SELF_MANAGED",
+    ServiceManaged => "SERVICE_MANAGED",
+});
+
+wire_enum!(StackSetStatus, "StackSetStatus" { Active => "ACTIVE", Deleted => "DELETED" });
+
+wire_enum!(OperationStatus, "OperationStatus" {
+    Queued => "QUEUED",
+    Running => "RUNNING",
+    Stopping => "STOPPING",
+    Stopped => "STOPPED",
+    Succeeded => "SUCCEEDED",
+    Failed => "FAILED",
+});
+
+wire_enum!(OperationAction, "OperationAction" {
+    Create => "CREATE",
+    Update => "UPDATE",
+    Delete => "DELETE",
+    DetectDrift => "DETECT_DRIFT",
+});
+
+wire_enum!(
+    /// Status of one account x Region of an operation.
+    ResultStatus, "ResultStatus" {
+        Pending => "PENDING",
+        Running => "RUNNING",
+        Succeeded => "SUCCEEDED",
+        Failed => "FAILED",
+        Cancelled => "CANCELLED",
+    }
+);
+
+wire_enum!(GateStatus, "AccountGateStatus" {
+    Succeeded => "SUCCEEDED",
+    Failed => "FAILED",
+    Skipped => "SKIPPED",
+});
+
+wire_enum!(RegionConcurrency, "RegionConcurrencyType" {
+    Sequential => "SEQUENTIAL",
+    Parallel => "PARALLEL",
+});
+
+wire_enum!(ConcurrencyMode, "ConcurrencyMode" {
+    StrictFailureTolerance => "STRICT_FAILURE_TOLERANCE",
+    SoftFailureTolerance => "SOFT_FAILURE_TOLERANCE",
+});
+
+impl OperationStatus {
+    /// Still changing: worth polling, and (for QUEUED/RUNNING) worth stopping.
+    pub fn is_active(self) -> bool {
+        matches!(self, Self::Queued | Self::Running | Self::Stopping)
+    }
+
+    /// StopStackSetOperation only makes sense on these.
+    pub fn is_stoppable(self) -> bool {
+        matches!(self, Self::Queued | Self::Running)
+    }
+}
+
+impl ResultStatus {
+    /// A result in a final status never changes again within its operation.
+    pub fn is_final(self) -> bool {
+        matches!(self, Self::Succeeded | Self::Failed | Self::Cancelled)
+    }
+}
+
+impl CallAs {
+    /// The lower-case spelling used on the command line and in the config.
+    pub fn cli_name(self) -> &'static str {
+        match self {
+            CallAs::SelfAccount => "self",
+            CallAs::DelegatedAdmin => "delegated-admin",
+        }
+    }
+}
+
+/// How an operation rolls out. Every field is optional, as on the wire.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+pub struct OperationPreferences {
+    pub region_concurrency: Option<RegionConcurrency>,
+    pub region_order: Vec<String>,
+    pub max_concurrent_count: Option<u32>,
+    pub max_concurrent_percentage: Option<u32>,
+    pub failure_tolerance_count: Option<u32>,
+    pub failure_tolerance_percentage: Option<u32>,
+    pub concurrency_mode: Option<ConcurrencyMode>,
+}
+
+impl OperationPreferences {
+    /// A one-line summary such as `SEQ us-east-1>eu-west-1 | max 10% | tol 2`.
+    pub fn short(&self) -> String {
+        let mut parts = Vec::new();
+        let order = if self.region_order.is_empty() {
+            String::new()
+        } else {
+            format!(" {}", self.region_order.join(">"))
+        };
+        match self.region_concurrency {
+            Some(RegionConcurrency::Parallel) => parts.push(format!("PAR{order}")),
+            _ => parts.push(format!("SEQ{order}")),
+        }
+        match (self.max_concurrent_count, self.max_concurrent_percentage) {
+            (_, Some(p)) => parts.push(format!("max {p}%")),
+            (Some(c), None) => parts.push(format!("max {c}")),
+            (None, None) => parts.push("max 1".to_string()),
+        }
+        match (self.failure_tolerance_count, self.failure_tolerance_percentage) {
+            (_, Some(p)) => parts.push(format!("tol {p}%")),
+            (Some(c), None) => parts.push(format!("tol {c}")),
+            (None, None) => parts.push("tol 0".to_string()),
+        }
+        if self.concurrency_mode == Some(ConcurrencyMode::SoftFailureTolerance) {
+            parts.push("soft".to_string());
+        }
+        parts.join(" | ")
+    }
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSetSummary {
+    pub name: String,
+    pub id: String,
+    pub status: StackSetStatus,
+    pub permission_model: Option<PermissionModel>,
+    pub description: Option<String>,
+}
+
+/// What DescribeStackSet adds to the summary.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackSetDetail {
+    pub summary: StackSetSummary,
+    pub regions: Vec<String>,
+    pub managed_execution: bool,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Operation {
+    pub id: String,
+    pub action: OperationAction,
+    pub status: OperationStatus,
+    pub created: Option<OffsetDateTime>,
+    pub ended: Option<OffsetDateTime>,
+    pub status_reason: Option<String>,
+    pub failed_count: Option<u32>,
+    pub preferences: OperationPreferences,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct OperationResult {
+    pub account: String,
+    pub region: String,
+    pub status: ResultStatus,
+    pub status_reason: Option<String>,
+    pub gate_status: Option<GateStatus>,
+    pub gate_reason: Option<String>,
+    pub ou: Option<String>,
+}
+
+/// One page of a list call.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Page<T> {
+    pub items: Vec<T>,
+    pub next_token: Option<String>,
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn wire_names_round_trip() {
+        for s in ResultStatus::ALL {
+            assert_eq!(s.as_str().parse::<ResultStatus>().unwrap(), *s);
+        }
+        assert_eq!(CallAs::DelegatedAdmin.as_str(), "DELEGATED_ADMIN");
+        assert!("BOGUS".parse::<OperationStatus>().is_err());
+    }
+
+    #[test]
+    fn preferences_summarise_in_one_line() {
+        let p = OperationPreferences {
+            region_concurrency: Some(RegionConcurrency::Sequential),
+            region_order: vec!["us-east-1".into(), "eu-west-1".into()],
+            max_concurrent_percentage: Some(10),
+            failure_tolerance_count: Some(2),
+            ..Default::default()
+        };
+        assert_eq!(p.short(), "SEQ us-east-1>eu-west-1 | max 10% | tol 2");
+    }
+}

@@ -1,0 +1,503 @@
+//! The poller: the only task that calls CloudFormation. It keeps the scope on screen fresh at a
+//! cadence that fits it, spends few requests doing so, and sends owned results back as `Msg`s.
+//! Stop requests take their own lane: they never wait behind polling or the request ceiling.
+
+mod limiter;
+
+use std::collections::{HashMap, HashSet};
+use std::sync::Arc;
+use std::time::Duration;
+
+use time::OffsetDateTime;
+use tokio::sync::mpsc::{UnboundedReceiver, UnboundedSender};
+use tokio::task::JoinHandle;
+use tokio::time::Instant;
+
+pub use limiter::RateLimiter;
+
+use crate::api::{ApiError, StackSetApi};
+use crate::app::{Command, Msg, ReadKind, Scope, StopRequest};
+use crate::model::{CallAs, OperationResult, ResultStatus};
+
+/// Pages of operations read for one stack set's list; older history is rarely wanted live.
+const OPERATION_LIST_PAGES: usize = 3;
+
+#[derive(Debug, Clone)]
+pub struct PollConfig {
+    pub call_as: CallAs,
+    /// Cadence while the watched operation (or one in the list) is active.
+    pub active_interval: Duration,
+    /// Cadence of the stack set overview and of lists with nothing active.
+    pub idle_interval: Duration,
+    /// Stack sets whose latest operation the overview checks per round; the rest wait their turn.
+    pub checks_per_round: usize,
+    /// A full re-read of a running operation every this many polls; incremental reads between.
+    pub full_read_every: u32,
+    /// Cap on transient-error backoff.
+    pub max_backoff: Duration,
+}
+
+impl Default for PollConfig {
+    fn default() -> Self {
+        PollConfig {
+            call_as: CallAs::SelfAccount,
+            active_interval: Duration::from_secs(5),
+            idle_interval: Duration::from_secs(30),
+            checks_per_round: 10,
+            full_read_every: 12,
+            max_backoff: Duration::from_secs(60),
+        }
+    }
+}
+
+/// Send-side of the poller, used by the event loop.
+#[derive(Clone)]
+pub struct PollerHandle {
+    commands: UnboundedSender<Command>,
+}
+
+impl PollerHandle {
+    pub fn send(&self, command: Command) {
+        // The poller only goes away at shutdown, when nothing is listening anyway.
+        let _ = self.commands.send(command);
+    }
+}
+
+/// Start the poller on the current tokio runtime.
+pub fn spawn<A: StackSetApi>(
+    api: Arc<A>,
+    config: PollConfig,
+    limiter: Arc<RateLimiter>,
+    messages: UnboundedSender<Msg>,
+) -> (PollerHandle, JoinHandle<()>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let poller = Poller { api, config, limiter, messages, own: tx.clone(), call_as_of: Default::default() };
+    let task = tokio::spawn(poller.run(rx));
+    (PollerHandle { commands: tx }, task)
+}
+
+struct Poller<A> {
+    api: Arc<A>,
+    config: PollConfig,
+    limiter: Arc<RateLimiter>,
+    messages: UnboundedSender<Msg>,
+    /// Lets the stop lane ask for a refresh once its request has landed.
+    own: UnboundedSender<Command>,
+    /// The CallAs each stack set was listed under; every later call about it uses the same.
+    call_as_of: std::sync::Mutex<HashMap<String, CallAs>>,
+}
+
+/// What a finished round tells the scheduler.
+enum RoundOutcome {
+    /// Poll again after this long.
+    Again(Duration),
+    /// Nothing will change any more (an ended operation, read in full): stop polling this scope.
+    Done,
+    /// The round failed with a transient error: back off.
+    Failed,
+}
+
+/// Memory the poller keeps for the scope it watches, carried from one round to the next.
+#[derive(Default)]
+struct ScopeMemory {
+    /// Overview: when each stack set's latest operation was last checked.
+    checked: HashMap<String, Instant>,
+    /// Overview: stack sets last seen with an active operation; checked every round.
+    active: HashSet<String>,
+    /// Overview: the list of stack sets and when it was read.
+    stack_sets: Vec<String>,
+    listed_at: Option<Instant>,
+    /// Operations list: the permission model is read once.
+    described: bool,
+    /// Operation: a full read has completed.
+    have_full: bool,
+    /// Operation: incremental rounds since the last full read.
+    since_full: u32,
+    /// Operation: results seen RUNNING in the last read, for inferring what finished.
+    running: HashMap<(String, String), OperationResult>,
+}
+
+struct Round {
+    memory: ScopeMemory,
+    outcome: RoundOutcome,
+}
+
+impl<A: StackSetApi> Poller<A> {
+    async fn run(self, mut commands: UnboundedReceiver<Command>) {
+        let this = Arc::new(self);
+        let mut scope: Option<(Scope, u64)> = None;
+        let mut memory = Some(ScopeMemory::default());
+        let mut round: Option<JoinHandle<Round>> = None;
+        let mut next_due: Option<Instant> = None;
+        let mut refresh_when_done = false;
+        let mut failures: u32 = 0;
+        loop {
+            let due = next_due.filter(|_| round.is_none() && scope.is_some());
+            tokio::select! {
+                command = commands.recv() => match command {
+                    None | Some(Command::Quit) => break,
+                    Some(Command::Watch { scope: new_scope, generation }) => {
+                        if let Some(task) = round.take() {
+                            task.abort();
+                        }
+                        scope = Some((new_scope, generation));
+                        memory = Some(ScopeMemory::default());
+                        failures = 0;
+                        next_due = Some(Instant::now());
+                    }
+                    Some(Command::RefreshNow) => {
+                        if round.is_some() {
+                            refresh_when_done = true;
+                        } else {
+                            next_due = Some(Instant::now());
+                        }
+                    }
+                    Some(Command::Stop(request)) => {
+                        let generation = scope.as_ref().map(|(_, g)| *g).unwrap_or(0);
+                        let watching = matches!(&scope, Some((Scope::Operation { stack_set, operation_id }, _))
+                            if *stack_set == request.stack_set && *operation_id == request.operation_id);
+                        tokio::spawn(Arc::clone(&this).stop(request, watching.then_some(generation)));
+                    }
+                },
+                finished = async { round.as_mut().expect("guarded by the select condition").await }, if round.is_some() => {
+                    round = None;
+                    match finished {
+                        Ok(Round { memory: kept, outcome }) => {
+                            memory = Some(kept);
+                            next_due = match outcome {
+                                RoundOutcome::Again(after) => {
+                                    failures = 0;
+                                    Some(Instant::now() + after)
+                                }
+                                RoundOutcome::Done => None,
+                                RoundOutcome::Failed => {
+                                    failures += 1;
+                                    Some(Instant::now() + this.backoff(failures))
+                                }
+                            };
+                        }
+                        // The round panicked or was aborted: start the scope afresh after a pause.
+                        Err(_) => {
+                            memory = Some(ScopeMemory::default());
+                            next_due = Some(Instant::now() + this.config.active_interval);
+                        }
+                    }
+                    if std::mem::take(&mut refresh_when_done) {
+                        next_due = Some(Instant::now());
+                    }
+                }
+                _ = sleep_until_opt(due), if due.is_some() => {
+                    if let Some((current, generation)) = scope.clone() {
+                        let kept = memory.take().unwrap_or_default();
+                        round = Some(tokio::spawn(Arc::clone(&this).round(current, generation, kept)));
+                    }
+                }
+            }
+        }
+        if let Some(task) = round {
+            task.abort();
+        }
+    }
+
+    fn call_as_for(&self, stack_set: &str) -> CallAs {
+        let call_as_of = self.call_as_of.lock().unwrap_or_else(|p| p.into_inner());
+        call_as_of.get(stack_set).copied().unwrap_or(self.config.call_as)
+    }
+
+    async fn list_all_stack_sets(&self, call_as: CallAs) -> Result<Vec<crate::model::StackSetSummary>, ApiError> {
+        let mut summaries = Vec::new();
+        let mut token = None;
+        loop {
+            self.limiter.acquire().await;
+            let page = self.api.list_stack_sets(call_as, token).await?;
+            summaries.extend(page.items);
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(summaries);
+            }
+        }
+    }
+
+    fn backoff(&self, failures: u32) -> Duration {
+        let base = self.config.active_interval.as_secs_f64().max(1.0);
+        let secs = base * 2f64.powi(failures.min(8) as i32 - 1);
+        Duration::from_secs_f64(secs).min(self.config.max_backoff)
+    }
+
+    fn send(&self, msg: Msg) {
+        let _ = self.messages.send(msg);
+    }
+
+    fn failed(&self, generation: u64, error: ApiError) -> RoundOutcome {
+        let transient = error.is_transient();
+        self.send(Msg::FetchFailed { generation, error, at: OffsetDateTime::now_utc() });
+        if transient {
+            RoundOutcome::Failed
+        } else {
+            // Not worth hammering (access denied, not found...), but credentials can come back.
+            RoundOutcome::Again(self.config.idle_interval)
+        }
+    }
+
+    /// The stop lane: straight to the API, exempt from the ceiling, then a describe so the
+    /// new status shows at once, then a nudge for a full refresh.
+    async fn stop(self: Arc<Self>, request: StopRequest, watching_generation: Option<u64>) {
+        let result = self
+            .api
+            .stop_operation(&request.stack_set, &request.operation_id, request.call_as)
+            .await
+            .map(|accepted| accepted.request_id);
+        let sent = result.is_ok();
+        self.send(Msg::StopFinished { request: request.clone(), result });
+        if let (true, Some(generation)) = (sent, watching_generation) {
+            if let Ok(operation) =
+                self.api.describe_operation(&request.stack_set, &request.operation_id, request.call_as).await
+            {
+                self.send(Msg::OperationDescribed { generation, operation, at: OffsetDateTime::now_utc() });
+            }
+            let _ = self.own.send(Command::RefreshNow);
+        }
+    }
+
+    async fn round(self: Arc<Self>, scope: Scope, generation: u64, memory: ScopeMemory) -> Round {
+        match scope {
+            Scope::StackSets => self.overview_round(generation, memory).await,
+            Scope::Operations { stack_set } => self.operations_round(generation, &stack_set, memory).await,
+            Scope::Operation { stack_set, operation_id } => {
+                self.operation_round(generation, &stack_set, &operation_id, memory).await
+            }
+        }
+    }
+
+    /// The overview: the list of stack sets at the idle cadence, and each round the latest
+    /// operation of a capped number of stack sets (active ones always, then the stalest).
+    async fn overview_round(&self, generation: u64, mut memory: ScopeMemory) -> Round {
+        let list_due = memory.listed_at.is_none_or(|at| at.elapsed() >= self.config.idle_interval);
+        if list_due {
+            // A delegated administrator sees its service-managed stack sets only with
+            // DELEGATED_ADMIN, and its own self-managed ones only with SELF: list under both.
+            let mut listings = vec![CallAs::SelfAccount];
+            if self.config.call_as == CallAs::DelegatedAdmin {
+                listings.push(CallAs::DelegatedAdmin);
+            }
+            let mut summaries = Vec::new();
+            let mut last_error = None;
+            let mut any_ok = false;
+            for call_as in listings {
+                match self.list_all_stack_sets(call_as).await {
+                    Ok(found) => {
+                        any_ok = true;
+                        let mut call_as_of = self.call_as_of.lock().unwrap_or_else(|p| p.into_inner());
+                        for summary in &found {
+                            call_as_of.insert(summary.name.clone(), call_as);
+                        }
+                        summaries.extend(found);
+                    }
+                    Err(error) => last_error = Some(error),
+                }
+            }
+            if let (false, Some(error)) = (any_ok, last_error) {
+                let outcome = self.failed(generation, error);
+                return Round { memory, outcome };
+            }
+            summaries.sort_by(|a, b| a.name.cmp(&b.name));
+            summaries.dedup_by(|a, b| a.name == b.name);
+            memory.stack_sets = summaries.iter().map(|s| s.name.clone()).collect();
+            self.send(Msg::StackSets { generation, result: Ok(summaries), at: OffsetDateTime::now_utc() });
+            memory.listed_at = Some(Instant::now());
+        }
+        let mut due: Vec<String> = memory.stack_sets.iter().filter(|n| memory.active.contains(*n)).cloned().collect();
+        let mut idle: Vec<&String> = memory.stack_sets.iter().filter(|n| !memory.active.contains(*n)).collect();
+        idle.sort_by_key(|n| memory.checked.get(*n).copied());
+        let room = self.config.checks_per_round.saturating_sub(due.len());
+        due.extend(idle.into_iter().take(room).cloned());
+        for name in due {
+            self.limiter.acquire().await;
+            match self.api.list_operations(&name, self.call_as_for(&name), 10, None).await {
+                Ok(page) => {
+                    let active = page.items.iter().any(|op| op.status.is_active());
+                    let latest = page.items.into_iter().max_by_key(|op| op.created);
+                    if active {
+                        memory.active.insert(name.clone());
+                    } else {
+                        memory.active.remove(&name);
+                    }
+                    memory.checked.insert(name.clone(), Instant::now());
+                    self.send(Msg::StackSetChecked {
+                        generation,
+                        stack_set: name,
+                        latest,
+                        active,
+                        at: OffsetDateTime::now_utc(),
+                    });
+                }
+                Err(error) if error.is_transient() => {
+                    let outcome = self.failed(generation, error);
+                    return Round { memory, outcome };
+                }
+                // One stack set we may not read must not hold up the others.
+                Err(error) => tracing::debug!(stack_set = name, %error, "latest operation not readable"),
+            }
+        }
+        let outcome = RoundOutcome::Again(if memory.active.is_empty() {
+            self.config.active_interval.max(Duration::from_secs(10))
+        } else {
+            self.config.active_interval
+        });
+        Round { memory, outcome }
+    }
+
+    async fn operations_round(&self, generation: u64, stack_set: &str, mut memory: ScopeMemory) -> Round {
+        let call_as = self.call_as_for(stack_set);
+        if !memory.described {
+            self.limiter.acquire().await;
+            match self.api.describe_stack_set(stack_set, call_as).await {
+                Ok(detail) => {
+                    memory.described = true;
+                    if let Some(model) = detail.summary.permission_model {
+                        self.send(Msg::PermissionModel { stack_set: stack_set.to_string(), model });
+                    }
+                }
+                Err(error) => {
+                    let outcome = self.failed(generation, error);
+                    return Round { memory, outcome };
+                }
+            }
+        }
+        let mut operations = Vec::new();
+        let mut token = None;
+        for _ in 0..OPERATION_LIST_PAGES {
+            self.limiter.acquire().await;
+            match self.api.list_operations(stack_set, call_as, 100, token).await {
+                Ok(page) => {
+                    operations.extend(page.items);
+                    token = page.next_token;
+                    if token.is_none() {
+                        break;
+                    }
+                }
+                Err(error) => {
+                    let outcome = self.failed(generation, error);
+                    return Round { memory, outcome };
+                }
+            }
+        }
+        operations.sort_by(|a, b| b.created.cmp(&a.created));
+        let active = operations.iter().any(|op| op.status.is_active());
+        self.send(Msg::Operations {
+            generation,
+            stack_set: stack_set.to_string(),
+            result: Ok(operations),
+            at: OffsetDateTime::now_utc(),
+        });
+        let after = if active { self.config.active_interval } else { self.config.idle_interval };
+        Round { memory, outcome: RoundOutcome::Again(after) }
+    }
+
+    async fn operation_round(&self, generation: u64, stack_set: &str, operation_id: &str, mut memory: ScopeMemory) -> Round {
+        let call_as = self.call_as_for(stack_set);
+        self.limiter.acquire().await;
+        let operation = match self.api.describe_operation(stack_set, operation_id, call_as).await {
+            Ok(operation) => operation,
+            Err(error) => {
+                let outcome = self.failed(generation, error);
+                return Round { memory, outcome };
+            }
+        };
+        let active = operation.status.is_active();
+        self.send(Msg::OperationDescribed { generation, operation, at: OffsetDateTime::now_utc() });
+
+        // An ended operation gets one exact read; a running one a full read now and then, and
+        // between them only the classes that change, with what finished inferred.
+        let full = !active || !memory.have_full || memory.since_full + 1 >= self.config.full_read_every;
+        let classes: &[ResultStatus] = if full {
+            ResultStatus::ALL
+        } else {
+            &[ResultStatus::Running, ResultStatus::Failed, ResultStatus::Cancelled]
+        };
+        let reads = classes.iter().map(|status| self.read_class(generation, stack_set, operation_id, *status));
+        let outcomes = futures::future::join_all(reads).await;
+        let mut seen: HashSet<(String, String)> = HashSet::new();
+        let mut running = HashMap::new();
+        for outcome in outcomes {
+            match outcome {
+                Ok(results) => {
+                    for result in results {
+                        let key = (result.account.clone(), result.region.clone());
+                        if result.status == ResultStatus::Running {
+                            running.insert(key.clone(), result);
+                        }
+                        seen.insert(key);
+                    }
+                }
+                Err(error) => {
+                    let outcome = self.failed(generation, error);
+                    return Round { memory, outcome };
+                }
+            }
+        }
+        let mut inferred = Vec::new();
+        if !full {
+            // Results only move forward; one that was RUNNING and is now in no class we read
+            // (RUNNING, FAILED, CANCELLED) can only have SUCCEEDED.
+            for (key, mut result) in std::mem::take(&mut memory.running) {
+                if !seen.contains(&key) {
+                    result.status = ResultStatus::Succeeded;
+                    result.status_reason = None;
+                    inferred.push(result);
+                }
+            }
+        }
+        memory.running = running;
+        if full {
+            memory.have_full = true;
+            memory.since_full = 0;
+        } else {
+            memory.since_full += 1;
+        }
+        let read = if full { ReadKind::Full } else { ReadKind::Incremental };
+        self.send(Msg::ResultsPage { generation, results: inferred, read, at: OffsetDateTime::now_utc() });
+        let outcome = if active { RoundOutcome::Again(self.config.active_interval) } else { RoundOutcome::Done };
+        Round { memory, outcome }
+    }
+
+    /// Page through one status class, sending each page as it arrives so rows appear at once.
+    async fn read_class(
+        &self,
+        generation: u64,
+        stack_set: &str,
+        operation_id: &str,
+        status: ResultStatus,
+    ) -> Result<Vec<OperationResult>, ApiError> {
+        let mut token = None;
+        let mut all = Vec::new();
+        loop {
+            self.limiter.acquire().await;
+            let page =
+                self.api.list_results(stack_set, operation_id, self.call_as_for(stack_set), Some(status), token).await?;
+            // Keep only what the inference needs; the grid gets every page.
+            all.extend(page.items.iter().map(|r| OperationResult {
+                status_reason: None,
+                gate_reason: None,
+                ..r.clone()
+            }));
+            self.send(Msg::ResultsPage {
+                generation,
+                results: page.items,
+                read: ReadKind::Partial,
+                at: OffsetDateTime::now_utc(),
+            });
+            token = page.next_token;
+            if token.is_none() {
+                return Ok(all);
+            }
+        }
+    }
+}
+
+async fn sleep_until_opt(when: Option<Instant>) {
+    match when {
+        Some(when) => tokio::time::sleep_until(when).await,
+        None => std::future::pending().await,
+    }
+}
