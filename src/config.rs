@@ -20,7 +20,7 @@ pub enum Keys {
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
 #[serde(rename_all = "kebab-case")]
 pub enum CallAsSetting {
-    #[serde(alias = "SELF")]
+    #[serde(rename = "self", alias = "SELF")]
     SelfAccount,
     #[serde(alias = "DELEGATED_ADMIN")]
     DelegatedAdmin,

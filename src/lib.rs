@@ -7,4 +7,6 @@ pub mod api;
 pub mod app;
 pub mod poll;
 pub mod ui;
+pub mod cli;
 pub mod config;
+pub mod tui;

@@ -8,7 +8,6 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use crossterm::event::Event;
-use ratatui::DefaultTerminal;
 use time::OffsetDateTime;
 use tokio::signal::unix::{signal, SignalKind};
 use tokio::sync::mpsc;
@@ -29,7 +28,8 @@ pub struct DashboardOptions {
 }
 
 /// Why the loop ended.
-enum Exit {
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Exit {
     Quit,
     /// SIGTERM or SIGINT: restore the terminal, then exit non-zero.
     Signal(&'static str),
@@ -37,10 +37,17 @@ enum Exit {
     TerminalGone,
 }
 
-enum InputEvent {
+/// What reaches the loop from outside the app: terminal events and process signals.
+#[derive(Debug, Clone)]
+pub enum InputEvent {
     Terminal(Event),
+    /// The tty returned EOF or an error: treat as a hang-up.
     Gone,
+    Signal(Exit),
 }
+
+/// Called after every frame with the state and what was drawn; lets tests watch the screen.
+pub type Observer = Box<dyn FnMut(&State, &ratatui::buffer::Buffer) + Send>;
 
 /// Read terminal events on a thread of their own; stop at the first error, or when the loop
 /// asks, so a dead terminal can never keep a core busy.
@@ -91,8 +98,25 @@ pub fn initial_state(settings: Settings, open: Option<(String, Option<String>)>)
 }
 
 pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyhow::Result<()> {
+    let (input_tx, input_rx) = mpsc::unbounded_channel();
+    // Signals are set up before the terminal changes, so a failure here leaves it untouched.
+    let mut hangup = signal(SignalKind::hangup())?;
+    let mut terminate = signal(SignalKind::terminate())?;
+    let mut interrupt = signal(SignalKind::interrupt())?;
+    let signal_tx = input_tx.clone();
+    tokio::spawn(async move {
+        let exit = tokio::select! {
+            _ = hangup.recv() => Exit::TerminalGone,
+            _ = terminate.recv() => Exit::Signal("SIGTERM"),
+            _ = interrupt.recv() => Exit::Signal("SIGINT"),
+        };
+        let _ = signal_tx.send(InputEvent::Signal(exit));
+    });
     let mut terminal = ratatui::try_init()?;
-    let outcome = event_loop(&mut terminal, api, options).await;
+    let stop_input = Arc::new(AtomicBool::new(false));
+    spawn_input_reader(input_tx, Arc::clone(&stop_input));
+    let outcome = drive(&mut terminal, api, options, input_rx, None).await;
+    stop_input.store(true, Ordering::Relaxed);
     match outcome {
         Ok(Exit::Quit) => {
             ratatui::restore();
@@ -114,20 +138,19 @@ pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyh
     }
 }
 
-async fn event_loop<A: StackSetApi>(
-    terminal: &mut DefaultTerminal,
+/// The event loop, on any ratatui backend: the real terminal, or a `TestBackend` in tests.
+pub async fn drive<A: StackSetApi, B: ratatui::backend::Backend>(
+    terminal: &mut ratatui::Terminal<B>,
     api: Arc<A>,
     options: DashboardOptions,
-) -> anyhow::Result<Exit> {
+    mut input_rx: mpsc::UnboundedReceiver<InputEvent>,
+    mut observer: Option<Observer>,
+) -> anyhow::Result<Exit>
+where
+    B::Error: Send + Sync + 'static,
+{
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
     let (poller, poller_task) = poll::spawn(api, options.poll, options.limiter, msg_tx);
-    let (input_tx, mut input_rx) = mpsc::unbounded_channel();
-    let stop_input = Arc::new(AtomicBool::new(false));
-    spawn_input_reader(input_tx, Arc::clone(&stop_input));
-
-    let mut hangup = signal(SignalKind::hangup())?;
-    let mut terminate = signal(SignalKind::terminate())?;
-    let mut interrupt = signal(SignalKind::interrupt())?;
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
@@ -139,27 +162,38 @@ async fn event_loop<A: StackSetApi>(
     }
 
     let exit = loop {
-        terminal.draw(|frame| crate::ui::view(&state, frame))?;
+        let frame = terminal.draw(|frame| crate::ui::view(&state, frame))?;
+        if let Some(observe) = observer.as_mut() {
+            observe(&state, frame.buffer);
+        }
         let mut batch = Vec::new();
         tokio::select! {
             input = input_rx.recv() => match input {
                 Some(InputEvent::Terminal(event)) => batch.extend(terminal_msg(event)),
+                Some(InputEvent::Signal(exit)) => break exit,
                 Some(InputEvent::Gone) | None => break Exit::TerminalGone,
             },
             msg = msg_rx.recv() => batch.extend(msg),
             _ = ticks.tick() => batch.push(Msg::Tick(OffsetDateTime::now_utc())),
-            _ = hangup.recv() => break Exit::TerminalGone,
-            _ = terminate.recv() => break Exit::Signal("SIGTERM"),
-            _ = interrupt.recv() => break Exit::Signal("SIGINT"),
         }
-        // Apply whatever else is already waiting before the next frame.
+        // Apply whatever else is already waiting before the next frame; keys first.
+        let mut ended = None;
         while batch.len() < MAX_BATCH {
-            if let Ok(InputEvent::Terminal(event)) = input_rx.try_recv() {
-                batch.extend(terminal_msg(event));
-            } else if let Ok(msg) = msg_rx.try_recv() {
-                batch.push(msg);
-            } else {
+            match input_rx.try_recv() {
+                Ok(InputEvent::Terminal(event)) => {
+                    batch.extend(terminal_msg(event));
+                    continue;
+                }
+                Ok(InputEvent::Signal(exit)) => ended = Some(exit),
+                Ok(InputEvent::Gone) => ended = Some(Exit::TerminalGone),
+                Err(_) => {}
+            }
+            if ended.is_some() {
                 break;
+            }
+            match msg_rx.try_recv() {
+                Ok(msg) => batch.push(msg),
+                Err(_) => break,
             }
         }
         for msg in batch {
@@ -167,11 +201,13 @@ async fn event_loop<A: StackSetApi>(
                 poller.send(command);
             }
         }
+        if let Some(exit) = ended {
+            break exit;
+        }
         if state.quit {
             break Exit::Quit;
         }
     };
-    stop_input.store(true, Ordering::Relaxed);
     poller.send(Command::Quit);
     poller_task.abort();
     Ok(exit)

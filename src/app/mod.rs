@@ -325,3 +325,6 @@ impl State {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;

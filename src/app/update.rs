@@ -70,7 +70,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 row.checked_at = Some(at);
             }
             sort_stack_sets(&mut data.rows);
-            data.selected = reselect(&data.rows, selected_name, |r| &r.summary.name);
+            // The top row stays selected as active stack sets rise to the top; any other follows its item.
+            if data.selected != 0 {
+                data.selected = reselect(&data.rows, selected_name, |r| &r.summary.name);
+            }
             Vec::new()
         }
         Msg::Operations { generation, stack_set, result, at } => {
@@ -217,7 +220,9 @@ fn clamp(index: &mut usize, len: usize) {
 
 fn refilter(state: &mut State) {
     let data = &mut state.operation;
-    let keep_row = data.visible.get(data.cursor_row).copied();
+    // Once the grid is whole the cursor follows its row; while the first read pours in, rows
+    // sort in ahead of it and following would drag the cursor away from the top.
+    let keep_row = if data.complete { data.visible.get(data.cursor_row).copied() } else { None };
     data.visible = data.grid.filtered_rows(state.filter.value(), state.status_filter);
     data.cursor_row = keep_row
         .and_then(|row| data.visible.iter().position(|r| *r == row))

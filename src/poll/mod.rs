@@ -501,3 +501,6 @@ async fn sleep_until_opt(when: Option<Instant>) {
         None => std::future::pending().await,
     }
 }
+
+#[cfg(test)]
+mod tests;

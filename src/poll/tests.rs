@@ -1,0 +1,258 @@
+//! Poller tests on tokio's paused clock against the in-memory fake: cadence, request counts,
+//! scope changes, backoff and the stop lane.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use tokio::sync::mpsc::UnboundedReceiver;
+
+use super::*;
+use crate::api::fake::{stack_set, FakeApi, FakeData};
+use crate::api::ErrorKind;
+use crate::model::{
+    Operation, OperationAction, OperationPreferences, OperationStatus, PermissionModel, ResultStatus,
+};
+
+fn operation(id: &str, status: OperationStatus) -> Operation {
+    Operation {
+        id: id.into(),
+        action: OperationAction::Create,
+        status,
+        created: None,
+        ended: None,
+        status_reason: None,
+        failed_count: None,
+        preferences: OperationPreferences::default(),
+    }
+}
+
+/// `n` results: a few running and failed, half succeeded, the rest pending.
+fn results(n: usize) -> Vec<OperationResult> {
+    (0..n)
+        .map(|i| OperationResult {
+            account: format!("{:012}", i / 10),
+            region: format!("region-{}", i % 10),
+            status: match i % 100 {
+                0..=4 => ResultStatus::Running,
+                5 => ResultStatus::Failed,
+                6..=55 => ResultStatus::Succeeded,
+                _ => ResultStatus::Pending,
+            },
+            status_reason: None,
+            gate_status: None,
+            gate_reason: None,
+            ou: None,
+        })
+        .collect()
+}
+
+fn fake(status: OperationStatus, n: usize) -> FakeApi {
+    let mut data = FakeData::default();
+    data.stack_sets.push((stack_set("org", PermissionModel::ServiceManaged), CallAs::SelfAccount));
+    data.operations.insert("org".into(), vec![operation("op-1", status)]);
+    data.results.insert("op-1".into(), results(n));
+    FakeApi::new(data)
+}
+
+fn start(api: Arc<FakeApi>, config: PollConfig) -> (PollerHandle, UnboundedReceiver<Msg>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (handle, _task) = spawn(api, config, Arc::new(RateLimiter::unlimited()), tx);
+    (handle, rx)
+}
+
+fn watch_operation(handle: &PollerHandle, generation: u64) {
+    handle.send(Command::Watch {
+        scope: Scope::Operation { stack_set: "org".into(), operation_id: "op-1".into() },
+        generation,
+    });
+}
+
+fn drain(rx: &mut UnboundedReceiver<Msg>) -> Vec<Msg> {
+    let mut out = Vec::new();
+    while let Ok(msg) = rx.try_recv() {
+        out.push(msg);
+    }
+    out
+}
+
+/// Let spawned tasks run to their next timer without moving the clock.
+async fn settle() {
+    for _ in 0..50 {
+        tokio::task::yield_now().await;
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_operation_is_read_in_full_then_incrementally() {
+    let api = Arc::new(fake(OperationStatus::Running, 1000));
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 7);
+    settle().await;
+    // Full read: one describe and one chain per status class (1000 results: 10 pages in all).
+    assert_eq!(api.count("DescribeStackSetOperation"), 1);
+    let first = api.count("ListStackSetOperationResults");
+    assert_eq!(first, 1 + 1 + 1 + 5 + 5, "RUNNING, FAILED, CANCELLED (empty) one page each; SUCCEEDED and PENDING 5 each");
+    let msgs = drain(&mut rx);
+    let delivered: usize = msgs.iter().map(|m| match m {
+        Msg::ResultsPage { generation: 7, results, .. } => results.len(),
+        _ => 0,
+    }).sum();
+    assert_eq!(delivered, 1000);
+    assert!(matches!(msgs.last(), Some(Msg::ResultsPage { read: ReadKind::Full, .. })));
+
+    // Steady state: only RUNNING, FAILED and CANCELLED are read.
+    tokio::time::sleep(Duration::from_millis(5001)).await;
+    settle().await;
+    let second = api.count("ListStackSetOperationResults") - first;
+    assert_eq!(second, 3);
+    let calls = api.calls();
+    let classes: Vec<Option<ResultStatus>> = calls.iter().rev().take(3).map(|c| c.status).collect();
+    assert!(classes.iter().all(|s| matches!(s, Some(ResultStatus::Running | ResultStatus::Failed | ResultStatus::Cancelled))));
+    assert!(matches!(drain(&mut rx).last(), Some(Msg::ResultsPage { read: ReadKind::Incremental, .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_result_that_left_running_is_inferred_succeeded() {
+    let api = Arc::new(fake(OperationStatus::Running, 100));
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    settle().await;
+    drain(&mut rx);
+    // One RUNNING result finishes between polls.
+    if let Ok(mut data) = api.data.lock() {
+        let results = data.results.get_mut("op-1").expect("fixture");
+        results[0].status = ResultStatus::Succeeded;
+    }
+    tokio::time::sleep(Duration::from_millis(5001)).await;
+    settle().await;
+    let inferred: Vec<OperationResult> = drain(&mut rx)
+        .into_iter()
+        .filter_map(|m| match m {
+            Msg::ResultsPage { read: ReadKind::Incremental, results, .. } => Some(results),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    assert_eq!(inferred.len(), 1);
+    assert_eq!(inferred[0].account, "000000000000");
+    assert_eq!(inferred[0].region, "region-0");
+    assert_eq!(inferred[0].status, ResultStatus::Succeeded);
+}
+
+#[tokio::test(start_paused = true)]
+async fn an_ended_operation_is_read_once_and_never_again() {
+    let api = Arc::new(fake(OperationStatus::Succeeded, 300));
+    let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    settle().await;
+    let after_first = api.calls().len();
+    tokio::time::sleep(Duration::from_secs(120)).await;
+    settle().await;
+    assert_eq!(api.calls().len(), after_first);
+}
+
+#[tokio::test(start_paused = true)]
+async fn leaving_a_scope_stops_its_reads() {
+    let mut api = fake(OperationStatus::Running, 5000);
+    api.results_latency = Duration::from_millis(200);
+    let api = Arc::new(api);
+    let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_millis(500)).await;
+    handle.send(Command::Watch { scope: Scope::StackSets, generation: 2 });
+    settle().await;
+    let results_calls = api.count("ListStackSetOperationResults");
+    tokio::time::sleep(Duration::from_secs(30)).await;
+    settle().await;
+    assert_eq!(api.count("ListStackSetOperationResults"), results_calls);
+    assert!(api.count("ListStackSets") >= 1);
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_stop_lane_does_not_wait_behind_slow_paging() {
+    let mut api = fake(OperationStatus::Running, 10_000);
+    api.results_latency = Duration::from_millis(200);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_millis(1000)).await;
+    let pressed = tokio::time::Instant::now();
+    handle.send(Command::Stop(StopRequest {
+        stack_set: "org".into(),
+        operation_id: "op-1".into(),
+        call_as: CallAs::SelfAccount,
+    }));
+    settle().await;
+    let stop = api.calls().into_iter().find(|c| c.action == "StopStackSetOperation").expect("stop sent");
+    assert!(stop.at <= Duration::from_millis(1000) + pressed.elapsed() + Duration::from_millis(100));
+    assert_eq!(pressed.elapsed(), Duration::ZERO, "sent without the clock moving");
+    let finished = drain(&mut rx).into_iter().any(|m| matches!(m, Msg::StopFinished { result: Ok(_), .. }));
+    assert!(finished);
+}
+
+#[tokio::test(start_paused = true)]
+async fn transient_failures_back_off() {
+    let api = Arc::new(fake(OperationStatus::Running, 10));
+    if let Ok(mut data) = api.data.lock() {
+        data.fail_with = Some(ApiError::new(ErrorKind::Throttled, "Rate exceeded"));
+    }
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    settle().await;
+    let times: Vec<u64> = api.calls().iter().map(|c| c.at.as_secs()).collect();
+    // 5 s, then 10 s, 20 s, 40 s between attempts: 0, 5, 15, 35 within the minute.
+    assert_eq!(times, vec![0, 5, 15, 35]);
+    assert!(drain(&mut rx).iter().all(|m| matches!(m, Msg::FetchFailed { .. })));
+}
+
+#[tokio::test(start_paused = true)]
+async fn overview_checks_a_capped_number_of_stack_sets_per_round() {
+    let mut data = FakeData::default();
+    for i in 0..50 {
+        let name = format!("set-{i:02}");
+        data.stack_sets.push((stack_set(&name, PermissionModel::SelfManaged), CallAs::SelfAccount));
+        data.operations.insert(name, vec![operation("op", OperationStatus::Succeeded)]);
+    }
+    let api = Arc::new(FakeApi::new(data));
+    let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
+    handle.send(Command::Watch { scope: Scope::StackSets, generation: 1 });
+    settle().await;
+    assert_eq!(api.count("ListStackSets"), 1);
+    assert_eq!(api.count("ListStackSetOperations"), 10);
+    // Every stack set is checked within five rounds, none twice.
+    tokio::time::sleep(Duration::from_secs(41)).await;
+    settle().await;
+    let mut checked: Vec<String> =
+        api.calls().into_iter().filter(|c| c.action == "ListStackSetOperations").filter_map(|c| c.stack_set).collect();
+    assert_eq!(checked.len(), 50);
+    checked.sort();
+    checked.dedup();
+    assert_eq!(checked.len(), 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn delegated_admin_lists_under_both_and_keeps_each_stack_sets_call_as() {
+    let mut data = FakeData::default();
+    data.stack_sets.push((stack_set("mine", PermissionModel::SelfManaged), CallAs::SelfAccount));
+    data.stack_sets.push((stack_set("org", PermissionModel::ServiceManaged), CallAs::DelegatedAdmin));
+    data.operations.insert("org".into(), vec![operation("op-1", OperationStatus::Running)]);
+    let api = Arc::new(FakeApi::new(data));
+    let config = PollConfig { call_as: CallAs::DelegatedAdmin, ..Default::default() };
+    let (handle, _rx) = start(Arc::clone(&api), config);
+    handle.send(Command::Watch { scope: Scope::StackSets, generation: 1 });
+    settle().await;
+    let listings: Vec<CallAs> = api.calls().iter().filter(|c| c.action == "ListStackSets").map(|c| c.call_as).collect();
+    assert_eq!(listings, vec![CallAs::SelfAccount, CallAs::DelegatedAdmin]);
+    handle.send(Command::Watch { scope: Scope::Operations { stack_set: "mine".into() }, generation: 2 });
+    settle().await;
+    let describe = api.calls().into_iter().find(|c| c.action == "DescribeStackSet").expect("described");
+    assert_eq!(describe.call_as, CallAs::SelfAccount);
+    watch_operation(&handle, 3);
+    settle().await;
+    assert!(api
+        .calls()
+        .iter()
+        .filter(|c| c.stack_set.as_deref() == Some("org"))
+        .all(|c| c.call_as == CallAs::DelegatedAdmin));
+}

@@ -1,0 +1,614 @@
+//! Rules of the rollout engine, checked on a controlled clock (no sleeps, no sockets).
+
+use crate::model::{
+    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, OperationStatus,
+    PermissionModel, RegionConcurrency, ResultStatus,
+};
+
+use super::engine::*;
+use super::scenario::{self, Scenario, BUILT_IN};
+
+const T0: Millis = 1_795_318_320_000;
+
+fn engine() -> Engine {
+    let mut e = Engine::new(Organization::default(), 7, T0);
+    e.behaviour.timing = Some(Timing {
+        deploy_ms: 10_000,
+        jitter_ms: 5_000,
+        gate_ms: 1_000,
+    });
+    e
+}
+
+fn accounts(n: u64) -> Vec<String> {
+    (1..=n).map(|i| format!("{:012}", 500_000_000_000 + i)).collect()
+}
+
+fn regions(rs: &[&str]) -> Vec<String> {
+    rs.iter().map(|r| r.to_string()).collect()
+}
+
+fn stack_set(e: &mut Engine, name: &str, managed: bool, failures: Vec<FailureRule>) {
+    e.create_stack_set(
+        NewStackSet {
+            name: name.into(),
+            permission_model: PermissionModel::SelfManaged,
+            description: None,
+            template_body: "{}".into(),
+            parameters: vec![],
+            capabilities: vec![],
+            managed_execution: managed,
+            auto_deployment: None,
+            behaviour: Behaviour {
+                failures,
+                ..Default::default()
+            },
+        },
+        CallAs::SelfAccount,
+    )
+    .unwrap();
+}
+
+fn fail(accounts: &[String], regions: &[&str], rate: f64) -> FailureRule {
+    FailureRule {
+        matcher: Matcher {
+            accounts: accounts.to_vec(),
+            regions: regions.iter().map(|r| r.to_string()).collect(),
+            ..Default::default()
+        },
+        rate,
+        reason: "ResourceLogicalId:LoggingBucket, ResourceType:AWS::S3::Bucket, ResourceStatusReason:logs-{account} already exists.".into(),
+    }
+}
+
+fn create(
+    e: &mut Engine,
+    name: &str,
+    accts: Vec<String>,
+    rs: Vec<String>,
+    prefs: OperationPreferences,
+) -> Result<String, super::SimError> {
+    e.start_operation(
+        name,
+        CallAs::SelfAccount,
+        OpRequest {
+            id: None,
+            action: OperationAction::Create,
+            targets: TargetSpec::Explicit(Targets {
+                accounts: accts,
+                ..Default::default()
+            }),
+            regions: rs,
+            prefs,
+            behaviour: Behaviour::default(),
+        },
+    )
+}
+
+fn op<'a>(e: &'a Engine, name: &str, id: &str) -> &'a Operation {
+    e.operation(name, CallAs::SelfAccount, id).unwrap().1
+}
+
+fn running_by_region(o: &Operation) -> Vec<usize> {
+    let mut v = vec![0; o.regions.len()];
+    for r in &o.results {
+        if r.status == ResultStatus::Running {
+            v[usize::from(r.region)] += 1;
+        }
+    }
+    v
+}
+
+/// Steps one simulated second at a time until the operation ends, calling `check` each step.
+fn run_to_end(e: &mut Engine, name: &str, id: &str, mut check: impl FnMut(&Operation)) {
+    for _ in 0..100_000 {
+        check(op(e, name, id));
+        if !op(e, name, id).status.is_active() {
+            return;
+        }
+        e.step(1_000);
+    }
+    panic!("operation never ended");
+}
+
+#[test]
+fn concurrency_never_exceeds_the_limit_in_a_region() {
+    for mode in [
+        ConcurrencyMode::SoftFailureTolerance,
+        ConcurrencyMode::StrictFailureTolerance,
+    ] {
+        let mut e = engine();
+        let accts = accounts(20);
+        stack_set(&mut e, "ss", false, vec![fail(&[], &[], 0.3)]);
+        let prefs = OperationPreferences {
+            region_concurrency: Some(RegionConcurrency::Parallel),
+            max_concurrent_count: Some(4),
+            failure_tolerance_count: Some(15),
+            concurrency_mode: Some(mode),
+            ..Default::default()
+        };
+        let id = create(&mut e, "ss", accts, regions(&["us-east-1", "eu-west-1", "us-west-2"]), prefs)
+            .unwrap();
+        let mut peak = 0;
+        run_to_end(&mut e, "ss", &id, |o| {
+            for (n, tracked) in running_by_region(o).iter().zip(o.running_per_region()) {
+                assert!(*n <= 4, "{n} running in a Region with MaxConcurrentCount 4");
+                assert_eq!(*n as u32, tracked);
+                peak = peak.max(*n);
+            }
+        });
+        assert_eq!(peak, 4, "the limit is reached ({mode})");
+        assert_eq!(op(&e, "ss", &id).status, OperationStatus::Succeeded);
+    }
+}
+
+#[test]
+fn sequential_finishes_region_n_before_n_plus_1_in_region_order() {
+    let mut e = engine();
+    stack_set(&mut e, "ss", false, vec![]);
+    let prefs = OperationPreferences {
+        region_concurrency: Some(RegionConcurrency::Sequential),
+        region_order: regions(&["eu-west-1", "us-east-1"]),
+        max_concurrent_count: Some(3),
+        ..Default::default()
+    };
+    let id = create(
+        &mut e,
+        "ss",
+        accounts(7),
+        regions(&["us-east-1", "us-west-2", "eu-west-1"]),
+        prefs,
+    )
+    .unwrap();
+    // RegionOrder first, then the other Regions in request order.
+    assert_eq!(op(&e, "ss", &id).regions, regions(&["eu-west-1", "us-east-1", "us-west-2"]));
+    let mut started_order: Vec<u16> = Vec::new();
+    run_to_end(&mut e, "ss", &id, |o| {
+        for r in &o.results {
+            if r.status != ResultStatus::Pending && !started_order.contains(&r.region) {
+                started_order.push(r.region);
+            }
+            if r.status != ResultStatus::Pending {
+                // Every result of an earlier Region is final once this one has started.
+                for earlier in o.results.iter().filter(|x| x.region < r.region) {
+                    assert!(earlier.status.is_final(), "Region {} started early", r.region);
+                }
+            }
+        }
+    });
+    assert_eq!(started_order, vec![0, 1, 2]);
+}
+
+#[test]
+fn tolerance_exceeded_fails_the_operation_and_cancels_the_rest() {
+    let mut e = engine();
+    let accts = accounts(6);
+    stack_set(&mut e, "ss", false, vec![fail(&accts[2..3], &["us-east-1"], 1.0)]);
+    let prefs = OperationPreferences {
+        region_order: regions(&["us-east-1", "eu-west-1", "us-west-2"]),
+        max_concurrent_count: Some(1),
+        failure_tolerance_count: Some(0),
+        ..Default::default()
+    };
+    let id = create(
+        &mut e,
+        "ss",
+        accts.clone(),
+        regions(&["us-east-1", "eu-west-1", "us-west-2"]),
+        prefs,
+    )
+    .unwrap();
+    run_to_end(&mut e, "ss", &id, |_| {});
+    let o = op(&e, "ss", &id);
+    assert_eq!(o.status, OperationStatus::Failed);
+    assert_eq!(o.failed_count, 1);
+    let counts = o.counts();
+    assert_eq!(counts.get(&ResultStatus::Succeeded), Some(&2));
+    assert_eq!(counts.get(&ResultStatus::Failed), Some(&1));
+    assert_eq!(counts.get(&ResultStatus::Cancelled), Some(&15));
+    for r in o.results.iter().filter(|r| r.region > 0) {
+        assert_eq!(r.status, ResultStatus::Cancelled);
+        assert_eq!(r.reason.as_deref(), Some(TOLERANCE_CANCEL_REASON));
+    }
+    assert!(o.ended.is_some());
+}
+
+#[test]
+fn parallel_tolerance_exceeded_cancels_everywhere_but_running_ones_finish() {
+    let mut e = engine();
+    let accts = accounts(10);
+    stack_set(&mut e, "ss", false, vec![fail(&accts[0..1], &["us-east-1"], 1.0)]);
+    let prefs = OperationPreferences {
+        region_concurrency: Some(RegionConcurrency::Parallel),
+        max_concurrent_count: Some(2),
+        concurrency_mode: Some(ConcurrencyMode::SoftFailureTolerance),
+        ..Default::default()
+    };
+    let id = create(&mut e, "ss", accts, regions(&["us-east-1", "eu-west-1"]), prefs).unwrap();
+    // Step until the failure lands; the other running deployments must still finish.
+    let mut saw_running_after_failure = false;
+    run_to_end(&mut e, "ss", &id, |o| {
+        if o.failed_count > 0 && o.results.iter().any(|r| r.status == ResultStatus::Running) {
+            saw_running_after_failure = true;
+            assert!(o.results.iter().all(|r| r.status != ResultStatus::Pending));
+            assert_eq!(o.status, OperationStatus::Running);
+        }
+    });
+    let o = op(&e, "ss", &id);
+    assert!(saw_running_after_failure);
+    assert_eq!(o.status, OperationStatus::Failed);
+    assert!(o.results.iter().all(|r| r.status.is_final()));
+}
+
+#[test]
+fn strict_caps_concurrency_at_tolerance_plus_one_and_shrinks_soft_does_not() {
+    let peak_with = |mode: ConcurrencyMode| {
+        let mut e = engine();
+        let accts = accounts(12);
+        // The first two accounts fail quickly.
+        stack_set(&mut e, "ss", false, vec![fail(&accts[0..2], &[], 1.0)]);
+        let prefs = OperationPreferences {
+            max_concurrent_count: Some(6),
+            failure_tolerance_count: Some(2),
+            concurrency_mode: Some(mode),
+            ..Default::default()
+        };
+        let id = create(&mut e, "ss", accts, regions(&["us-east-1"]), prefs).unwrap();
+        let start = running_by_region(op(&e, "ss", &id))[0];
+        let mut after_two_failures = 0;
+        run_to_end(&mut e, "ss", &id, |o| {
+            if o.failed_count == 2 {
+                after_two_failures = after_two_failures.max(running_by_region(o)[0]);
+            }
+        });
+        (start, after_two_failures, op(&e, "ss", &id).status)
+    };
+    let (strict_start, strict_later, strict_end) = peak_with(ConcurrencyMode::StrictFailureTolerance);
+    let (soft_start, soft_later, soft_end) = peak_with(ConcurrencyMode::SoftFailureTolerance);
+    assert_eq!(strict_start, 3, "STRICT starts at min(MaxConcurrent, tolerance + 1)");
+    assert_eq!(soft_start, 6, "SOFT starts at MaxConcurrent");
+    assert!(strict_later <= 1, "STRICT shrinks to tolerance + 1 - failures = 1");
+    assert!(soft_later > 1, "SOFT keeps its concurrency after failures");
+    assert_eq!(strict_end, OperationStatus::Succeeded);
+    assert_eq!(soft_end, OperationStatus::Succeeded);
+}
+
+#[test]
+fn stop_cancels_pending_lets_running_finish_then_stopped() {
+    let mut e = engine();
+    stack_set(&mut e, "ss", false, vec![]);
+    let prefs = OperationPreferences {
+        max_concurrent_count: Some(2),
+        failure_tolerance_count: Some(1),
+        ..Default::default()
+    };
+    let id = create(&mut e, "ss", accounts(10), regions(&["us-east-1"]), prefs).unwrap();
+    e.step(1_000);
+    e.stop_operation("ss", CallAs::SelfAccount, &id).unwrap();
+    let o = op(&e, "ss", &id);
+    assert_eq!(o.status, OperationStatus::Stopping);
+    let c = o.counts();
+    assert_eq!(c.get(&ResultStatus::Running), Some(&2));
+    assert_eq!(c.get(&ResultStatus::Cancelled), Some(&8));
+    assert!(o
+        .results
+        .iter()
+        .filter(|r| r.status == ResultStatus::Cancelled)
+        .all(|r| r.reason.as_deref() == Some(STOP_CANCEL_REASON)));
+    // A second stop while stopping is harmless.
+    e.stop_operation("ss", CallAs::SelfAccount, &id).unwrap();
+    e.step(60_000);
+    let o = op(&e, "ss", &id);
+    assert_eq!(o.status, OperationStatus::Stopped);
+    assert_eq!(o.counts().get(&ResultStatus::Succeeded), Some(&2));
+    let err = e.stop_operation("ss", CallAs::SelfAccount, &id).unwrap_err();
+    assert_eq!(err.code, "InvalidOperationException");
+    let err = e.stop_operation("ss", CallAs::SelfAccount, "nope").unwrap_err();
+    assert_eq!(err.code, "OperationNotFoundException");
+}
+
+#[test]
+fn managed_execution_queues_and_starts_after_the_first_ends() {
+    let mut e = engine();
+    stack_set(&mut e, "managed", true, vec![]);
+    stack_set(&mut e, "plain", false, vec![]);
+    let first = create(&mut e, "managed", accounts(4), regions(&["us-east-1"]), Default::default()).unwrap();
+    e.step(500);
+    let second = create(&mut e, "managed", accounts(4), regions(&["eu-west-1"]), Default::default()).unwrap();
+    assert_eq!(op(&e, "managed", &second).status, OperationStatus::Queued);
+    assert!(op(&e, "managed", &second)
+        .results
+        .iter()
+        .all(|r| r.status == ResultStatus::Pending));
+    let mut first_end = None;
+    for _ in 0..1000 {
+        e.step(1_000);
+        let a = op(&e, "managed", &first);
+        let b = op(&e, "managed", &second);
+        if a.status.is_active() {
+            assert_eq!(b.status, OperationStatus::Queued);
+        } else if first_end.is_none() {
+            first_end = a.ended;
+            assert_ne!(b.status, OperationStatus::Queued);
+        }
+        if !b.status.is_active() {
+            break;
+        }
+    }
+    assert_eq!(op(&e, "managed", &first).status, OperationStatus::Succeeded);
+    assert_eq!(op(&e, "managed", &second).status, OperationStatus::Succeeded);
+
+    // Without managed execution the second is refused.
+    create(&mut e, "plain", accounts(2), regions(&["us-east-1"]), Default::default()).unwrap();
+    let err = create(&mut e, "plain", accounts(2), regions(&["us-east-1"]), Default::default()).unwrap_err();
+    assert_eq!(err.code, "OperationInProgressException");
+    assert_eq!(err.status, 409);
+}
+
+#[test]
+fn stopping_a_queued_operation_stops_it_at_once() {
+    let mut e = engine();
+    stack_set(&mut e, "managed", true, vec![]);
+    let first = create(&mut e, "managed", accounts(3), regions(&["us-east-1"]), Default::default()).unwrap();
+    let second = create(&mut e, "managed", accounts(3), regions(&["us-east-1"]), Default::default()).unwrap();
+    e.stop_operation("managed", CallAs::SelfAccount, &second).unwrap();
+    let o = op(&e, "managed", &second);
+    assert_eq!(o.status, OperationStatus::Stopped);
+    assert!(o.results.iter().all(|r| r.status == ResultStatus::Cancelled));
+    e.step(600_000);
+    assert_eq!(op(&e, "managed", &first).status, OperationStatus::Succeeded);
+    assert_eq!(op(&e, "managed", &second).status, OperationStatus::Stopped);
+}
+
+#[test]
+fn percentages_round_down_but_never_to_zero() {
+    assert_eq!(percent_of(150, 20), 30);
+    assert_eq!(percent_of(7, 30), 2);
+    assert_eq!(percent_of(7, 10), 0);
+    let peak = |n: u64, pct: u32| {
+        let mut e = engine();
+        stack_set(&mut e, "ss", false, vec![]);
+        let prefs = OperationPreferences {
+            max_concurrent_percentage: Some(pct),
+            concurrency_mode: Some(ConcurrencyMode::SoftFailureTolerance),
+            ..Default::default()
+        };
+        let id = create(&mut e, "ss", accounts(n), regions(&["us-east-1"]), prefs).unwrap();
+        running_by_region(op(&e, "ss", &id))[0]
+    };
+    assert_eq!(peak(7, 30), 2);
+    assert_eq!(peak(7, 10), 1, "never rounds to zero");
+    assert_eq!(peak(10, 100), 10);
+
+    // FailureTolerancePercentage 50 of 5 accounts = 2 failures allowed.
+    let outcome = |failing: usize| {
+        let mut e = engine();
+        let accts = accounts(5);
+        stack_set(&mut e, "ss", false, vec![fail(&accts[..failing], &[], 1.0)]);
+        let prefs = OperationPreferences {
+            failure_tolerance_percentage: Some(50),
+            ..Default::default()
+        };
+        let id = create(&mut e, "ss", accts, regions(&["us-east-1"]), prefs).unwrap();
+        run_to_end(&mut e, "ss", &id, |_| {});
+        op(&e, "ss", &id).status
+    };
+    assert_eq!(outcome(2), OperationStatus::Succeeded);
+    assert_eq!(outcome(3), OperationStatus::Failed);
+}
+
+#[test]
+fn account_gates_skip_by_default_and_a_failed_gate_fails_without_deploying() {
+    let mut e = engine();
+    let accts = accounts(3);
+    stack_set(&mut e, "ss", false, vec![]);
+    e.behaviour.gates.push(GateRule {
+        matcher: Matcher {
+            accounts: vec![accts[1].clone()],
+            ..Default::default()
+        },
+        status: GateStatus::Failed,
+        reason: Some("change freeze".into()),
+    });
+    let prefs = OperationPreferences {
+        max_concurrent_count: Some(3),
+        failure_tolerance_count: Some(1),
+        concurrency_mode: Some(ConcurrencyMode::SoftFailureTolerance),
+        ..Default::default()
+    };
+    let id = create(&mut e, "ss", accts, regions(&["us-east-1"]), prefs).unwrap();
+    let o = op(&e, "ss", &id);
+    assert!(o.results.iter().all(|r| r.gate.is_some()));
+    e.step(2_000); // the gate answers within gate_ms
+    let o = op(&e, "ss", &id);
+    let gated = &o.results[1];
+    assert_eq!(gated.status, ResultStatus::Failed);
+    assert_eq!(gated.gate, Some(GateStatus::Failed));
+    assert!(gated.reason.as_deref().unwrap_or("").contains("change freeze"));
+    let skipped = &o.results[0];
+    assert_eq!(skipped.gate, Some(GateStatus::Skipped));
+    assert!(skipped
+        .gate_reason("us-east-1")
+        .unwrap()
+        .ends_with(":function:AWSCloudFormationStackSetAccountGate"));
+}
+
+#[test]
+fn same_seed_replays_identically() {
+    let run = || {
+        let mut e = engine();
+        stack_set(&mut e, "ss", false, vec![fail(&[], &[], 0.4)]);
+        let prefs = OperationPreferences {
+            region_concurrency: Some(RegionConcurrency::Parallel),
+            max_concurrent_count: Some(3),
+            failure_tolerance_percentage: Some(100),
+            concurrency_mode: Some(ConcurrencyMode::SoftFailureTolerance),
+            ..Default::default()
+        };
+        let id = create(&mut e, "ss", accounts(15), regions(&["us-east-1", "eu-west-1"]), prefs).unwrap();
+        e.step(45_000);
+        let o = op(&e, "ss", &id);
+        (id.clone(), o.results.iter().map(|r| (r.status, r.reason.clone())).collect::<Vec<_>>())
+    };
+    assert_eq!(run(), run());
+}
+
+#[test]
+fn call_as_rules() {
+    let mut e = engine();
+    stack_set(&mut e, "selfie", false, vec![]);
+    let spec = NewStackSet {
+        name: "delegated".into(),
+        permission_model: PermissionModel::ServiceManaged,
+        description: None,
+        template_body: "{}".into(),
+        parameters: vec![],
+        capabilities: vec![],
+        managed_execution: false,
+        auto_deployment: Some((true, false)),
+        behaviour: Behaviour::default(),
+    };
+    e.create_stack_set(spec.clone(), CallAs::DelegatedAdmin).unwrap();
+    assert_eq!(
+        e.stack_set("delegated", CallAs::SelfAccount).unwrap_err().code,
+        "StackSetNotFoundException"
+    );
+    assert!(e.stack_set("delegated", CallAs::DelegatedAdmin).is_ok());
+    assert_eq!(
+        e.stack_set("selfie", CallAs::DelegatedAdmin).unwrap_err().code,
+        "ValidationError"
+    );
+    let names = |c| {
+        e.list_stack_sets(c)
+            .iter()
+            .map(|s| s.name.clone())
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(names(CallAs::SelfAccount), vec!["selfie"]);
+    assert_eq!(names(CallAs::DelegatedAdmin), vec!["delegated"]);
+}
+
+#[test]
+fn ous_expand_to_the_organization_accounts() {
+    let mut e = engine();
+    e.create_stack_set(
+        NewStackSet {
+            name: "org".into(),
+            permission_model: PermissionModel::ServiceManaged,
+            description: None,
+            template_body: "{}".into(),
+            parameters: vec![],
+            capabilities: vec![],
+            managed_execution: false,
+            auto_deployment: None,
+            behaviour: Behaviour::default(),
+        },
+        CallAs::SelfAccount,
+    )
+    .unwrap();
+    let ou = e.org.ous[1].clone();
+    let id = e
+        .start_operation(
+            "org",
+            CallAs::SelfAccount,
+            OpRequest {
+                id: Some("my-token".into()),
+                action: OperationAction::Create,
+                targets: TargetSpec::Explicit(Targets {
+                    ous: vec![ou.id.clone()],
+                    ..Default::default()
+                }),
+                regions: regions(&["us-east-1", "eu-west-1"]),
+                prefs: Default::default(),
+                behaviour: Behaviour::default(),
+            },
+        )
+        .unwrap();
+    assert_eq!(id, "my-token", "a client token becomes the operation id");
+    let o = op(&e, "org", &id);
+    assert_eq!(o.results.len(), ou.accounts.len() * 2);
+    assert!(o.results.iter().all(|r| r.ou.as_deref() == Some(ou.id.as_str())));
+}
+
+#[test]
+fn built_in_scenarios_load_with_running_operations_partway() {
+    for (name, _) in BUILT_IN {
+        let s = Scenario::load(name).unwrap();
+        let e = scenario::build(Some(&s), T0, None).unwrap();
+        let running: Vec<&Operation> = e
+            .all_stack_sets()
+            .iter()
+            .flat_map(|ss| ss.operations.iter())
+            .filter(|o| o.status == OperationStatus::Running)
+            .collect();
+        assert!(!running.is_empty(), "{name} has a running operation");
+        for o in running {
+            let c = o.counts();
+            assert!(c.get(&ResultStatus::Pending).copied().unwrap_or(0) > 0, "{name}: still work to do");
+            let done = c.get(&ResultStatus::Succeeded).copied().unwrap_or(0)
+                + c.get(&ResultStatus::Failed).copied().unwrap_or(0);
+            assert!(done > 0, "{name}: partway along");
+        }
+    }
+}
+
+#[test]
+fn rollout_scenario_has_the_promised_history() {
+    let s = Scenario::load("rollout").unwrap();
+    let mut e = scenario::build(Some(&s), T0, None).unwrap();
+    let statuses = |e: &Engine, n: &str| -> Vec<OperationStatus> {
+        e.all_stack_sets()
+            .iter()
+            .find(|s| s.name == n)
+            .unwrap()
+            .operations
+            .iter()
+            .map(|o| o.status)
+            .collect()
+    };
+    assert_eq!(
+        statuses(&e, "org-guardrails"),
+        vec![OperationStatus::Running, OperationStatus::Queued]
+    );
+    assert!(e.stack_set("org-guardrails", CallAs::SelfAccount).is_err());
+    assert!(statuses(&e, "baseline-iam").contains(&OperationStatus::Failed));
+    assert!(statuses(&e, "logging-buckets").contains(&OperationStatus::Stopped));
+    let o = e
+        .operation("org-guardrails", CallAs::DelegatedAdmin, "7d3f9a61-2c4b-4e8f-9a1d-5b6c7e8f9012")
+        .unwrap()
+        .1;
+    assert_eq!(o.results.len(), 150 * 6);
+    // Still running after five more minutes at speed 1.
+    e.step(5 * 60_000);
+    assert_eq!(statuses(&e, "org-guardrails")[0], OperationStatus::Running);
+}
+
+#[test]
+fn runaway_keeps_running_for_minutes_and_large_has_42500_results() {
+    let s = Scenario::load("runaway").unwrap();
+    let mut e = scenario::build(Some(&s), T0, None).unwrap();
+    let id = "e1f2d3c4-b5a6-4978-8d6e-5f4a3b2c1d0e";
+    // 10 real minutes at the demo's speed (4x) = 40 simulated minutes.
+    e.step(40 * 60_000);
+    let o = op(&e, "vpc-flow-logs", id);
+    assert_eq!(o.status, OperationStatus::Running);
+    assert!(o.failed_count > 50, "failing account after account");
+
+    let s = Scenario::load("large").unwrap();
+    let e = scenario::build(Some(&s), T0, None).unwrap();
+    let o = op(&e, "org-config-rules", "5c0f7a2e-4d1b-4e8a-9a42-000000042500");
+    assert_eq!(o.results.len(), 42_500);
+    assert_eq!(o.status, OperationStatus::Running);
+}
+
+#[test]
+fn bad_scenarios_name_the_file_line_and_problem() {
+    let err = Scenario::parse("seed = 1\nbogus = 2\n", "x.toml").unwrap_err().to_string();
+    assert!(err.contains("x.toml"), "{err}");
+    assert!(err.contains("line 2"), "{err}");
+    assert!(err.contains("bogus"), "{err}");
+    let err = Scenario::load("no-such-scenario").unwrap_err().to_string();
+    assert!(err.contains("no-such-scenario"), "{err}");
+}
+
+

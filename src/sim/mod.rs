@@ -1,0 +1,294 @@
+//! The StackSet emulator: an awsQuery HTTP server over a rollout engine (`sstop sim`, and the demo).
+
+/// Flags of `sstop sim`.
+#[derive(clap::Args, Debug, Clone)]
+pub struct SimArgs {
+    /// Address to listen on (port 0 picks a free port).
+    #[arg(long, default_value = "127.0.0.1:4566")]
+    pub listen: std::net::SocketAddr,
+    /// Built-in scenario name (rollout, runaway, large) or a scenario TOML file.
+    #[arg(long)]
+    pub scenario: Option<String>,
+    /// How much faster than real time the emulated clock runs.
+    #[arg(long, default_value_t = 1.0)]
+    pub speed: f64,
+    /// Extra latency added to every response, in milliseconds.
+    #[arg(long)]
+    pub latency_ms: Option<u64>,
+    /// Share of requests answered with a Throttling error (0..1).
+    #[arg(long)]
+    pub throttle_rate: Option<f64>,
+    /// Share of requests answered with an InternalFailure error (0..1).
+    #[arg(long)]
+    pub error_rate: Option<f64>,
+    /// Write one line per request to stderr.
+    #[arg(long)]
+    pub log_requests: bool,
+    /// Seed for every random choice (rollout timing, failures, faults).
+    #[arg(long)]
+    pub seed: Option<u64>,
+}
+
+mod api;
+pub mod engine;
+mod error;
+mod query;
+pub mod scenario;
+mod server;
+mod xml;
+
+#[cfg(test)]
+mod engine_tests;
+#[cfg(test)]
+mod proptests;
+
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::sync::Arc;
+use std::time::Duration;
+
+use anyhow::Context;
+
+use crate::model::{OperationResult, OperationStatus};
+
+pub use error::SimError;
+pub use scenario::Scenario;
+
+use server::{Clock, Faults, Shared};
+
+/// How to run the emulator (the library form of [`SimArgs`]).
+#[derive(Debug, Clone)]
+pub struct SimOptions {
+    pub listen: SocketAddr,
+    pub scenario: Option<String>,
+    pub speed: f64,
+    pub latency_ms: u64,
+    pub throttle_rate: f64,
+    pub error_rate: f64,
+    pub log_requests: bool,
+    pub seed: Option<u64>,
+}
+
+impl Default for SimOptions {
+    fn default() -> Self {
+        SimOptions {
+            listen: SocketAddr::from(([127, 0, 0, 1], 0)),
+            scenario: None,
+            speed: 1.0,
+            latency_ms: 0,
+            throttle_rate: 0.0,
+            error_rate: 0.0,
+            log_requests: false,
+            seed: None,
+        }
+    }
+}
+
+impl From<SimArgs> for SimOptions {
+    fn from(a: SimArgs) -> Self {
+        SimOptions {
+            listen: a.listen,
+            scenario: a.scenario,
+            speed: a.speed,
+            latency_ms: a.latency_ms.unwrap_or(0),
+            throttle_rate: a.throttle_rate.unwrap_or(0.0),
+            error_rate: a.error_rate.unwrap_or(0.0),
+            log_requests: a.log_requests,
+            seed: a.seed,
+        }
+    }
+}
+
+/// A running emulator. Dropping it (or `shutdown`) stops the server and the clock task.
+pub struct SimHandle {
+    addr: SocketAddr,
+    shared: Arc<Shared>,
+    server: tokio::task::JoinHandle<()>,
+    clock: tokio::task::JoinHandle<()>,
+}
+
+/// Wall-clock now in milliseconds since the Unix epoch.
+fn wall_ms() -> i64 {
+    let now = time::OffsetDateTime::now_utc();
+    (now.unix_timestamp_nanos() / 1_000_000) as i64
+}
+
+/// Binds, loads the scenario, spawns the server and the engine's clock task, and returns.
+pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
+    if !(opts.speed.is_finite() && opts.speed > 0.0) {
+        anyhow::bail!("--speed must be a positive number, got {}", opts.speed);
+    }
+    for (name, v) in [("--throttle-rate", opts.throttle_rate), ("--error-rate", opts.error_rate)] {
+        if !(0.0..=1.0).contains(&v) {
+            anyhow::bail!("{name} must be between 0 and 1, got {v}");
+        }
+    }
+    let scenario = opts.scenario.as_deref().map(Scenario::load).transpose()?;
+    let now = wall_ms();
+    let engine = scenario::build(scenario.as_ref(), now, opts.seed)?;
+    let sf = scenario.as_ref().map(|s| s.faults.clone()).unwrap_or_default();
+    // A flag wins over the scenario; an unset (zero) flag leaves the scenario's value.
+    let pick = |flag: f64, file: Option<f64>| if flag > 0.0 { flag } else { file.unwrap_or(0.0) };
+    let latency = if opts.latency_ms > 0 {
+        opts.latency_ms
+    } else {
+        sf.latency_ms.unwrap_or(0)
+    };
+    let seed = opts
+        .seed
+        .or(scenario.as_ref().and_then(|s| s.seed))
+        .unwrap_or(1);
+    let faults = Faults::new(
+        pick(opts.throttle_rate, sf.throttle_rate),
+        pick(opts.error_rate, sf.error_rate),
+        latency,
+        seed,
+    );
+    let shared = Arc::new(Shared::new(
+        engine,
+        Clock::new(now, opts.speed),
+        faults,
+        rand::random(),
+        opts.log_requests,
+    ));
+    let listener = tokio::net::TcpListener::bind(opts.listen)
+        .await
+        .with_context(|| format!("binding {}", opts.listen))?;
+    let addr = listener.local_addr()?;
+    let router = axum::Router::new()
+        .fallback(server::serve)
+        .with_state(shared.clone());
+    let server = tokio::spawn(async move {
+        if let Err(e) = axum::serve(listener, router).await {
+            tracing::error!("sstop sim server stopped: {e}");
+        }
+    });
+    let ticking = shared.clone();
+    let clock = tokio::spawn(async move {
+        // Requests advance the engine too; the tick keeps it moving between them.
+        let mut every = tokio::time::interval(Duration::from_millis(250));
+        every.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
+        loop {
+            every.tick().await;
+            ticking.tick();
+        }
+    });
+    Ok(SimHandle {
+        addr,
+        shared,
+        server,
+        clock,
+    })
+}
+
+impl SimHandle {
+    pub fn addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// `http://127.0.0.1:PORT`, for `endpoint_url` / `AWS_ENDPOINT_URL`.
+    pub fn endpoint_url(&self) -> String {
+        format!("http://{}", self.addr)
+    }
+
+    /// Requests received per Action (faulted ones included; unparseable ones as `(invalid)`).
+    pub fn request_counts(&self) -> BTreeMap<String, u64> {
+        self.shared.counts()
+    }
+
+    pub fn total_requests(&self) -> u64 {
+        self.shared.total()
+    }
+
+    /// The emulator's truth about an operation, whatever CallAs it needs.
+    pub fn operation_status(&self, stack_set: &str, operation_id: &str) -> Option<OperationStatus> {
+        self.shared.with_engine(|e| {
+            e.stack_set_any(stack_set)?
+                .operation(operation_id)
+                .map(|o| o.status)
+        })
+    }
+
+    pub fn operation_results(
+        &self,
+        stack_set: &str,
+        operation_id: &str,
+    ) -> Option<Vec<OperationResult>> {
+        self.shared.with_engine(|e| {
+            let op = e.stack_set_any(stack_set)?.operation(operation_id)?;
+            Some(op.results.iter().map(|r| op.result_view(r)).collect())
+        })
+    }
+
+    /// Operation ids of a stack set, newest first (scenarios draw most ids from the seed).
+    pub fn operation_ids(&self, stack_set: &str) -> Vec<String> {
+        self.shared.with_engine(|e| {
+            e.stack_set_any(stack_set)
+                .map(|s| s.operations.iter().rev().map(|o| o.id.to_string()).collect())
+                .unwrap_or_default()
+        })
+    }
+
+    /// Jumps simulated time forward by `simulated` and runs everything due (for tests).
+    pub fn advance(&self, simulated: Duration) {
+        let ms = i64::try_from(simulated.as_millis()).unwrap_or(i64::MAX / 4);
+        self.shared.clock.jump(ms);
+        self.shared.tick();
+    }
+
+    pub fn set_faults(&self, throttle_rate: f64, error_rate: f64, latency_ms: u64) {
+        self.shared.set_faults(throttle_rate, error_rate, latency_ms);
+    }
+
+    /// Stops the server and the clock task; open connections are dropped.
+    pub fn shutdown(self) {
+        drop(self);
+    }
+}
+
+impl Drop for SimHandle {
+    fn drop(&mut self) {
+        self.server.abort();
+        self.clock.abort();
+    }
+}
+
+/// `sstop sim`: serve until Ctrl-C or SIGTERM.
+pub async fn run(args: SimArgs) -> anyhow::Result<()> {
+    let opts = SimOptions::from(args);
+    if !opts.listen.ip().is_loopback() {
+        eprintln!(
+            "warning: sstop sim is listening on {}, which is not a loopback address: anyone who can reach it can drive the emulator",
+            opts.listen
+        );
+    }
+    let handle = start(opts).await?;
+    println!("sstop sim listening on {}", handle.endpoint_url());
+    use std::io::Write as _;
+    let _ = std::io::stdout().flush();
+    wait_for_signal().await;
+    handle.shutdown();
+    Ok(())
+}
+
+async fn wait_for_signal() {
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{signal, SignalKind};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = tokio::signal::ctrl_c() => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = tokio::signal::ctrl_c().await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = tokio::signal::ctrl_c().await;
+    }
+}

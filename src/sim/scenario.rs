@@ -1,0 +1,493 @@
+//! Scenarios: TOML files that preload the emulator (organization, stack sets, past and running
+//! operations, failure and gate rules, faults). Built-in ones are compiled into the binary.
+//!
+//! History is not written down result by result: each operation is replayed through the engine
+//! from its start time, so finished and running operations obey the same rules as live ones.
+
+use std::path::Path;
+
+use anyhow::{anyhow, bail, Context};
+use serde::Deserialize;
+
+use crate::model::{
+    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, PermissionModel,
+    RegionConcurrency,
+};
+
+use super::engine::{
+    Behaviour, Engine, FailureRule, GateRule, Matcher, Millis, NewStackSet, OpRequest, Ou,
+    Organization, TargetSpec, Targets, Timing,
+};
+
+/// The scenarios shipped with sstop, by name.
+pub const BUILT_IN: &[(&str, &str)] = &[
+    ("rollout", include_str!("../../assets/scenarios/rollout.toml")),
+    ("runaway", include_str!("../../assets/scenarios/runaway.toml")),
+    ("large", include_str!("../../assets/scenarios/large.toml")),
+];
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Scenario {
+    /// One line shown nowhere but in the file; says what the scenario is for.
+    #[serde(default)]
+    pub description: Option<String>,
+    /// Seed for rollout timing and random failures (a `--seed` flag overrides it).
+    #[serde(default)]
+    pub seed: Option<u64>,
+    #[serde(default)]
+    pub faults: FaultSpec,
+    #[serde(default)]
+    pub organization: Option<OrgSpec>,
+    #[serde(default)]
+    pub timing: Option<TimingSpec>,
+    /// Failure rules for every stack set, including ones created through the API.
+    #[serde(default)]
+    pub failures: Vec<FailureSpec>,
+    #[serde(default)]
+    pub gates: Vec<GateSpec>,
+    #[serde(default)]
+    pub stack_sets: Vec<StackSetSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FaultSpec {
+    #[serde(default)]
+    pub latency_ms: Option<u64>,
+    #[serde(default)]
+    pub throttle_rate: Option<f64>,
+    #[serde(default)]
+    pub error_rate: Option<f64>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OrgSpec {
+    #[serde(default)]
+    pub management_account: Option<String>,
+    pub regions: Vec<String>,
+    pub ous: Vec<OuSpec>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OuSpec {
+    pub id: String,
+    pub name: String,
+    /// Explicit account ids …
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    /// … and/or `account_count` generated ids counting up from `first_account`.
+    #[serde(default)]
+    pub account_count: Option<u32>,
+    #[serde(default)]
+    pub first_account: Option<u64>,
+}
+
+#[derive(Debug, Clone, Copy, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct TimingSpec {
+    /// Simulated seconds one account × Region takes to deploy …
+    pub deploy_secs: f64,
+    /// … give or take up to this many (seeded).
+    #[serde(default)]
+    pub jitter_secs: f64,
+    /// How long a failing account gate takes.
+    #[serde(default = "default_gate_secs")]
+    pub gate_secs: f64,
+}
+
+fn default_gate_secs() -> f64 {
+    3.0
+}
+
+impl From<TimingSpec> for Timing {
+    fn from(t: TimingSpec) -> Self {
+        let ms = |s: f64| (s.max(0.0) * 1000.0).min(f64::from(u32::MAX)) as u32;
+        Timing {
+            deploy_ms: ms(t.deploy_secs).max(1),
+            jitter_ms: ms(t.jitter_secs),
+            gate_ms: ms(t.gate_secs).max(1),
+        }
+    }
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct FailureSpec {
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub actions: Vec<OperationAction>,
+    /// Chance that a matching deployment fails (default 1: always).
+    #[serde(default)]
+    pub rate: Option<f64>,
+    /// The StatusReason; may hold `{account}`, `{region}`, `{stack_set}`.
+    pub reason: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct GateSpec {
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    pub status: GateStatus,
+    #[serde(default)]
+    pub reason: Option<String>,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct StackSetSpec {
+    pub name: String,
+    #[serde(default = "default_permission_model")]
+    pub permission_model: PermissionModel,
+    /// Owned by a delegated administrator: visible only with CallAs=DELEGATED_ADMIN.
+    #[serde(default)]
+    pub delegated_admin: bool,
+    #[serde(default)]
+    pub managed_execution: bool,
+    #[serde(default)]
+    pub description: Option<String>,
+    #[serde(default)]
+    pub template_body: Option<String>,
+    #[serde(default)]
+    pub parameters: Vec<ParameterSpec>,
+    #[serde(default = "default_created_days_ago")]
+    pub created_days_ago: f64,
+    #[serde(default)]
+    pub timing: Option<TimingSpec>,
+    #[serde(default)]
+    pub failures: Vec<FailureSpec>,
+    #[serde(default)]
+    pub gates: Vec<GateSpec>,
+    #[serde(default)]
+    pub operations: Vec<OperationSpec>,
+}
+
+fn default_permission_model() -> PermissionModel {
+    PermissionModel::SelfManaged
+}
+
+fn default_created_days_ago() -> f64 {
+    30.0
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct ParameterSpec {
+    pub key: String,
+    pub value: String,
+}
+
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct OperationSpec {
+    /// A fixed operation id (a UUID is drawn from the seed otherwise).
+    #[serde(default)]
+    pub id: Option<String>,
+    pub action: OperationAction,
+    /// When it started, in simulated minutes before the emulator starts.
+    pub started_mins_ago: f64,
+    /// Someone pressed stop this many minutes after it started.
+    #[serde(default)]
+    pub stop_after_mins: Option<f64>,
+    /// Targets: accounts (self-managed) or OUs (service-managed). Empty for UPDATE/DELETE
+    /// means every existing instance.
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub ous: Vec<String>,
+    /// Empty: every Region of the organization (CREATE) or of the stack set (UPDATE/DELETE).
+    #[serde(default)]
+    pub regions: Vec<String>,
+    #[serde(default)]
+    pub preferences: PreferencesSpec,
+    #[serde(default)]
+    pub timing: Option<TimingSpec>,
+    #[serde(default)]
+    pub failures: Vec<FailureSpec>,
+    #[serde(default)]
+    pub gates: Vec<GateSpec>,
+}
+
+#[derive(Debug, Clone, Default, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct PreferencesSpec {
+    #[serde(default)]
+    pub region_concurrency: Option<RegionConcurrency>,
+    #[serde(default)]
+    pub region_order: Vec<String>,
+    #[serde(default)]
+    pub max_concurrent_count: Option<u32>,
+    #[serde(default)]
+    pub max_concurrent_percentage: Option<u32>,
+    #[serde(default)]
+    pub failure_tolerance_count: Option<u32>,
+    #[serde(default)]
+    pub failure_tolerance_percentage: Option<u32>,
+    #[serde(default)]
+    pub concurrency_mode: Option<ConcurrencyMode>,
+}
+
+impl From<&PreferencesSpec> for OperationPreferences {
+    fn from(p: &PreferencesSpec) -> Self {
+        OperationPreferences {
+            region_concurrency: p.region_concurrency,
+            region_order: p.region_order.clone(),
+            max_concurrent_count: p.max_concurrent_count,
+            max_concurrent_percentage: p.max_concurrent_percentage,
+            failure_tolerance_count: p.failure_tolerance_count,
+            failure_tolerance_percentage: p.failure_tolerance_percentage,
+            concurrency_mode: p.concurrency_mode,
+        }
+    }
+}
+
+fn matcher(
+    accounts: &[String],
+    ous: &[String],
+    regions: &[String],
+    actions: &[OperationAction],
+) -> Matcher {
+    Matcher {
+        accounts: accounts.to_vec(),
+        ous: ous.to_vec(),
+        regions: regions.to_vec(),
+        actions: actions.to_vec(),
+    }
+}
+
+fn behaviour(timing: Option<TimingSpec>, failures: &[FailureSpec], gates: &[GateSpec]) -> Behaviour {
+    Behaviour {
+        failures: failures
+            .iter()
+            .map(|f| FailureRule {
+                matcher: matcher(&f.accounts, &f.ous, &f.regions, &f.actions),
+                rate: f.rate.unwrap_or(1.0),
+                reason: f.reason.clone(),
+            })
+            .collect(),
+        gates: gates
+            .iter()
+            .map(|g| GateRule {
+                matcher: matcher(&g.accounts, &g.ous, &g.regions, &[]),
+                status: g.status,
+                reason: g.reason.clone(),
+            })
+            .collect(),
+        timing: timing.map(Timing::from),
+    }
+}
+
+impl Scenario {
+    /// Parses scenario text; `origin` names the file in errors (toml adds line and column).
+    pub fn parse(text: &str, origin: &str) -> anyhow::Result<Scenario> {
+        toml::from_str(text).map_err(|e| anyhow!("scenario {origin}: {e}"))
+    }
+
+    /// A built-in scenario name, or a path to a TOML file.
+    pub fn load(name_or_path: &str) -> anyhow::Result<Scenario> {
+        if let Some((name, text)) = BUILT_IN.iter().find(|(n, _)| *n == name_or_path) {
+            return Scenario::parse(text, &format!("assets/scenarios/{name}.toml (built in)"));
+        }
+        let path = Path::new(name_or_path);
+        if !path.exists() {
+            let names: Vec<&str> = BUILT_IN.iter().map(|(n, _)| *n).collect();
+            bail!(
+                "unknown scenario {name_or_path:?}: not a built-in one ({}) and no such file",
+                names.join(", ")
+            );
+        }
+        let text = std::fs::read_to_string(path)
+            .with_context(|| format!("reading scenario {}", path.display()))?;
+        Scenario::parse(&text, &path.display().to_string())
+    }
+
+    fn organization(&self) -> anyhow::Result<Organization> {
+        let Some(spec) = &self.organization else {
+            return Ok(Organization::default());
+        };
+        let mut ous = Vec::new();
+        for o in &spec.ous {
+            let mut accounts = o.accounts.clone();
+            if let Some(n) = o.account_count {
+                let first = o.first_account.ok_or_else(|| {
+                    anyhow!("OU {}: account_count needs first_account", o.id)
+                })?;
+                accounts.extend((0..u64::from(n)).map(|i| format!("{:012}", first + i)));
+            }
+            if let Some(bad) = accounts
+                .iter()
+                .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+            {
+                bail!("OU {}: account {bad:?} is not a 12-digit account id", o.id);
+            }
+            ous.push(Ou {
+                id: o.id.clone(),
+                name: o.name.clone(),
+                accounts,
+            });
+        }
+        Ok(Organization {
+            management_account: spec
+                .management_account
+                .clone()
+                .unwrap_or_else(|| "111111111111".to_string()),
+            regions: spec.regions.clone(),
+            ous,
+        })
+    }
+
+    /// Builds an engine whose clock reads `now`, with the history replayed up to it.
+    pub fn build(&self, now: Millis, seed: Option<u64>) -> anyhow::Result<Engine> {
+        build(Some(self), now, seed)
+    }
+}
+
+/// An engine for `scenario` (or the default organization with nothing in it).
+pub fn build(scenario: Option<&Scenario>, now: Millis, seed: Option<u64>) -> anyhow::Result<Engine> {
+    const MIN: f64 = 60_000.0;
+    const DAY: f64 = 86_400_000.0;
+    let seed = seed.or(scenario.and_then(|s| s.seed)).unwrap_or(1);
+    let Some(s) = scenario else {
+        return Ok(Engine::new(Organization::default(), seed, now));
+    };
+    let org = s.organization()?;
+    let earliest = s
+        .stack_sets
+        .iter()
+        .map(|ss| ss.created_days_ago)
+        .fold(0.0_f64, f64::max);
+    let mut engine = Engine::new(org.clone(), seed, now - (earliest * DAY) as Millis);
+    engine.behaviour = behaviour(s.timing, &s.failures, &s.gates);
+
+    // Starts and stops in time order, so operations meet each other as they would live.
+    enum Event<'a> {
+        Create(&'a StackSetSpec),
+        Start(&'a StackSetSpec, usize, &'a OperationSpec),
+        Stop(&'a StackSetSpec, usize),
+    }
+    let mut events: Vec<(Millis, usize, Event)> = Vec::new();
+    for ss in &s.stack_sets {
+        let created = now - (ss.created_days_ago * DAY) as Millis;
+        events.push((created, events.len(), Event::Create(ss)));
+        for (i, op) in ss.operations.iter().enumerate() {
+            let start = now - (op.started_mins_ago * MIN) as Millis;
+            events.push((start, events.len(), Event::Start(ss, i, op)));
+            if let Some(after) = op.stop_after_mins {
+                let at = start + (after * MIN) as Millis;
+                events.push((at, events.len(), Event::Stop(ss, i)));
+            }
+        }
+    }
+    events.sort_by_key(|(t, seq, _)| (*t, *seq));
+    let mut ids: std::collections::HashMap<(String, usize), String> = Default::default();
+    for (t, _, ev) in events {
+        if t > now {
+            continue; // the future is not history
+        }
+        engine.advance_to(t);
+        match ev {
+            Event::Create(ss) => create_stack_set(&mut engine, ss)?,
+            Event::Start(ss, i, op) => {
+                let call_as = if ss.delegated_admin {
+                    CallAs::DelegatedAdmin
+                } else {
+                    CallAs::SelfAccount
+                };
+                let targets = if op.accounts.is_empty() && op.ous.is_empty() {
+                    if op.action == OperationAction::Create {
+                        bail!(
+                            "stack set {} operation {}: a CREATE needs accounts or ous",
+                            ss.name,
+                            i + 1
+                        );
+                    }
+                    TargetSpec::AllInstances
+                } else {
+                    TargetSpec::Explicit(Targets {
+                        accounts: op.accounts.clone(),
+                        ous: op.ous.clone(),
+                        account_filter_type: None,
+                    })
+                };
+                let regions = if op.regions.is_empty() && op.action == OperationAction::Create {
+                    org.regions.clone()
+                } else {
+                    op.regions.clone()
+                };
+                let id = engine
+                    .start_operation(
+                        &ss.name,
+                        call_as,
+                        OpRequest {
+                            id: op.id.clone(),
+                            action: op.action,
+                            targets,
+                            regions,
+                            prefs: (&op.preferences).into(),
+                            behaviour: behaviour(op.timing, &op.failures, &op.gates),
+                        },
+                    )
+                    .map_err(|e| anyhow!("stack set {} operation {}: {e}", ss.name, i + 1))?;
+                ids.insert((ss.name.clone(), i), id);
+            }
+            Event::Stop(ss, i) => {
+                let call_as = if ss.delegated_admin {
+                    CallAs::DelegatedAdmin
+                } else {
+                    CallAs::SelfAccount
+                };
+                if let Some(id) = ids.get(&(ss.name.clone(), i)) {
+                    engine
+                        .stop_operation(&ss.name, call_as, id)
+                        .map_err(|e| anyhow!("stack set {} operation {} stop: {e}", ss.name, i + 1))?;
+                }
+            }
+        }
+    }
+    engine.advance_to(now);
+    Ok(engine)
+}
+
+fn create_stack_set(engine: &mut Engine, ss: &StackSetSpec) -> anyhow::Result<()> {
+    let call_as = if ss.delegated_admin {
+        CallAs::DelegatedAdmin
+    } else {
+        CallAs::SelfAccount
+    };
+    engine
+        .create_stack_set(
+            NewStackSet {
+                name: ss.name.clone(),
+                permission_model: ss.permission_model,
+                description: ss.description.clone(),
+                template_body: ss.template_body.clone().unwrap_or_else(|| {
+                    "AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n".to_string()
+                }),
+                parameters: ss
+                    .parameters
+                    .iter()
+                    .map(|p| (p.key.clone(), p.value.clone()))
+                    .collect(),
+                capabilities: vec!["CAPABILITY_NAMED_IAM".to_string()],
+                managed_execution: ss.managed_execution,
+                auto_deployment: (ss.permission_model == PermissionModel::ServiceManaged)
+                    .then_some((true, false)),
+                behaviour: behaviour(ss.timing, &ss.failures, &ss.gates),
+            },
+            call_as,
+        )
+        .map_err(|e| anyhow!("stack set {}: {e}", ss.name))?;
+    Ok(())
+}

@@ -1,0 +1,231 @@
+//! The stop dialog: what will be stopped, what stopping does, where the call goes and as whom,
+//! then the decision (buttons or typing the name) and the outcome of the request.
+
+use ratatui::layout::Rect;
+use ratatui::style::{Modifier, Style};
+use ratatui::text::{Line, Span};
+use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
+
+use super::format;
+use super::theme::Theme;
+use crate::app::{ConfirmMode, DialogFocus, State, StopDialog, StopPhase};
+use crate::model::{CallAs, ResultStatus};
+
+const MAX_WIDTH: u16 = 76;
+const LABEL_WIDTH: usize = 11;
+
+pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let width = MAX_WIDTH.min(area.width.saturating_sub(2));
+    let text_width = (width as usize).saturating_sub(4);
+    let mut lines: Vec<Line> = vec![Line::raw("")];
+
+    let field = |label: &str, spans: Vec<Span<'static>>| {
+        let mut all = vec![
+            Span::styled(format!(" {}", format::fit(label, LABEL_WIDTH, "")), theme.heading()),
+            Span::raw(" "),
+        ];
+        all.extend(spans);
+        Line::from(all)
+    };
+    let value_width = text_width.saturating_sub(LABEL_WIDTH + 1);
+    lines.push(field(
+        "Stack set",
+        vec![Span::styled(
+            format::truncate(&dialog.stack_set, value_width, theme.ellipsis()),
+            theme.bold(),
+        )],
+    ));
+    lines.push(field(
+        "Operation",
+        vec![
+            Span::raw(dialog.operation_id.clone()),
+            Span::styled(format!(" {}", dialog.action), theme.dim()),
+        ],
+    ));
+    let count = |status: ResultStatus, n: usize, word: &str| {
+        let style = if n == 0 {
+            theme.dim()
+        } else {
+            theme.result_style(status)
+        };
+        Span::styled(format!("{} {n} {word}", theme.result_glyph(status)), style)
+    };
+    lines.push(field(
+        "Right now",
+        vec![
+            count(ResultStatus::Running, dialog.running, "running"),
+            Span::raw("   "),
+            count(ResultStatus::Pending, dialog.pending, "pending"),
+            Span::raw("   "),
+            count(ResultStatus::Failed, dialog.failed, "failed"),
+        ],
+    ));
+    lines.push(Line::raw(""));
+    for part in format::wrap(&consequence(dialog), text_width) {
+        lines.push(Line::raw(format!(" {part}")));
+    }
+    for part in format::wrap(&call_target(state), text_width) {
+        lines.push(Line::styled(format!(" {part}"), theme.dim()));
+    }
+    lines.extend(call_as_lines(dialog, theme, text_width));
+    lines.push(Line::raw(""));
+    lines.extend(decision_lines(dialog, theme, text_width));
+
+    let height = (lines.len() as u16 + 2).min(area.height);
+    let block = theme
+        .block()
+        .border_style(theme.error())
+        .title(Span::styled(" Stop operation? ", theme.error()));
+    super::popup(frame, super::centered(area, width, height), block, lines);
+}
+
+fn plural(n: usize, one: &str, many: &str) -> String {
+    format!("{n} {}", if n == 1 { one } else { many })
+}
+
+/// What StopStackSetOperation will do to the deployments, in the dialog's own numbers.
+fn consequence(dialog: &StopDialog) -> String {
+    let pending = match dialog.pending {
+        0 => "No pending deployments to cancel".to_string(),
+        n => format!(
+            "{} will be cancelled",
+            plural(n, "pending deployment", "pending deployments")
+        ),
+    };
+    let running = match dialog.running {
+        0 => "none is running".to_string(),
+        1 => "1 running one will finish first".to_string(),
+        n => format!("{n} running ones will finish first"),
+    };
+    format!("{pending}; {running}.")
+}
+
+/// `Call goes to: profile P, region R, endpoint E`, with "default" where nothing was set.
+fn call_target(state: &State) -> String {
+    let target = &state.settings.target;
+    let mut parts = vec![
+        format!("profile {}", target.profile.as_deref().unwrap_or("default")),
+        format!("region {}", target.region.as_deref().unwrap_or("default")),
+    ];
+    if let Some(endpoint) = &target.endpoint {
+        parts.push(format!("endpoint {endpoint}"));
+    }
+    format!("Call goes to: {}", parts.join(", "))
+}
+
+/// The CallAs choice; the switch hint only while the user is still deciding.
+fn call_as_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let label = |text: &str| Span::styled(format!(" {} ", format::fit(text, LABEL_WIDTH, "")), theme.heading());
+    if !dialog.delegated_admin_allowed {
+        let text = "SELF (DELEGATED_ADMIN is not available for a self-managed stack set)";
+        return format::wrap(text, width.saturating_sub(LABEL_WIDTH + 1))
+            .into_iter()
+            .enumerate()
+            .map(|(i, part)| Line::from(vec![label(if i == 0 { "Call as" } else { "" }), Span::raw(part)]))
+            .collect();
+    }
+    let choice = |call_as: CallAs| {
+        let on = dialog.call_as == call_as;
+        let style = if on { theme.bold() } else { theme.dim() };
+        Span::styled(format!("{} {}", theme.radio(on), call_as), style)
+    };
+    let mut spans = vec![
+        label("Call as"),
+        choice(CallAs::SelfAccount),
+        Span::raw("  "),
+        choice(CallAs::DelegatedAdmin),
+    ];
+    if dialog.phase == StopPhase::Asking {
+        spans.push(Span::raw("   "));
+        spans.push(Span::styled(theme.key_name("←/→"), theme.key()));
+        spans.push(Span::styled(" switch", theme.dim()));
+    }
+    vec![Line::from(spans)]
+}
+
+fn decision_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+    let ellipsis = theme.dots();
+    match &dialog.phase {
+        StopPhase::Asking => match dialog.mode {
+            ConfirmMode::YesNo => {
+                let button = |text: &str, focused: bool, style: Style| {
+                    let style = if focused {
+                        style.add_modifier(Modifier::REVERSED | Modifier::BOLD)
+                    } else {
+                        style
+                    };
+                    Span::styled(format!("[ {text} ]"), style)
+                };
+                let buttons = vec![
+                    button("Cancel", dialog.focus == DialogFocus::Cancel, Style::new()),
+                    Span::raw("    "),
+                    button("Stop operation", dialog.focus == DialogFocus::Stop, theme.error()),
+                ];
+                let buttons_width: usize = buttons.iter().map(|s| s.content.width()).sum();
+                let mut centred = vec![Span::raw(" ".repeat((width + 2).saturating_sub(buttons_width) / 2))];
+                centred.extend(buttons);
+                vec![
+                    Line::from(centred),
+                    Line::raw(""),
+                    hint_line(
+                        theme,
+                        &[("tab", "move"), ("enter", "choose"), ("y", "stop"), ("n/esc", "cancel")],
+                        "  ",
+                    ),
+                ]
+            }
+            ConfirmMode::TypeName => vec![
+                Line::from(vec![
+                    Span::raw(" Type the stack set name to confirm: "),
+                    Span::styled(dialog.typed.clone(), theme.bold()),
+                    Span::styled(theme.text_cursor(), theme.key()),
+                ]),
+                Line::raw(""),
+                hint_line(theme, &[("enter", "to stop"), ("esc", "to cancel")], ", "),
+            ],
+        },
+        StopPhase::Sending => vec![
+            Line::styled(format!(" Sending StopStackSetOperation{ellipsis}"), theme.warn()),
+            Line::raw(""),
+            hint_line(theme, &[("esc", "to close")], ""),
+        ],
+        StopPhase::Sent { request_id } => {
+            let id = request_id
+                .as_deref()
+                .map(|id| format!(" (request id {id})"))
+                .unwrap_or_default();
+            let text = format!("Stop sent{id}. The operation will go STOPPING, then STOPPED.");
+            let mut lines: Vec<Line> = format::wrap(&text, width)
+                .into_iter()
+                .map(|l| Line::styled(format!(" {l}"), theme.ok()))
+                .collect();
+            lines.push(Line::raw(""));
+            lines.push(hint_line(theme, &[("esc", "to close")], ""));
+            lines
+        }
+        StopPhase::Failed { message } => {
+            let text = format!("Stop failed: {message}");
+            let mut lines: Vec<Line> = format::wrap(&text, width)
+                .into_iter()
+                .map(|l| Line::styled(format!(" {l}"), theme.error()))
+                .collect();
+            lines.push(Line::raw(""));
+            lines.push(hint_line(theme, &[("y", "to try again"), ("esc", "to close")], ", "));
+            lines
+        }
+    }
+}
+
+/// `key what` pairs joined by `separator`, e.g. `enter to stop, esc to cancel`.
+fn hint_line(theme: &Theme, hints: &[(&str, &str)], separator: &str) -> Line<'static> {
+    let mut spans = vec![Span::raw(" ")];
+    for (index, (key, what)) in hints.iter().enumerate() {
+        if index > 0 {
+            spans.push(Span::styled(separator.to_string(), theme.dim()));
+        }
+        spans.push(Span::styled(key.to_string(), theme.key()));
+        spans.push(Span::styled(format!(" {what}"), theme.dim()));
+    }
+    Line::from(spans)
+}

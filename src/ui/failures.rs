@@ -1,0 +1,128 @@
+//! Failures by reason: FAILED and CANCELLED results grouped by StatusReason, biggest first,
+//! with the accounts and Regions of the selected group below.
+
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::format::{self, fit_right};
+use super::theme::Theme;
+use crate::app::{FailureGroup, State};
+
+const COUNT_WIDTH: usize = 6;
+const STATUS_WIDTH: usize = 11;
+/// The list never takes more than this share of the body; the selected group needs room too.
+const LIST_MAX_PERCENT: u16 = 45;
+
+pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let data = &state.operation;
+    let groups = &data.failures;
+    let total: usize = groups.iter().map(|g| g.count).sum();
+    let title = Line::from(vec![
+        Span::styled(" Failures by reason ", theme.title()),
+        Span::styled(theme.separator().trim_start().to_string(), theme.dim()),
+        Span::styled(format!("{} groups, {total} results ", groups.len()), theme.dim()),
+    ]);
+    if groups.is_empty() {
+        let block = theme.block().title(title);
+        let lines = vec![
+            Line::raw(""),
+            Line::styled(" No failed or cancelled results.", theme.dim()),
+        ];
+        frame.render_widget(Paragraph::new(lines).block(block), area);
+        return;
+    }
+    let list_height = (groups.len() as u16 + 2)
+        .min(area.height * LIST_MAX_PERCENT / 100)
+        .max(3);
+    let [list_area, detail_area] = Layout::vertical([Constraint::Length(list_height), Constraint::Min(3)]).areas(area);
+
+    let inner_width = list_area.width.saturating_sub(2) as usize;
+    let reason_width = inner_width.saturating_sub(1 + COUNT_WIDTH + 2 + STATUS_WIDTH + 1);
+    let (start, end) = super::window(
+        data.failures_selected,
+        groups.len(),
+        list_height.saturating_sub(2) as usize,
+    );
+    let mut lines = Vec::new();
+    for (offset, group) in groups[start..end].iter().enumerate() {
+        let line = Line::from(vec![
+            Span::styled(
+                format!(" {}", fit_right(&group.count.to_string(), COUNT_WIDTH, "")),
+                theme.bold(),
+            ),
+            Span::styled(
+                format!("  {} {:<9}", theme.result_glyph(group.status), group.status.as_str()),
+                theme.result_style(group.status),
+            ),
+            Span::raw(format!(
+                " {}",
+                format::fit(&one_line(&group.reason), reason_width, theme.ellipsis())
+            )),
+        ]);
+        lines.push(if start + offset == data.failures_selected {
+            line.style(theme.cursor())
+        } else {
+            line
+        });
+    }
+    frame.render_widget(Paragraph::new(lines).block(theme.block().title(title)), list_area);
+
+    if let Some(group) = groups.get(data.failures_selected) {
+        draw_group(group, theme, frame, detail_area);
+    }
+}
+
+/// Reasons can hold newlines; a list row shows them on one line.
+fn one_line(text: &str) -> String {
+    text.split_whitespace().collect::<Vec<_>>().join(" ")
+}
+
+fn draw_group(group: &FailureGroup, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let width = area.width.saturating_sub(4) as usize;
+    let mut lines = Vec::new();
+    let status = format!("{} {}", theme.result_glyph(group.status), group.status);
+    lines.push(Line::from(vec![
+        Span::styled(format!(" {status}"), theme.result_style(group.status)),
+        Span::raw(format!(" in {} results", group.count)),
+    ]));
+    for part in format::wrap(&group.reason, width) {
+        lines.push(Line::raw(format!(" {part}")));
+    }
+    lines.push(Line::raw(""));
+    // Join only what can show: a group may hit thousands of accounts.
+    let budget = width * area.height as usize;
+    let mut list = |label: String, items: &[String]| {
+        lines.push(Line::styled(format!(" {label}"), theme.heading()));
+        let mut text = String::new();
+        for (shown, item) in items.iter().enumerate() {
+            if text.len() > budget {
+                text.push_str(&format!(" and {} more", items.len() - shown));
+                break;
+            }
+            if shown > 0 {
+                text.push_str(", ");
+            }
+            text.push_str(item);
+        }
+        for part in format::wrap(&text, width) {
+            lines.push(Line::raw(format!(" {part}")));
+        }
+    };
+    list(format!("Accounts ({})", group.accounts.len()), &group.accounts);
+    list(format!("Regions ({})", group.regions.len()), &group.regions);
+
+    // Cut at the bottom with a note instead of silently losing accounts.
+    let inner_height = area.height.saturating_sub(2) as usize;
+    if lines.len() > inner_height && inner_height > 0 {
+        let hidden = lines.len() - (inner_height - 1);
+        lines.truncate(inner_height - 1);
+        lines.push(Line::styled(
+            format!(" {} {hidden} more lines", theme.ellipsis()),
+            theme.dim(),
+        ));
+    }
+    let block = theme.block().title(Span::styled(" Selected group ", theme.title()));
+    frame.render_widget(Paragraph::new(lines).block(block), area);
+}

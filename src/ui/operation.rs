@@ -1,0 +1,392 @@
+//! One operation: a summary (status, counts, progress, throughput, ETA), the filter line, and
+//! the account x Region grid. Only the window around the cursor is built, so a frame costs the
+//! same at a thousand results as at a hundred thousand.
+
+use ratatui::buffer::Buffer;
+use ratatui::layout::{Constraint, Layout, Rect};
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
+
+use super::format::{self, fit};
+use super::theme::Theme;
+use crate::app::{OperationData, ResultGrid, State};
+use crate::model::{OperationStatus, ResultStatus};
+
+/// Account ids are 12 digits.
+const ACCOUNT_WIDTH: usize = 12;
+/// Narrow cells: one glyph with a space either side; headers then stagger over two lines.
+const NARROW_CELL: u16 = 3;
+/// Lines above the grid rows when cells are narrow: region headers staggered over two lines.
+const GRID_HEADER_LINES: u16 = 2;
+const SUMMARY_LINES: u16 = 3;
+const BAR_WIDTH: usize = 24;
+
+/// Display order of the per-status counts.
+const COUNT_ORDER: [ResultStatus; 5] = [
+    ResultStatus::Succeeded,
+    ResultStatus::Failed,
+    ResultStatus::Running,
+    ResultStatus::Pending,
+    ResultStatus::Cancelled,
+];
+
+pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let [summary, filter, grid] = Layout::vertical([
+        Constraint::Length(SUMMARY_LINES),
+        Constraint::Length(1),
+        Constraint::Min(1),
+    ])
+    .areas(area);
+    let data = &state.operation;
+    frame.render_widget(
+        Paragraph::new(summary_lines(state, theme, summary.width as usize)),
+        summary,
+    );
+    let geometry = Geometry::new(data, grid);
+    frame.render_widget(
+        Paragraph::new(filter_line(state, theme, &geometry, filter.width as usize)),
+        filter,
+    );
+    draw_grid(state, theme, &geometry, frame.buffer_mut(), grid);
+}
+
+/// Where the grid's parts go, derived from the state and the area alone.
+struct Geometry {
+    /// Width of the OU column, 0 when no row in the window has an OU.
+    ou_width: usize,
+    /// x where the first Region column starts.
+    cells_x: u16,
+    cell_width: u16,
+    /// Headers all on one line when cells are wide enough for them.
+    wide: bool,
+    header_lines: u16,
+    /// Window into `visible`, and into `grid.regions`.
+    rows: (usize, usize),
+    cols: (usize, usize),
+}
+
+impl Geometry {
+    /// Narrow cells stagger their headers over two lines; when every Region fits in wide
+    /// cells the headers take one line and the rows get the other, if that still fits.
+    fn new(data: &OperationData, area: Rect) -> Self {
+        let two_line = Self::with_header_lines(data, area, GRID_HEADER_LINES);
+        if !two_line.wide {
+            return two_line;
+        }
+        let one_line = Self::with_header_lines(data, area, 1);
+        if one_line.wide {
+            one_line
+        } else {
+            two_line
+        }
+    }
+
+    fn with_header_lines(data: &OperationData, area: Rect, header_lines: u16) -> Self {
+        let body_height = area.height.saturating_sub(header_lines) as usize;
+        let rows = super::window(data.cursor_row, data.visible.len(), body_height);
+        let grid = &data.grid;
+        let ou_width = data.visible[rows.0..rows.1]
+            .iter()
+            .filter_map(|r| grid.rows[*r as usize].ou.as_deref())
+            .map(UnicodeWidthStr::width)
+            .max()
+            .map_or(0, |w| w.clamp(6, 24));
+        let left = 1 + if ou_width > 0 { ou_width + 1 } else { 0 } + ACCOUNT_WIDTH + 1;
+        let cells_x = area.x + left as u16;
+        let room = area.width.saturating_sub(left as u16);
+        let label_width = grid
+            .regions
+            .iter()
+            .map(|r| format::region_abbrev(r).len())
+            .max()
+            .unwrap_or(4);
+        let wide_cell = (label_width as u16 + 2).max(4);
+        let regions = grid.regions.len();
+        let wide = regions > 0 && u32::from(room) >= u32::from(wide_cell) * regions as u32;
+        let cell_width = if wide { wide_cell } else { NARROW_CELL };
+        let fit = (room / cell_width).max(1) as usize;
+        let cols = super::window(data.cursor_col, regions, fit);
+        Geometry {
+            ou_width,
+            cells_x,
+            cell_width,
+            wide,
+            header_lines,
+            rows,
+            cols,
+        }
+    }
+
+    fn column_x(&self, col: usize) -> u16 {
+        self.cells_x + (col - self.cols.0) as u16 * self.cell_width
+    }
+
+    /// x of the glyph inside a column: the middle of the cell.
+    fn glyph_x(&self, col: usize) -> u16 {
+        self.column_x(col) + self.cell_width / 2
+    }
+}
+
+fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>> {
+    let data = &state.operation;
+    let grid = &data.grid;
+    let ellipsis = theme.ellipsis();
+    let sep = theme.separator();
+    let loading = format!("loading{}", theme.dots());
+
+    let first = match &data.operation {
+        Some(op) => {
+            let elapsed = op
+                .created
+                .map(|created| format::duration(op.ended.unwrap_or(state.now) - created));
+            let mut spans = vec![
+                Span::raw(" "),
+                Span::styled(
+                    op.status.as_str().to_string(),
+                    theme
+                        .operation_style(op.status)
+                        .add_modifier(ratatui::style::Modifier::BOLD),
+                ),
+                Span::raw(format!(" {}", op.action)),
+            ];
+            let mut rest = String::new();
+            if let Some(elapsed) = elapsed {
+                let word = if op.ended.is_some() { "took" } else { "elapsed" };
+                rest.push_str(&format!("{sep}{word} {elapsed}"));
+            }
+            rest.push_str(&format!("{sep}{}", op.preferences.short()));
+            if let Some(reason) = &op.status_reason {
+                rest.push_str(&format!("{sep}{reason}"));
+            }
+            let used: usize = spans.iter().map(|s| s.content.width()).sum();
+            spans.push(Span::raw(format::truncate(
+                &rest,
+                width.saturating_sub(used + 1),
+                ellipsis,
+            )));
+            Line::from(spans)
+        }
+        None => Line::styled(format!(" Loading operation details{}", theme.dots()), theme.dim()),
+    };
+
+    // Status words when they fit (tighter if need be), glyphs and numbers alone when they do not.
+    let counts = [(true, 3), (true, 2), (false, 3)]
+        .into_iter()
+        .map(|(words, gap)| count_line(grid, theme, words, gap))
+        .find(|line| line.width() < width)
+        .unwrap_or_else(|| count_line(grid, theme, false, 2));
+
+    let total = grid.len();
+    let finished =
+        grid.count(ResultStatus::Succeeded) + grid.count(ResultStatus::Failed) + grid.count(ResultStatus::Cancelled);
+    let filled = (finished * BAR_WIDTH).checked_div(total).unwrap_or(0);
+    let percent = (finished * 100).checked_div(total).unwrap_or(0);
+    let mut progress = vec![
+        Span::raw(" "),
+        Span::styled(theme.bar_full().repeat(filled), theme.ok()),
+        Span::styled(theme.bar_empty().repeat(BAR_WIDTH - filled), theme.dim()),
+        Span::raw(format!(" {finished}/{total} done {percent}%")),
+    ];
+    let running = data
+        .operation
+        .as_ref()
+        .is_some_and(|op| op.status == OperationStatus::Running);
+    if let Some(rate) = data.throughput_per_min() {
+        progress.push(Span::raw(format!("{sep}{rate:.0}/min")));
+        let remaining = grid.count(ResultStatus::Pending) + grid.count(ResultStatus::Running);
+        if let (true, Some(eta)) = (running, format::eta(remaining, rate)) {
+            progress.push(Span::raw(format!("{sep}ETA {eta}")));
+        }
+    }
+    if !data.complete {
+        progress.push(Span::styled(
+            format!("{sep}{loading} {total} results so far"),
+            theme.warn(),
+        ));
+    }
+    vec![first, counts, Line::from(progress)]
+}
+
+fn count_line<'a>(grid: &ResultGrid, theme: &Theme, words: bool, gap: usize) -> Line<'a> {
+    let mut spans = vec![Span::raw(" ")];
+    for status in COUNT_ORDER {
+        let n = grid.count(status);
+        let style = if n == 0 {
+            theme.dim()
+        } else {
+            theme.result_style(status)
+        };
+        spans.push(Span::styled(format!("{} {n}", theme.result_glyph(status)), style));
+        if words {
+            let word_style = if n == 0 { theme.dim() } else { Style::new() };
+            spans.push(Span::styled(
+                format!(" {}", status.as_str().to_ascii_lowercase()),
+                word_style,
+            ));
+        }
+        spans.push(Span::raw(" ".repeat(gap)));
+    }
+    let total = if gap > 2 {
+        format!("of {} results", grid.len())
+    } else {
+        format!("of {}", grid.len())
+    };
+    spans.push(Span::styled(total, theme.dim()));
+    Line::from(spans)
+}
+
+/// Filters on the left; the window position and the cursor column's full Region on the right.
+fn filter_line<'a>(state: &State, theme: &Theme, geometry: &Geometry, width: usize) -> Line<'a> {
+    let data = &state.operation;
+    let mut left = vec![Span::styled(" show ", theme.dim())];
+    match state.status_filter {
+        Some(status) => {
+            left.push(Span::styled(
+                theme.result_glyph(status).to_string(),
+                theme.result_style(status),
+            ));
+            left.push(Span::styled(format!(" {status} only"), theme.bold()));
+        }
+        None => left.push(Span::raw("all")),
+    }
+    let text = state.filter.value();
+    if state.filter_editing {
+        let cursor = state.filter.cursor();
+        let before: String = text.chars().take(cursor).collect();
+        let after: String = text.chars().skip(cursor).collect();
+        left.push(Span::styled("  filter /", theme.dim()));
+        left.push(Span::styled(before, theme.bold()));
+        left.push(Span::styled(theme.text_cursor().to_string(), theme.key()));
+        left.push(Span::styled(after, theme.bold()));
+    } else if !text.is_empty() {
+        left.push(Span::styled("  filter ", theme.dim()));
+        left.push(Span::styled(format!("/{text}"), theme.bold()));
+    }
+
+    let mut right = Vec::new();
+    let (rows, cols) = (geometry.rows, geometry.cols);
+    let dash = theme.dash();
+    if !data.visible.is_empty() {
+        right.push(format!("rows {}{dash}{} of {}", rows.0 + 1, rows.1, data.visible.len()));
+    }
+    let regions = data.grid.regions.len();
+    if cols.1 - cols.0 < regions {
+        right.push(format!("regions {}{dash}{} of {regions}", cols.0 + 1, cols.1));
+    }
+    if let Some(region) = data.grid.regions.get(data.cursor_col) {
+        right.push(region.clone());
+    }
+    let right = right.join(theme.separator());
+    let used: usize = left.iter().map(|s| s.content.width()).sum();
+    let room = width.saturating_sub(used + 2);
+    if room >= 8 {
+        left.push(Span::styled(
+            format::fit_right(&right, room, theme.ellipsis()),
+            theme.dim(),
+        ));
+    }
+    Line::from(left)
+}
+
+fn draw_grid(state: &State, theme: &Theme, geometry: &Geometry, buf: &mut Buffer, area: Rect) {
+    let data = &state.operation;
+    let grid = &data.grid;
+    let ellipsis = theme.ellipsis();
+    if data.visible.is_empty() {
+        let text = if grid.is_empty() && !data.complete {
+            format!("Loading results{}", theme.dots())
+        } else if grid.is_empty() {
+            "This operation has no results.".to_string()
+        } else {
+            format!("No account matches the filter ({} accounts in all).", grid.rows.len())
+        };
+        let line = Line::styled(format!(" {text}"), theme.dim());
+        buf.set_line(area.x, area.y + 1.min(area.height.saturating_sub(1)), &line, area.width);
+        return;
+    }
+    let right = area.right();
+    let ou_x = area.x + 1;
+    let account_x = ou_x
+        + if geometry.ou_width > 0 {
+            geometry.ou_width as u16 + 1
+        } else {
+            0
+        };
+    let title_y = area.y + geometry.header_lines - 1;
+    if geometry.ou_width > 0 {
+        buf.set_stringn(ou_x, title_y, "OU", geometry.ou_width, theme.heading());
+    }
+    buf.set_stringn(account_x, title_y, "ACCOUNT", ACCOUNT_WIDTH, theme.heading());
+
+    // Region headers: in a row above their glyph; narrow cells alternate between two lines.
+    for col in geometry.cols.0..geometry.cols.1 {
+        let label = format::region_abbrev(&grid.regions[col]);
+        let (x, y) = if geometry.wide {
+            let x = geometry
+                .glyph_x(col)
+                .saturating_sub((label.len() as u16).saturating_sub(1) / 2);
+            (x, title_y)
+        } else {
+            (geometry.column_x(col), area.y + ((col - geometry.cols.0) % 2) as u16)
+        };
+        let style = if col == data.cursor_col {
+            theme.cursor_header()
+        } else {
+            theme.heading()
+        };
+        let room = right.saturating_sub(x) as usize;
+        buf.set_stringn(x, y, &label, room.min(2 * NARROW_CELL as usize - 1), style);
+    }
+
+    let body_y = area.y + geometry.header_lines;
+    for (line, index) in (geometry.rows.0..geometry.rows.1).enumerate() {
+        let y = body_y + line as u16;
+        let row_index = data.visible[index] as usize;
+        let row = &grid.rows[row_index];
+        let is_cursor_row = index == data.cursor_row;
+        if geometry.ou_width > 0 {
+            let previous_ou = index.checked_sub(1).map(|i| &grid.rows[data.visible[i] as usize].ou);
+            let starts_group = previous_ou != Some(&row.ou);
+            if starts_group || line == 0 {
+                let ou = row.ou.as_deref().unwrap_or("-");
+                let style = if starts_group { theme.bold() } else { theme.dim() };
+                buf.set_string(ou_x, y, fit(ou, geometry.ou_width, ellipsis), style);
+            }
+        }
+        let account_style = if is_cursor_row {
+            theme.cursor_header()
+        } else {
+            Style::new()
+        };
+        buf.set_string(account_x, y, fit(&row.account, ACCOUNT_WIDTH, ellipsis), account_style);
+
+        for col in geometry.cols.0..geometry.cols.1 {
+            let x = geometry.glyph_x(col);
+            if x >= right {
+                break;
+            }
+            let is_cursor = is_cursor_row && col == data.cursor_col;
+            let (glyph, style) = match grid.cell(row_index, col) {
+                Some(result) => (theme.result_glyph(result.status), theme.result_style(result.status)),
+                None => (" ", Style::new()),
+            };
+            if is_cursor {
+                // The whole narrow cell, so the cursor shows even on an empty cell.
+                let cell_x = x.saturating_sub(1);
+                let span = format!(" {glyph} ");
+                buf.set_stringn(
+                    cell_x,
+                    y,
+                    span,
+                    right.saturating_sub(cell_x) as usize,
+                    style.patch(theme.cursor()),
+                );
+            } else {
+                buf.set_string(x, y, glyph, style);
+            }
+        }
+    }
+}

@@ -1,0 +1,185 @@
+//! The overview: every stack set with its latest operation, active ones first (the update
+//! function keeps that order), and how long ago each one was last checked.
+
+use ratatui::layout::Rect;
+use ratatui::style::Style;
+use ratatui::text::{Line, Span};
+use ratatui::widgets::Paragraph;
+use ratatui::Frame;
+
+use super::format::{self, fit, fit_right};
+use super::theme::Theme;
+use crate::app::{StackSetRow, State};
+use crate::model::{PermissionModel, StackSetStatus};
+
+/// Column widths; NAME takes what is left.
+const MARKER: usize = 2;
+const MODEL: usize = 7;
+const STATUS: usize = 7;
+const ACTION: usize = 12;
+const OP_STATUS: usize = 9;
+const AGE: usize = 6;
+const CHECKED: usize = 11;
+
+pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+    let data = &state.stack_sets;
+    if data.rows.is_empty() {
+        frame.render_widget(Paragraph::new(empty_message(state, theme, area.width as usize)), area);
+        return;
+    }
+    let layout = Columns::for_width(area.width as usize);
+    let ellipsis = theme.ellipsis();
+    let active = data.rows.iter().filter(|r| r.active).count();
+    let mut lines = vec![layout.heading(theme, ellipsis)];
+
+    let height = (area.height as usize).saturating_sub(2);
+    let (start, end) = super::window(data.selected, data.rows.len(), height);
+    for (index, row) in data.rows[start..end].iter().enumerate() {
+        let selected = start + index == data.selected;
+        lines.push(layout.row(row, state, theme, selected));
+    }
+    let mut summary = format!("{} stack sets, {active} with an active operation", data.rows.len());
+    if end - start < data.rows.len() {
+        summary.push_str(&format!(
+            "{}rows {}{}{} of {}",
+            theme.separator(),
+            start + 1,
+            theme.dash(),
+            end,
+            data.rows.len()
+        ));
+    }
+    lines.push(Line::styled(format!(" {summary}"), theme.dim()));
+    frame.render_widget(Paragraph::new(lines), area);
+}
+
+fn empty_message<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>> {
+    let freshness = &state.stack_sets.freshness;
+    let (text, style) = match (&freshness.error, freshness.fetched_at) {
+        (Some(error), _) => {
+            let text = format!("{} Could not list stack sets: {}", theme.warning(), error.message);
+            let mut lines = vec![Line::raw("")];
+            lines.extend(
+                format::wrap(&text, width.saturating_sub(2))
+                    .into_iter()
+                    .enumerate()
+                    .map(|(i, l)| Line::styled(format!("{}{l}", if i == 0 { " " } else { "   " }), theme.error())),
+            );
+            lines.push(Line::styled(
+                " Still trying; the list appears as soon as a call succeeds.",
+                theme.dim(),
+            ));
+            return lines;
+        }
+        (None, None) => (format!("Loading stack sets{}", theme.dots()), theme.dim()),
+        (None, Some(_)) => (
+            format!("No stack sets found for this account (as {}).", state.settings.call_as),
+            theme.dim(),
+        ),
+    };
+    vec![Line::raw(""), Line::styled(format!(" {text}"), style)]
+}
+
+/// Which columns fit, and how wide NAME is.
+struct Columns {
+    name: usize,
+    show_status: bool,
+    show_checked: bool,
+}
+
+impl Columns {
+    fn for_width(width: usize) -> Self {
+        let wide = width >= 80;
+        let mut fixed = MARKER + MODEL + ACTION + OP_STATUS + AGE + 4 + 1;
+        if wide {
+            fixed += STATUS + CHECKED + 2;
+        }
+        Columns {
+            name: width.saturating_sub(fixed).max(8),
+            show_status: wide,
+            show_checked: wide,
+        }
+    }
+
+    fn heading<'a>(&self, theme: &Theme, ellipsis: &str) -> Line<'a> {
+        let mut text = format!(
+            "{}{} {}",
+            " ".repeat(MARKER),
+            fit("NAME", self.name, ellipsis),
+            fit("MODEL", MODEL, ellipsis)
+        );
+        if self.show_status {
+            text.push_str(&format!(" {}", fit("STATUS", STATUS, ellipsis)));
+        }
+        text.push_str(&format!(
+            " {} {} {}",
+            fit("LAST OP", ACTION, ellipsis),
+            fit("OP STATUS", OP_STATUS, ellipsis),
+            fit_right("AGE", AGE, ellipsis)
+        ));
+        if self.show_checked {
+            text.push_str(&format!(" {}", fit_right("CHECKED", CHECKED, ellipsis)));
+        }
+        Line::styled(text, theme.heading())
+    }
+
+    fn row<'a>(&self, row: &StackSetRow, state: &State, theme: &Theme, selected: bool) -> Line<'a> {
+        let ellipsis = theme.ellipsis();
+        let marker = if row.active { theme.active_marker() } else { " " };
+        let model = match row.summary.permission_model {
+            Some(PermissionModel::SelfManaged) => "SELF",
+            Some(PermissionModel::ServiceManaged) => "SERVICE",
+            None => "-",
+        };
+        let status_style = if row.summary.status == StackSetStatus::Deleted {
+            theme.dim()
+        } else {
+            Style::new()
+        };
+        let mut spans = vec![
+            Span::styled(format!("{marker} "), theme.warn()),
+            Span::styled(fit(&row.summary.name, self.name, ellipsis), theme.bold()),
+            Span::raw(format!(" {}", fit(model, MODEL, ellipsis))),
+        ];
+        if self.show_status {
+            spans.push(Span::styled(
+                format!(" {}", fit(row.summary.status.as_str(), STATUS, ellipsis)),
+                status_style,
+            ));
+        }
+        let (action, status, status_style, age) = match &row.latest {
+            Some(op) => (
+                op.action.as_str().to_string(),
+                op.status.as_str().to_string(),
+                theme.operation_style(op.status),
+                op.created
+                    .map(|at| format::age(at, state.now))
+                    .unwrap_or_else(|| "-".into()),
+            ),
+            None if row.checked_at.is_some() => ("(none)".into(), String::new(), theme.dim(), "-".into()),
+            None => ("-".into(), String::new(), theme.dim(), "-".into()),
+        };
+        spans.push(Span::raw(format!(" {}", fit(&action, ACTION, ellipsis))));
+        spans.push(Span::styled(
+            format!(" {}", fit(&status, OP_STATUS, ellipsis)),
+            status_style,
+        ));
+        spans.push(Span::raw(format!(" {}", fit_right(&age, AGE, ellipsis))));
+        if self.show_checked {
+            let checked = match row.checked_at {
+                Some(at) => format!("{} ago", format::age(at, state.now)),
+                None => "-".into(),
+            };
+            spans.push(Span::styled(
+                format!(" {}", fit_right(&checked, CHECKED, ellipsis)),
+                theme.dim(),
+            ));
+        }
+        let line = Line::from(spans);
+        if selected {
+            line.style(theme.cursor())
+        } else {
+            line
+        }
+    }
+}
