@@ -593,6 +593,9 @@ impl StackSet {
     }
 }
 
+/// A target account and the OU it was reached through.
+type AccountOu = (String, Option<String>);
+
 /// What to deploy to.
 #[derive(Debug, Clone)]
 pub enum TargetSpec {
@@ -827,7 +830,7 @@ impl Engine {
         &self,
         pm: PermissionModel,
         t: &Targets,
-    ) -> Result<Vec<(String, Option<String>)>, SimError> {
+    ) -> Result<Vec<AccountOu>, SimError> {
         for a in &t.accounts {
             if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(SimError::validation(format!(
@@ -835,9 +838,9 @@ impl Engine {
                 )));
             }
         }
-        let mut out: Vec<(String, Option<String>)> = Vec::new();
+        let mut out: Vec<AccountOu> = Vec::new();
         let mut seen = HashSet::new();
-        let mut push = |a: &str, ou: Option<&str>, out: &mut Vec<(String, Option<String>)>| {
+        let mut push = |a: &str, ou: Option<&str>, out: &mut Vec<AccountOu>| {
             if seen.insert(a.to_string()) {
                 out.push((a.to_string(), ou.map(String::from)));
             }
@@ -941,7 +944,7 @@ impl Engine {
             }
         }
         // (account, ou) pairs and regions, then the account × Region matrix.
-        let (pairs, regions, echo): (Vec<(String, Option<String>)>, Vec<String>, Option<Targets>) =
+        let (pairs, regions, echo): (Vec<AccountOu>, Vec<String>, Option<Targets>) =
             match &req.targets {
                 TargetSpec::Explicit(t) => {
                     if req.regions.is_empty() {

@@ -66,7 +66,7 @@ fn empty_message<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
                     .map(|(i, l)| Line::styled(format!("{}{l}", if i == 0 { " " } else { "   " }), theme.error())),
             );
             lines.push(Line::styled(
-                " Still trying; the list appears as soon as a call succeeds.",
+                "   Still trying; the list appears as soon as a call succeeds.",
                 theme.dim(),
             ));
             return lines;

@@ -1,0 +1,292 @@
+//! End to end: the real SDK client, poller and event loop against the emulator on loopback.
+//! The loop is driven by key events and draws into a `TestBackend`; tests read its screen.
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
+use ratatui::backend::TestBackend;
+use ratatui::Terminal;
+use sstop::api::sdk::{ConnectOptions, SdkApi};
+use sstop::api::{ErrorKind, StackSetApi};
+use sstop::app::{self, Msg, ReadKind, Scope, Settings, State};
+use sstop::model::{CallAs, OperationStatus, ResultStatus};
+use sstop::poll::{PollConfig, RateLimiter};
+use sstop::sim::{SimHandle, SimOptions};
+use sstop::tui::{self, DashboardOptions, Exit, InputEvent};
+use tokio::sync::{mpsc, watch};
+
+const ROLLOUT_SET: &str = "org-guardrails";
+const ROLLOUT_OP: &str = "7d3f9a61-2c4b-4e8f-9a1d-5b6c7e8f9012";
+const RUNAWAY_SET: &str = "vpc-flow-logs";
+const RUNAWAY_OP: &str = "e1f2d3c4-b5a6-4978-8d6e-5f4a3b2c1d0e";
+
+async fn emulator(scenario: &str, speed: f64) -> SimHandle {
+    sstop::sim::start(SimOptions { scenario: Some(scenario.into()), speed, ..Default::default() })
+        .await
+        .expect("emulator starts")
+}
+
+async fn client(sim: &SimHandle) -> SdkApi {
+    let mut options = ConnectOptions::new();
+    options.endpoint_url = Some(sim.endpoint_url());
+    options.region = Some("us-east-1".into());
+    options.dummy_credentials = true;
+    options.attempt_timeout = Duration::from_secs(5);
+    options.max_attempts = 4;
+    SdkApi::connect(&options).await.expect("client").0
+}
+
+async fn all_results(api: &SdkApi, set: &str, op: &str, call_as: CallAs, status: Option<ResultStatus>) -> usize {
+    let mut token = None;
+    let mut count = 0;
+    loop {
+        let page = api.list_results(set, op, call_as, status, token).await.expect("page");
+        assert!(page.items.len() <= 100);
+        count += page.items.len();
+        token = page.next_token;
+        if token.is_none() {
+            return count;
+        }
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn sdk_client_speaks_to_the_emulator_as_to_aws() {
+    let sim = emulator("rollout", 1.0).await;
+    let api = client(&sim).await;
+
+    let own: Vec<String> = api.list_stack_sets(CallAs::SelfAccount, None).await.unwrap().items.into_iter().map(|s| s.name).collect();
+    assert!(!own.contains(&ROLLOUT_SET.to_string()), "a delegated-admin stack set is hidden from SELF: {own:?}");
+    let delegated = api.list_stack_sets(CallAs::DelegatedAdmin, None).await.unwrap().items;
+    assert!(delegated.iter().any(|s| s.name == ROLLOUT_SET));
+
+    let err = api.describe_stack_set(ROLLOUT_SET, CallAs::SelfAccount).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::StackSetNotFound);
+    let operation = api.describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap();
+    assert_eq!(operation.status, OperationStatus::Running);
+    assert_eq!(operation.preferences.region_order.first().map(String::as_str), Some("us-east-1"));
+
+    let total = all_results(&api, ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin, None).await;
+    assert_eq!(total, 900, "150 accounts x 6 Regions");
+    // The status classes partition the results (the clock is frozen between reads at speed 1 only
+    // approximately, so compare against the emulator's own count per class instead of a sum).
+    let truth = sim.operation_results(ROLLOUT_SET, ROLLOUT_OP).unwrap();
+    let failed_truth = truth.iter().filter(|r| r.status == ResultStatus::Failed).count();
+    let failed = all_results(&api, ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin, Some(ResultStatus::Failed)).await;
+    assert!(failed >= failed_truth && failed > 0, "failed {failed}, emulator said {failed_truth} a moment before");
+
+    let err = api.stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::SelfAccount).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::StackSetNotFound, "a SELF stop of a delegated-admin stack set fails");
+    let err = api.stop_operation(ROLLOUT_SET, "no-such-op", CallAs::DelegatedAdmin).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::OperationNotFound);
+    let accepted = api.stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap();
+    assert!(accepted.request_id.is_some());
+    let status = api.describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap().status;
+    assert!(matches!(status, OperationStatus::Stopping | OperationStatus::Stopped), "{status}");
+    sim.advance(Duration::from_secs(3600));
+    let status = api.describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap().status;
+    assert_eq!(status, OperationStatus::Stopped);
+    let err = api.stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap_err();
+    assert_eq!(err.kind, ErrorKind::InvalidOperation, "an ended operation cannot be stopped");
+    sim.shutdown();
+}
+
+/// Feed the poller's messages through `update` until the watched operation has ended and been
+/// read in full; return the state.
+async fn watch_until_final(api: SdkApi, call_as: CallAs, set: &str, op: &str, within: Duration) -> State {
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let config = PollConfig {
+        call_as,
+        active_interval: Duration::from_millis(300),
+        max_backoff: Duration::from_secs(2),
+        ..Default::default()
+    };
+    let (poller, task) = sstop::poll::spawn(Arc::new(api), config, Arc::new(RateLimiter::unlimited()), tx);
+    let mut state = State::new(Settings { call_as, ..Default::default() }, time::OffsetDateTime::now_utc());
+    state.generation = 1;
+    state.screens.push(app::Screen::Operation { stack_set: set.into(), operation_id: op.into() });
+    poller.send(app::Command::Watch {
+        scope: Scope::Operation { stack_set: set.into(), operation_id: op.into() },
+        generation: 1,
+    });
+    let deadline = tokio::time::Instant::now() + within;
+    loop {
+        let msg = tokio::time::timeout_at(deadline, rx.recv()).await.expect("operation ended in time").expect("poller alive");
+        let final_read = matches!(msg, Msg::ResultsPage { read: ReadKind::Full, .. });
+        app::update(&mut state, msg);
+        let ended = state.operation.operation.as_ref().is_some_and(|o| !o.status.is_active());
+        if final_read && ended {
+            break;
+        }
+    }
+    task.abort();
+    state
+}
+
+fn assert_grid_matches_emulator(state: &State, sim: &SimHandle, set: &str, op: &str) {
+    let truth = sim.operation_results(set, op).expect("operation exists");
+    let grid = &state.operation.grid;
+    assert_eq!(grid.len(), truth.len(), "no result lost, none duplicated");
+    for expected in &truth {
+        let seen = grid.find(&expected.account, &expected.region).expect("every cell present");
+        assert_eq!(seen, expected, "cell {} {}", expected.account, expected.region);
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn live_polling_converges_on_the_emulators_final_state() {
+    let sim = emulator("rollout", 400.0).await;
+    let api = client(&sim).await;
+    let state = watch_until_final(api, CallAs::DelegatedAdmin, ROLLOUT_SET, ROLLOUT_OP, Duration::from_secs(60)).await;
+    assert!(state.operation.exact);
+    assert_grid_matches_emulator(&state, &sim, ROLLOUT_SET, ROLLOUT_OP);
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn throttling_and_server_errors_lose_nothing() {
+    let sim = emulator("rollout", 400.0).await;
+    sim.set_faults(0.30, 0.05, 0);
+    let api = client(&sim).await;
+    let state = watch_until_final(api, CallAs::DelegatedAdmin, ROLLOUT_SET, ROLLOUT_OP, Duration::from_secs(90)).await;
+    assert_grid_matches_emulator(&state, &sim, ROLLOUT_SET, ROLLOUT_OP);
+    let counts = sim.request_counts();
+    assert!(counts.values().sum::<u64>() > 20, "{counts:?}");
+    sim.shutdown();
+}
+
+/// A running dashboard on a `TestBackend`, fed keys through the event loop's input channel.
+struct Dashboard {
+    keys: mpsc::UnboundedSender<InputEvent>,
+    screen: watch::Receiver<String>,
+    task: tokio::task::JoinHandle<anyhow::Result<Exit>>,
+}
+
+impl Dashboard {
+    fn start(api: SdkApi, settings: Settings) -> Dashboard {
+        let (keys, input) = mpsc::unbounded_channel();
+        let (screen_tx, screen) = watch::channel(String::new());
+        let observer: tui::Observer = Box::new(move |_state, buffer| {
+            let text = buffer
+                .content
+                .chunks(buffer.area.width as usize)
+                .map(|row| row.iter().map(|c| c.symbol()).collect::<String>())
+                .collect::<Vec<_>>()
+                .join("\n");
+            let _ = screen_tx.send(text);
+        });
+        let poll = PollConfig { call_as: settings.call_as, active_interval: Duration::from_millis(500), ..Default::default() };
+        let options = DashboardOptions { settings, poll, limiter: Arc::new(RateLimiter::new(50.0, 50)), open: None };
+        let task = tokio::spawn(async move {
+            let mut terminal = Terminal::new(TestBackend::new(100, 30))?;
+            tui::drive(&mut terminal, Arc::new(api), options, input, Some(observer)).await
+        });
+        Dashboard { keys, screen, task }
+    }
+
+    fn press(&self, code: KeyCode) {
+        let _ = self.keys.send(InputEvent::Terminal(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))));
+    }
+
+    async fn wait_for(&mut self, what: &str) -> String {
+        let wanted = what.to_string();
+        let found = tokio::time::timeout(Duration::from_secs(20), self.screen.wait_for(|s| s.contains(&wanted)))
+            .await
+            .ok()
+            .and_then(|r| r.ok())
+            .map(|screen| screen.clone());
+        match found {
+            Some(screen) => screen,
+            None => panic!("{what:?} never appeared; screen:\n{}", *self.screen.borrow()),
+        }
+    }
+
+    /// Move the selection down until the selected line contains `what` (lists are highlighted
+    /// by position, so look the line up and count).
+    async fn open_line(&mut self, what: &str) {
+        let screen = self.wait_for(what).await;
+        let lines: Vec<&str> = screen.lines().collect();
+        let target = lines.iter().position(|l| l.contains(what)).expect("line present");
+        let first = lines.iter().position(|l| l.contains("NAME") || l.contains("OPERATION ID")).expect("table header") + 1;
+        self.press(KeyCode::Char('g'));
+        for _ in first..target {
+            self.press(KeyCode::Char('j'));
+        }
+        self.press(KeyCode::Enter);
+    }
+
+    async fn quit(self) {
+        self.press(KeyCode::Char('q'));
+        let exit = tokio::time::timeout(Duration::from_secs(5), self.task).await.expect("quits").expect("task");
+        assert_eq!(exit.expect("loop ok"), Exit::Quit);
+    }
+}
+
+async fn wait_status(sim: &SimHandle, set: &str, op: &str, wanted: OperationStatus) {
+    for _ in 0..200 {
+        if sim.operation_status(set, op) == Some(wanted) {
+            return;
+        }
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    panic!("{op} never reached {wanted}; it is {:?}", sim.operation_status(set, op));
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_the_runaway_operation_by_keypress() {
+    let sim = emulator("runaway", 20.0).await;
+    let mut ui = Dashboard::start(client(&sim).await, Settings::default());
+    ui.open_line(RUNAWAY_SET).await;
+    ui.open_line(RUNAWAY_OP).await;
+    ui.wait_for("RUNNING").await;
+    ui.wait_for("of 1600 results").await;
+    ui.press(KeyCode::Char('s'));
+    let dialog = ui.wait_for("Stop operation?").await;
+    assert!(dialog.contains("pending deployments will be cancelled"), "{dialog}");
+    assert_eq!(sim.operation_status(RUNAWAY_SET, RUNAWAY_OP), Some(OperationStatus::Running), "nothing sent yet");
+    ui.press(KeyCode::Char('y'));
+    ui.wait_for("Stop sent").await;
+    let stopping = sim.operation_status(RUNAWAY_SET, RUNAWAY_OP);
+    assert!(matches!(stopping, Some(OperationStatus::Stopping | OperationStatus::Stopped)), "{stopping:?}");
+    ui.press(KeyCode::Esc);
+    sim.advance(Duration::from_secs(600));
+    wait_status(&sim, RUNAWAY_SET, RUNAWAY_OP, OperationStatus::Stopped).await;
+    ui.wait_for("STOPPED").await;
+    let results = sim.operation_results(RUNAWAY_SET, RUNAWAY_OP).unwrap();
+    assert!(results.iter().all(|r| r.status.is_final()));
+    assert!(results.iter().filter(|r| r.status == ResultStatus::Cancelled).count() > 100);
+    ui.quit().await;
+    let stops = sim.request_counts().get("StopStackSetOperation").copied();
+    assert_eq!(stops, Some(1), "exactly one stop was sent");
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
+    let sim = emulator("rollout", 4.0).await;
+    let settings = Settings { call_as: CallAs::DelegatedAdmin, ..Default::default() };
+    let mut ui = Dashboard::start(client(&sim).await, settings);
+    ui.open_line(ROLLOUT_SET).await;
+    ui.open_line(ROLLOUT_OP).await;
+    ui.wait_for("of 900 results").await;
+    // First as SELF: the emulator answers as AWS does, and the dialog says so.
+    ui.press(KeyCode::Char('s'));
+    ui.wait_for("Stop operation?").await;
+    ui.press(KeyCode::Left);
+    ui.press(KeyCode::Char('y'));
+    ui.wait_for("Stack set not found as this caller").await;
+    assert_eq!(sim.operation_status(ROLLOUT_SET, ROLLOUT_OP), Some(OperationStatus::Running));
+    ui.press(KeyCode::Esc);
+    // Then as DELEGATED_ADMIN, pre-selected from the settings.
+    ui.press(KeyCode::Char('s'));
+    ui.wait_for("Stop operation?").await;
+    ui.press(KeyCode::Char('y'));
+    ui.wait_for("Stop sent").await;
+    ui.press(KeyCode::Esc);
+    sim.advance(Duration::from_secs(600));
+    wait_status(&sim, ROLLOUT_SET, ROLLOUT_OP, OperationStatus::Stopped).await;
+    ui.wait_for("STOPPED").await;
+    ui.quit().await;
+    sim.shutdown();
+}
