@@ -382,7 +382,7 @@ impl<A: StackSetApi> Poller<A> {
                 }
             }
         }
-        operations.sort_by(|a, b| b.created.cmp(&a.created));
+        operations.sort_by_key(|op| std::cmp::Reverse(op.created));
         let active = operations.iter().any(|op| op.status.is_active());
         self.send(Msg::Operations {
             generation,
