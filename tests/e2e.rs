@@ -290,3 +290,51 @@ async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
     ui.quit().await;
     sim.shutdown();
 }
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn steady_state_polling_costs_a_fraction_of_re_paging_and_ends_exact() {
+    const SET: &str = "bench-10k";
+    const OP: &str = "00000000-0000-4000-8000-000000010000";
+    let scenario = format!("{}/benches/scenarios/mid10k.toml", env!("CARGO_MANIFEST_DIR"));
+    let sim = sstop::sim::start(SimOptions { scenario: Some(scenario), speed: 150.0, ..Default::default() })
+        .await
+        .expect("emulator");
+    let api = client(&sim).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let config = PollConfig { active_interval: Duration::from_millis(250), ..Default::default() };
+    let (poller, task) = sstop::poll::spawn(Arc::new(api), config, Arc::new(RateLimiter::unlimited()), tx);
+    let mut state = State::new(Settings::default(), time::OffsetDateTime::now_utc());
+    state.generation = 1;
+    state.screens.push(app::Screen::Operation { stack_set: SET.into(), operation_id: OP.into() });
+    poller.send(app::Command::Watch { scope: Scope::Operation { stack_set: SET.into(), operation_id: OP.into() }, generation: 1 });
+    let mut incremental_costs = Vec::new();
+    let mut last_total = 0;
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, rx.recv()).await.expect("operation ended in time").expect("poller");
+        let read = match &msg {
+            Msg::ResultsPage { read, .. } if *read != ReadKind::Partial => Some(*read),
+            _ => None,
+        };
+        app::update(&mut state, msg);
+        if let Some(read) = read {
+            let total = sim.total_requests();
+            if read == ReadKind::Incremental {
+                incremental_costs.push(total - last_total);
+            }
+            last_total = total;
+            let ended = state.operation.operation.as_ref().is_some_and(|o| !o.status.is_active());
+            if ended && read == ReadKind::Full {
+                break;
+            }
+        }
+    }
+    task.abort();
+    let baseline = 1 + 10_000u64.div_ceil(100);
+    assert!(incremental_costs.len() >= 3, "saw {} incremental polls", incremental_costs.len());
+    let worst = incremental_costs.iter().copied().max().unwrap_or(0);
+    assert!(worst * 5 <= baseline, "incremental polls cost {incremental_costs:?} requests; re-paging costs {baseline}");
+    assert!(state.operation.exact);
+    assert_grid_matches_emulator(&state, &sim, SET, OP);
+    sim.shutdown();
+}

@@ -2,13 +2,11 @@
 //! Field names and shapes follow the CloudFormation API so the SDKs (Rust, boto3) parse them.
 
 use crate::model::{
-    CallAs, ConcurrencyMode, OperationAction, OperationPreferences, PermissionModel,
-    RegionConcurrency, ResultStatus, StackSetStatus,
+    CallAs, ConcurrencyMode, OperationAction, OperationPreferences, PermissionModel, RegionConcurrency, ResultStatus,
+    StackSetStatus,
 };
 
-use super::engine::{
-    Engine, NewStackSet, OpRequest, Operation, StackSet, TargetSpec, Targets,
-};
+use super::engine::{Engine, NewStackSet, OpRequest, Operation, StackSet, TargetSpec, Targets};
 use super::error::SimError;
 use super::query::{Params, Tokens, MAX_BODY};
 use super::xml::{self, Xml};
@@ -46,11 +44,7 @@ impl Request {
 }
 
 /// Checks method, content type and size, then reads the form body and its Action.
-pub fn parse_request(
-    method: &str,
-    content_type: Option<&str>,
-    body: &[u8],
-) -> Result<Request, SimError> {
+pub fn parse_request(method: &str, content_type: Option<&str>, body: &[u8]) -> Result<Request, SimError> {
     if body.len() > MAX_BODY {
         return Err(SimError::too_large(MAX_BODY));
     }
@@ -73,14 +67,9 @@ pub fn parse_request(
     let name = params
         .get("Action")
         .ok_or_else(|| SimError::invalid_action("The request has no Action parameter"))?;
-    let action = ACTIONS
-        .iter()
-        .copied()
-        .find(|a| *a == name)
-        .ok_or_else(|| {
-            SimError::invalid_action(format!(
-                "Could not find operation {name} for version 2010-05-15"
-            ))
+    let action =
+        ACTIONS.iter().copied().find(|a| *a == name).ok_or_else(|| {
+            SimError::invalid_action(format!("Could not find operation {name} for version 2010-05-15"))
         })?;
     Ok(Request { action, params })
 }
@@ -205,20 +194,13 @@ fn parameters(p: &Params, prefix: &str) -> Result<Vec<(String, String)>, SimErro
         let key = p
             .get(&format!("{prefix}.member.{n}.ParameterKey"))
             .ok_or_else(|| SimError::missing(&format!("{prefix}.member.{n}.ParameterKey")))?;
-        let value = p
-            .get(&format!("{prefix}.member.{n}.ParameterValue"))
-            .unwrap_or("");
+        let value = p.get(&format!("{prefix}.member.{n}.ParameterValue")).unwrap_or("");
         out.push((key.to_string(), value.to_string()));
     }
     Ok(out)
 }
 
-fn create_stack_set(
-    engine: &mut Engine,
-    p: &Params,
-    call_as: CallAs,
-    x: &mut Xml,
-) -> Result<(), SimError> {
+fn create_stack_set(engine: &mut Engine, p: &Params, call_as: CallAs, x: &mut Xml) -> Result<(), SimError> {
     let name = p.required("StackSetName")?;
     let template_body = match (p.get("TemplateBody"), p.get("TemplateURL")) {
         (Some(b), _) => b.to_string(),
@@ -235,8 +217,7 @@ fn create_stack_set(
     let auto = match p.bool("AutoDeployment.Enabled")? {
         Some(enabled) => Some((
             enabled,
-            p.bool("AutoDeployment.RetainStacksOnAccountRemoval")?
-                .unwrap_or(false),
+            p.bool("AutoDeployment.RetainStacksOnAccountRemoval")?.unwrap_or(false),
         )),
         None => (permission_model == PermissionModel::ServiceManaged).then_some((false, false)),
     };
@@ -258,12 +239,7 @@ fn create_stack_set(
     Ok(())
 }
 
-fn update_stack_set(
-    engine: &mut Engine,
-    p: &Params,
-    call_as: CallAs,
-    x: &mut Xml,
-) -> Result<(), SimError> {
+fn update_stack_set(engine: &mut Engine, p: &Params, call_as: CallAs, x: &mut Xml) -> Result<(), SimError> {
     let name = p.required("StackSetName")?;
     let t = targets(p)?;
     let regions = p.members("Regions")?;
@@ -312,13 +288,7 @@ fn update_stack_set(
     Ok(())
 }
 
-fn list_stack_sets(
-    engine: &Engine,
-    tokens: &Tokens,
-    p: &Params,
-    call_as: CallAs,
-    x: &mut Xml,
-) -> Result<(), SimError> {
+fn list_stack_sets(engine: &Engine, tokens: &Tokens, p: &Params, call_as: CallAs, x: &mut Xml) -> Result<(), SimError> {
     let max = p.max_results()?;
     let status = p.parse_enum::<StackSetStatus>("Status")?;
     let key = format!(
@@ -466,13 +436,7 @@ fn list_stack_instances(
     Ok(())
 }
 
-fn list_results(
-    engine: &Engine,
-    tokens: &Tokens,
-    p: &Params,
-    call_as: CallAs,
-    x: &mut Xml,
-) -> Result<(), SimError> {
+fn list_results(engine: &Engine, tokens: &Tokens, p: &Params, call_as: CallAs, x: &mut Xml) -> Result<(), SimError> {
     let name = p.required("StackSetName")?;
     let id = p.required("OperationId")?;
     let max = p.max_results()?;
@@ -690,11 +654,7 @@ fn write_operation(x: &mut Xml, ss: &StackSet, op: &Operation, mgmt: &str) {
 }
 
 /// A complete response body (success or error envelope) with its HTTP status.
-pub fn respond(
-    action: &str,
-    outcome: Result<String, SimError>,
-    request_id: &str,
-) -> (u16, String) {
+pub fn respond(action: &str, outcome: Result<String, SimError>, request_id: &str) -> (u16, String) {
     match outcome {
         Ok(inner) => (200, xml::envelope(action, &inner, request_id)),
         Err(e) => (e.status, xml::error(&e, request_id)),

@@ -9,8 +9,8 @@ use rand::{Rng, SeedableRng};
 use rand_chacha::ChaCha8Rng;
 
 use crate::model::{
-    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, OperationResult,
-    OperationStatus, PermissionModel, RegionConcurrency, ResultStatus, StackSetStatus,
+    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, OperationResult, OperationStatus,
+    PermissionModel, RegionConcurrency, ResultStatus, StackSetStatus,
 };
 
 use super::error::SimError;
@@ -90,13 +90,7 @@ pub struct Matcher {
 }
 
 impl Matcher {
-    fn matches(
-        &self,
-        account: &str,
-        ou: Option<&str>,
-        region: &str,
-        action: OperationAction,
-    ) -> bool {
+    fn matches(&self, account: &str, ou: Option<&str>, region: &str, action: OperationAction) -> bool {
         (self.accounts.is_empty() || self.accounts.iter().any(|a| a == account))
             && (self.ous.is_empty() || ou.is_some_and(|o| self.ous.iter().any(|x| x == o)))
             && (self.regions.is_empty() || self.regions.iter().any(|r| r == region))
@@ -329,13 +323,7 @@ impl Operation {
         self.runs.iter().map(|r| r.running).collect()
     }
 
-    fn update_instance(
-        &self,
-        instances: &mut Instances,
-        i: usize,
-        status: ResultStatus,
-        remove_on_success: bool,
-    ) {
+    fn update_instance(&self, instances: &mut Instances, i: usize, status: ResultStatus, remove_on_success: bool) {
         let r = &self.results[i];
         let region = self.region_of(r);
         if remove_on_success && status == ResultStatus::Succeeded {
@@ -347,10 +335,7 @@ impl Operation {
             }
             return;
         }
-        if let Some(inst) = instances
-            .get_mut(&r.account)
-            .and_then(|m| m.get_mut(region))
-        {
+        if let Some(inst) = instances.get_mut(&r.account).and_then(|m| m.get_mut(region)) {
             inst.detailed = status;
             inst.last_operation = self.id.clone();
             match status {
@@ -398,8 +383,7 @@ impl Operation {
                 }
             }
         }
-        let finished = self.heap.is_empty()
-            && (self.halt.is_some() || self.runs.iter().all(RegionRun::done));
+        let finished = self.heap.is_empty() && (self.halt.is_some() || self.runs.iter().all(RegionRun::done));
         if finished && self.status.is_active() {
             self.ended = Some(now);
             self.status = match self.halt {
@@ -679,9 +663,7 @@ impl Engine {
     /// A random UUID from the seeded generator, so a scenario replays identically.
     pub fn uuid(&mut self) -> String {
         let bytes: [u8; 16] = self.rng.random();
-        uuid::Builder::from_random_bytes(bytes)
-            .into_uuid()
-            .to_string()
+        uuid::Builder::from_random_bytes(bytes).into_uuid().to_string()
     }
 
     pub fn all_stack_sets(&self) -> &[StackSet] {
@@ -705,14 +687,10 @@ impl Engine {
         match call_as {
             CallAs::SelfAccount if ss.delegated_admin => Err(SimError::stack_set_not_found(name)),
             CallAs::SelfAccount => Ok(i),
-            CallAs::DelegatedAdmin if ss.permission_model == PermissionModel::SelfManaged => {
-                Err(SimError::validation(
-                    "CallAs DELEGATED_ADMIN is supported only for stack sets with the SERVICE_MANAGED permission model",
-                ))
-            }
-            CallAs::DelegatedAdmin if !ss.delegated_admin => {
-                Err(SimError::stack_set_not_found(name))
-            }
+            CallAs::DelegatedAdmin if ss.permission_model == PermissionModel::SelfManaged => Err(SimError::validation(
+                "CallAs DELEGATED_ADMIN is supported only for stack sets with the SERVICE_MANAGED permission model",
+            )),
+            CallAs::DelegatedAdmin if !ss.delegated_admin => Err(SimError::stack_set_not_found(name)),
             CallAs::DelegatedAdmin => Ok(i),
         }
     }
@@ -727,39 +705,24 @@ impl Engine {
         self.index.get(name).map(|&i| &self.stack_sets[i])
     }
 
-    pub fn operation(
-        &self,
-        name: &str,
-        call_as: CallAs,
-        op: &str,
-    ) -> Result<(&StackSet, &Operation), SimError> {
+    pub fn operation(&self, name: &str, call_as: CallAs, op: &str) -> Result<(&StackSet, &Operation), SimError> {
         let ss = self.stack_set(name, call_as)?;
-        let op = ss
-            .operation(op)
-            .ok_or_else(|| SimError::operation_not_found(op))?;
+        let op = ss.operation(op).ok_or_else(|| SimError::operation_not_found(op))?;
         Ok((ss, op))
     }
 
-    pub fn create_stack_set(
-        &mut self,
-        spec: NewStackSet,
-        call_as: CallAs,
-    ) -> Result<String, SimError> {
+    pub fn create_stack_set(&mut self, spec: NewStackSet, call_as: CallAs) -> Result<String, SimError> {
         if spec.name.is_empty()
             || spec.name.len() > 128
             || !spec.name.starts_with(|c: char| c.is_ascii_alphabetic())
-            || !spec
-                .name
-                .chars()
-                .all(|c| c.is_ascii_alphanumeric() || c == '-')
+            || !spec.name.chars().all(|c| c.is_ascii_alphanumeric() || c == '-')
         {
             return Err(SimError::validation(format!(
                 "1 validation error detected: Value '{}' at 'stackSetName' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z][-a-zA-Z0-9]*",
                 spec.name
             )));
         }
-        if call_as == CallAs::DelegatedAdmin && spec.permission_model == PermissionModel::SelfManaged
-        {
+        if call_as == CallAs::DelegatedAdmin && spec.permission_model == PermissionModel::SelfManaged {
             return Err(SimError::validation(
                 "CallAs DELEGATED_ADMIN is supported only for stack sets with the SERVICE_MANAGED permission model",
             ));
@@ -826,11 +789,7 @@ impl Engine {
     }
 
     /// Expands targets to (account, OU) pairs, deduplicated, in request order.
-    fn expand(
-        &self,
-        pm: PermissionModel,
-        t: &Targets,
-    ) -> Result<Vec<AccountOu>, SimError> {
+    fn expand(&self, pm: PermissionModel, t: &Targets) -> Result<Vec<AccountOu>, SimError> {
         for a in &t.accounts {
             if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
                 return Err(SimError::validation(format!(
@@ -866,9 +825,7 @@ impl Engine {
                 let mut ou_accounts: Vec<(&str, &str)> = Vec::new();
                 for id in &t.ous {
                     let ou = self.org.ou(id).ok_or_else(|| {
-                        SimError::validation(format!(
-                            "OrganizationalUnitId {id} is not part of the organization"
-                        ))
+                        SimError::validation(format!("OrganizationalUnitId {id} is not part of the organization"))
                     })?;
                     ou_accounts.extend(ou.accounts.iter().map(|a| (a.as_str(), ou.id.as_str())));
                 }
@@ -907,19 +864,16 @@ impl Engine {
     }
 
     /// Starts (or queues) an operation on a stack set and returns its id.
-    pub fn start_operation(
-        &mut self,
-        name: &str,
-        call_as: CallAs,
-        req: OpRequest,
-    ) -> Result<String, SimError> {
+    pub fn start_operation(&mut self, name: &str, call_as: CallAs, req: OpRequest) -> Result<String, SimError> {
         let now = self.now;
         let si = self.resolve(name, call_as)?;
         validate_prefs(&req.prefs)?;
         for r in &req.regions {
             if r.is_empty()
                 || r.len() > 32
-                || !r.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
+                || !r
+                    .bytes()
+                    .all(|b| b.is_ascii_lowercase() || b.is_ascii_digit() || b == b'-')
             {
                 return Err(SimError::validation(format!("Region {r} is not valid")));
             }
@@ -944,32 +898,30 @@ impl Engine {
             }
         }
         // (account, ou) pairs and regions, then the account × Region matrix.
-        let (pairs, regions, echo): (Vec<AccountOu>, Vec<String>, Option<Targets>) =
-            match &req.targets {
-                TargetSpec::Explicit(t) => {
-                    if req.regions.is_empty() {
-                        return Err(SimError::missing("Regions"));
-                    }
-                    let pairs = self.expand(ss.permission_model, t)?;
-                    let echo = (!t.ous.is_empty()
-                        || ss.permission_model == PermissionModel::ServiceManaged)
-                        .then(|| t.clone());
-                    (pairs, dedup(&req.regions), echo)
+        let (pairs, regions, echo): (Vec<AccountOu>, Vec<String>, Option<Targets>) = match &req.targets {
+            TargetSpec::Explicit(t) => {
+                if req.regions.is_empty() {
+                    return Err(SimError::missing("Regions"));
                 }
-                TargetSpec::AllInstances => {
-                    let regions = if req.regions.is_empty() {
-                        ss.regions()
-                    } else {
-                        dedup(&req.regions)
-                    };
-                    let pairs = ss
-                        .instances
-                        .iter()
-                        .map(|(a, m)| (a.clone(), m.values().next().and_then(|i| i.ou.clone())))
-                        .collect();
-                    (pairs, regions, None)
-                }
-            };
+                let pairs = self.expand(ss.permission_model, t)?;
+                let echo =
+                    (!t.ous.is_empty() || ss.permission_model == PermissionModel::ServiceManaged).then(|| t.clone());
+                (pairs, dedup(&req.regions), echo)
+            }
+            TargetSpec::AllInstances => {
+                let regions = if req.regions.is_empty() {
+                    ss.regions()
+                } else {
+                    dedup(&req.regions)
+                };
+                let pairs = ss
+                    .instances
+                    .iter()
+                    .map(|(a, m)| (a.clone(), m.values().next().and_then(|i| i.ou.clone())))
+                    .collect();
+                (pairs, regions, None)
+            }
+        };
         let must_exist = req.action != OperationAction::Create;
         let order = execution_order(&regions, &req.prefs);
         let id: Arc<str> = match req.id {
@@ -1005,10 +957,7 @@ impl Engine {
         for (ri, region) in order.iter().enumerate() {
             let mut pending = VecDeque::new();
             for (account, ou) in &pairs {
-                let exists = ss
-                    .instances
-                    .get(account)
-                    .is_some_and(|m| m.contains_key(region));
+                let exists = ss.instances.get(account).is_some_and(|m| m.contains_key(region));
                 if must_exist && !exists {
                     if matches!(req.targets, TargetSpec::AllInstances) {
                         continue;
@@ -1038,7 +987,10 @@ impl Engine {
                 (None, Some(p)) => percent_of(n, p).max(1),
                 (None, None) => 1,
             };
-            let tolerance = match (req.prefs.failure_tolerance_count, req.prefs.failure_tolerance_percentage) {
+            let tolerance = match (
+                req.prefs.failure_tolerance_count,
+                req.prefs.failure_tolerance_percentage,
+            ) {
                 (Some(c), _) => c,
                 (None, Some(p)) => percent_of(n, p),
                 (None, None) => 0,
@@ -1081,7 +1033,9 @@ impl Engine {
                     plan.duration_ms = timing.gate_ms.max(1);
                     plan.failure = Some(format!(
                         "Account Gate check failed: {}",
-                        g.reason.as_deref().unwrap_or("the account gate function returned FAILED")
+                        g.reason
+                            .as_deref()
+                            .unwrap_or("the account gate function returned FAILED")
                     ));
                 }
             }
@@ -1158,10 +1112,7 @@ impl Engine {
         let now = self.now;
         let si = self.resolve(name, call_as)?;
         let ss = &mut self.stack_sets[si];
-        let &oi = ss
-            .op_index
-            .get(op)
-            .ok_or_else(|| SimError::operation_not_found(op))?;
+        let &oi = ss.op_index.get(op).ok_or_else(|| SimError::operation_not_found(op))?;
         ss.operations[oi].stop(now, &mut ss.instances)?;
         if ss.current == Some(oi) && !ss.operations[oi].status.is_active() {
             // Nothing was running: hand over to the queue right away.

@@ -1,8 +1,8 @@
 //! Rules of the rollout engine, checked on a controlled clock (no sleeps, no sockets).
 
 use crate::model::{
-    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, OperationStatus,
-    PermissionModel, RegionConcurrency, ResultStatus,
+    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, OperationStatus, PermissionModel,
+    RegionConcurrency, ResultStatus,
 };
 
 use super::engine::*;
@@ -127,8 +127,14 @@ fn concurrency_never_exceeds_the_limit_in_a_region() {
             concurrency_mode: Some(mode),
             ..Default::default()
         };
-        let id = create(&mut e, "ss", accts, regions(&["us-east-1", "eu-west-1", "us-west-2"]), prefs)
-            .unwrap();
+        let id = create(
+            &mut e,
+            "ss",
+            accts,
+            regions(&["us-east-1", "eu-west-1", "us-west-2"]),
+            prefs,
+        )
+        .unwrap();
         let mut peak = 0;
         run_to_end(&mut e, "ss", &id, |o| {
             for (n, tracked) in running_by_region(o).iter().zip(o.running_per_region()) {
@@ -161,7 +167,10 @@ fn sequential_finishes_region_n_before_n_plus_1_in_region_order() {
     )
     .unwrap();
     // RegionOrder first, then the other Regions in request order.
-    assert_eq!(op(&e, "ss", &id).regions, regions(&["eu-west-1", "us-east-1", "us-west-2"]));
+    assert_eq!(
+        op(&e, "ss", &id).regions,
+        regions(&["eu-west-1", "us-east-1", "us-west-2"])
+    );
     let mut started_order: Vec<u16> = Vec::new();
     run_to_end(&mut e, "ss", &id, |o| {
         for r in &o.results {
@@ -312,9 +321,23 @@ fn managed_execution_queues_and_starts_after_the_first_ends() {
     let mut e = engine();
     stack_set(&mut e, "managed", true, vec![]);
     stack_set(&mut e, "plain", false, vec![]);
-    let first = create(&mut e, "managed", accounts(4), regions(&["us-east-1"]), Default::default()).unwrap();
+    let first = create(
+        &mut e,
+        "managed",
+        accounts(4),
+        regions(&["us-east-1"]),
+        Default::default(),
+    )
+    .unwrap();
     e.step(500);
-    let second = create(&mut e, "managed", accounts(4), regions(&["eu-west-1"]), Default::default()).unwrap();
+    let second = create(
+        &mut e,
+        "managed",
+        accounts(4),
+        regions(&["eu-west-1"]),
+        Default::default(),
+    )
+    .unwrap();
     assert_eq!(op(&e, "managed", &second).status, OperationStatus::Queued);
     assert!(op(&e, "managed", &second)
         .results
@@ -339,8 +362,22 @@ fn managed_execution_queues_and_starts_after_the_first_ends() {
     assert_eq!(op(&e, "managed", &second).status, OperationStatus::Succeeded);
 
     // Without managed execution the second is refused.
-    create(&mut e, "plain", accounts(2), regions(&["us-east-1"]), Default::default()).unwrap();
-    let err = create(&mut e, "plain", accounts(2), regions(&["us-east-1"]), Default::default()).unwrap_err();
+    create(
+        &mut e,
+        "plain",
+        accounts(2),
+        regions(&["us-east-1"]),
+        Default::default(),
+    )
+    .unwrap();
+    let err = create(
+        &mut e,
+        "plain",
+        accounts(2),
+        regions(&["us-east-1"]),
+        Default::default(),
+    )
+    .unwrap_err();
     assert_eq!(err.code, "OperationInProgressException");
     assert_eq!(err.status, 409);
 }
@@ -349,8 +386,22 @@ fn managed_execution_queues_and_starts_after_the_first_ends() {
 fn stopping_a_queued_operation_stops_it_at_once() {
     let mut e = engine();
     stack_set(&mut e, "managed", true, vec![]);
-    let first = create(&mut e, "managed", accounts(3), regions(&["us-east-1"]), Default::default()).unwrap();
-    let second = create(&mut e, "managed", accounts(3), regions(&["us-east-1"]), Default::default()).unwrap();
+    let first = create(
+        &mut e,
+        "managed",
+        accounts(3),
+        regions(&["us-east-1"]),
+        Default::default(),
+    )
+    .unwrap();
+    let second = create(
+        &mut e,
+        "managed",
+        accounts(3),
+        regions(&["us-east-1"]),
+        Default::default(),
+    )
+    .unwrap();
     e.stop_operation("managed", CallAs::SelfAccount, &second).unwrap();
     let o = op(&e, "managed", &second);
     assert_eq!(o.status, OperationStatus::Stopped);
@@ -448,7 +499,13 @@ fn same_seed_replays_identically() {
         let id = create(&mut e, "ss", accounts(15), regions(&["us-east-1", "eu-west-1"]), prefs).unwrap();
         e.step(45_000);
         let o = op(&e, "ss", &id);
-        (id.clone(), o.results.iter().map(|r| (r.status, r.reason.clone())).collect::<Vec<_>>())
+        (
+            id.clone(),
+            o.results
+                .iter()
+                .map(|r| (r.status, r.reason.clone()))
+                .collect::<Vec<_>>(),
+        )
     };
     assert_eq!(run(), run());
 }
@@ -478,12 +535,7 @@ fn call_as_rules() {
         e.stack_set("selfie", CallAs::DelegatedAdmin).unwrap_err().code,
         "ValidationError"
     );
-    let names = |c| {
-        e.list_stack_sets(c)
-            .iter()
-            .map(|s| s.name.clone())
-            .collect::<Vec<_>>()
-    };
+    let names = |c| e.list_stack_sets(c).iter().map(|s| s.name.clone()).collect::<Vec<_>>();
     assert_eq!(names(CallAs::SelfAccount), vec!["selfie"]);
     assert_eq!(names(CallAs::DelegatedAdmin), vec!["delegated"]);
 }
@@ -544,7 +596,10 @@ fn built_in_scenarios_load_with_running_operations_partway() {
         assert!(!running.is_empty(), "{name} has a running operation");
         for o in running {
             let c = o.counts();
-            assert!(c.get(&ResultStatus::Pending).copied().unwrap_or(0) > 0, "{name}: still work to do");
+            assert!(
+                c.get(&ResultStatus::Pending).copied().unwrap_or(0) > 0,
+                "{name}: still work to do"
+            );
             let done = c.get(&ResultStatus::Succeeded).copied().unwrap_or(0)
                 + c.get(&ResultStatus::Failed).copied().unwrap_or(0);
             assert!(done > 0, "{name}: partway along");
@@ -574,7 +629,11 @@ fn rollout_scenario_has_the_promised_history() {
     assert!(statuses(&e, "baseline-iam").contains(&OperationStatus::Failed));
     assert!(statuses(&e, "logging-buckets").contains(&OperationStatus::Stopped));
     let o = e
-        .operation("org-guardrails", CallAs::DelegatedAdmin, "7d3f9a61-2c4b-4e8f-9a1d-5b6c7e8f9012")
+        .operation(
+            "org-guardrails",
+            CallAs::DelegatedAdmin,
+            "7d3f9a61-2c4b-4e8f-9a1d-5b6c7e8f9012",
+        )
         .unwrap()
         .1;
     assert_eq!(o.results.len(), 150 * 6);
@@ -603,12 +662,12 @@ fn runaway_keeps_running_for_minutes_and_large_has_42500_results() {
 
 #[test]
 fn bad_scenarios_name_the_file_line_and_problem() {
-    let err = Scenario::parse("seed = 1\nbogus = 2\n", "x.toml").unwrap_err().to_string();
+    let err = Scenario::parse("seed = 1\nbogus = 2\n", "x.toml")
+        .unwrap_err()
+        .to_string();
     assert!(err.contains("x.toml"), "{err}");
     assert!(err.contains("line 2"), "{err}");
     assert!(err.contains("bogus"), "{err}");
     let err = Scenario::load("no-such-scenario").unwrap_err().to_string();
     assert!(err.contains("no-such-scenario"), "{err}");
 }
-
-

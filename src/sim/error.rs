@@ -38,19 +38,11 @@ impl SimError {
     }
 
     pub fn stack_set_not_found(name: &str) -> Self {
-        Self::new(
-            "StackSetNotFoundException",
-            404,
-            format!("StackSet {name} not found"),
-        )
+        Self::new("StackSetNotFoundException", 404, format!("StackSet {name} not found"))
     }
 
     pub fn operation_not_found(id: &str) -> Self {
-        Self::new(
-            "OperationNotFoundException",
-            404,
-            format!("Operation {id} not found"),
-        )
+        Self::new("OperationNotFoundException", 404, format!("Operation {id} not found"))
     }
 
     pub fn operation_in_progress(stack_set: &str, running: &str) -> Self {

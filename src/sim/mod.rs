@@ -118,7 +118,10 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
     if !(opts.speed.is_finite() && opts.speed > 0.0) {
         anyhow::bail!("--speed must be a positive number, got {}", opts.speed);
     }
-    for (name, v) in [("--throttle-rate", opts.throttle_rate), ("--error-rate", opts.error_rate)] {
+    for (name, v) in [
+        ("--throttle-rate", opts.throttle_rate),
+        ("--error-rate", opts.error_rate),
+    ] {
         if !(0.0..=1.0).contains(&v) {
             anyhow::bail!("{name} must be between 0 and 1, got {v}");
         }
@@ -134,10 +137,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
     } else {
         sf.latency_ms.unwrap_or(0)
     };
-    let seed = opts
-        .seed
-        .or(scenario.as_ref().and_then(|s| s.seed))
-        .unwrap_or(1);
+    let seed = opts.seed.or(scenario.as_ref().and_then(|s| s.seed)).unwrap_or(1);
     let faults = Faults::new(
         pick(opts.throttle_rate, sf.throttle_rate),
         pick(opts.error_rate, sf.error_rate),
@@ -155,9 +155,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         .await
         .with_context(|| format!("binding {}", opts.listen))?;
     let addr = listener.local_addr()?;
-    let router = axum::Router::new()
-        .fallback(server::serve)
-        .with_state(shared.clone());
+    let router = axum::Router::new().fallback(server::serve).with_state(shared.clone());
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!("sstop sim server stopped: {e}");
@@ -202,18 +200,11 @@ impl SimHandle {
 
     /// The emulator's truth about an operation, whatever CallAs it needs.
     pub fn operation_status(&self, stack_set: &str, operation_id: &str) -> Option<OperationStatus> {
-        self.shared.with_engine(|e| {
-            e.stack_set_any(stack_set)?
-                .operation(operation_id)
-                .map(|o| o.status)
-        })
+        self.shared
+            .with_engine(|e| e.stack_set_any(stack_set)?.operation(operation_id).map(|o| o.status))
     }
 
-    pub fn operation_results(
-        &self,
-        stack_set: &str,
-        operation_id: &str,
-    ) -> Option<Vec<OperationResult>> {
+    pub fn operation_results(&self, stack_set: &str, operation_id: &str) -> Option<Vec<OperationResult>> {
         self.shared.with_engine(|e| {
             let op = e.stack_set_any(stack_set)?.operation(operation_id)?;
             Some(op.results.iter().map(|r| op.result_view(r)).collect())

@@ -30,10 +30,7 @@ impl Params {
 
     /// A parameter, treating an empty value as absent (the SDK sends `X=` for empty lists).
     pub fn get(&self, key: &str) -> Option<&str> {
-        self.map
-            .get(key)
-            .map(String::as_str)
-            .filter(|v| !v.is_empty())
+        self.map.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 
     pub fn required(&self, key: &str) -> Result<&str, SimError> {
@@ -49,9 +46,9 @@ impl Params {
                 if rest.contains('.') {
                     continue; // a structure member (handled by `member_structs`)
                 }
-                let n: u32 = rest.parse().map_err(|_| {
-                    SimError::validation(format!("Invalid list index in parameter {k}"))
-                })?;
+                let n: u32 = rest
+                    .parse()
+                    .map_err(|_| SimError::validation(format!("Invalid list index in parameter {k}")))?;
                 if n == 0 {
                     return Err(SimError::validation(format!(
                         "Invalid list index in parameter {k}: lists start at 1"
@@ -77,9 +74,9 @@ impl Params {
                 let Some((n, _field)) = rest.split_once('.') else {
                     continue;
                 };
-                let n: u32 = n.parse().map_err(|_| {
-                    SimError::validation(format!("Invalid list index in parameter {k}"))
-                })?;
+                let n: u32 = n
+                    .parse()
+                    .map_err(|_| SimError::validation(format!("Invalid list index in parameter {k}")))?;
                 if n == 0 {
                     return Err(SimError::validation(format!(
                         "Invalid list index in parameter {k}: lists start at 1"

@@ -10,13 +10,12 @@ use anyhow::{anyhow, bail, Context};
 use serde::Deserialize;
 
 use crate::model::{
-    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, PermissionModel,
-    RegionConcurrency,
+    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, PermissionModel, RegionConcurrency,
 };
 
 use super::engine::{
-    Behaviour, Engine, FailureRule, GateRule, Matcher, Millis, NewStackSet, OpRequest, Ou,
-    Organization, TargetSpec, Targets, Timing,
+    Behaviour, Engine, FailureRule, GateRule, Matcher, Millis, NewStackSet, OpRequest, Organization, Ou, TargetSpec,
+    Targets, Timing,
 };
 
 /// The scenarios shipped with sstop, by name.
@@ -253,12 +252,7 @@ impl From<&PreferencesSpec> for OperationPreferences {
     }
 }
 
-fn matcher(
-    accounts: &[String],
-    ous: &[String],
-    regions: &[String],
-    actions: &[OperationAction],
-) -> Matcher {
+fn matcher(accounts: &[String], ous: &[String], regions: &[String], actions: &[OperationAction]) -> Matcher {
     Matcher {
         accounts: accounts.to_vec(),
         ous: ous.to_vec(),
@@ -308,8 +302,7 @@ impl Scenario {
                 names.join(", ")
             );
         }
-        let text = std::fs::read_to_string(path)
-            .with_context(|| format!("reading scenario {}", path.display()))?;
+        let text = std::fs::read_to_string(path).with_context(|| format!("reading scenario {}", path.display()))?;
         Scenario::parse(&text, &path.display().to_string())
     }
 
@@ -321,9 +314,9 @@ impl Scenario {
         for o in &spec.ous {
             let mut accounts = o.accounts.clone();
             if let Some(n) = o.account_count {
-                let first = o.first_account.ok_or_else(|| {
-                    anyhow!("OU {}: account_count needs first_account", o.id)
-                })?;
+                let first = o
+                    .first_account
+                    .ok_or_else(|| anyhow!("OU {}: account_count needs first_account", o.id))?;
                 accounts.extend((0..u64::from(n)).map(|i| format!("{:012}", first + i)));
             }
             if let Some(bad) = accounts
@@ -472,18 +465,14 @@ fn create_stack_set(engine: &mut Engine, ss: &StackSetSpec) -> anyhow::Result<()
                 name: ss.name.clone(),
                 permission_model: ss.permission_model,
                 description: ss.description.clone(),
-                template_body: ss.template_body.clone().unwrap_or_else(|| {
-                    "AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n".to_string()
-                }),
-                parameters: ss
-                    .parameters
-                    .iter()
-                    .map(|p| (p.key.clone(), p.value.clone()))
-                    .collect(),
+                template_body: ss
+                    .template_body
+                    .clone()
+                    .unwrap_or_else(|| "AWSTemplateFormatVersion: '2010-09-09'\nResources: {}\n".to_string()),
+                parameters: ss.parameters.iter().map(|p| (p.key.clone(), p.value.clone())).collect(),
                 capabilities: vec!["CAPABILITY_NAMED_IAM".to_string()],
                 managed_execution: ss.managed_execution,
-                auto_deployment: (ss.permission_model == PermissionModel::ServiceManaged)
-                    .then_some((true, false)),
+                auto_deployment: (ss.permission_model == PermissionModel::ServiceManaged).then_some((true, false)),
                 behaviour: behaviour(ss.timing, &ss.failures, &ss.gates),
             },
             call_as,

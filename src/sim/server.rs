@@ -109,13 +109,7 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(
-        engine: Engine,
-        clock: Clock,
-        faults: Faults,
-        token_secret: u64,
-        log_requests: bool,
-    ) -> Self {
+    pub fn new(engine: Engine, clock: Clock, faults: Faults, token_secret: u64, log_requests: bool) -> Self {
         Shared {
             engine: Mutex::new(engine),
             clock,
