@@ -49,6 +49,32 @@ impl ApiError {
         ApiError { kind, code: None, message: message.into(), request_id: None }
     }
 
+    /// The failure in plain words with what to do about it, for the header and messages.
+    pub fn advice(&self, profile: Option<&str>) -> String {
+        let login = match profile {
+            Some(profile) if profile != "demo" => format!("aws sso login --profile {profile}"),
+            _ => "aws sso login".to_string(),
+        };
+        match self.kind {
+            ErrorKind::ExpiredCredentials => {
+                format!("credentials expired: run `{login}` or refresh your keys; sstop retries by itself")
+            }
+            ErrorKind::NoCredentials => {
+                format!("no AWS credentials found: run `{login}`, `aws configure`, or set AWS_PROFILE; sstop retries by itself")
+            }
+            ErrorKind::AccessDenied => format!("access denied: {}", self.message),
+            ErrorKind::Throttled => "throttled by CloudFormation (Rate exceeded): backing off".to_string(),
+            ErrorKind::Network => format!("cannot reach CloudFormation: {}", self.message),
+            ErrorKind::Timeout => "CloudFormation did not answer in time: retrying".to_string(),
+            ErrorKind::Service => format!("CloudFormation failed ({}): retrying", self.message),
+            ErrorKind::StackSetNotFound => format!(
+                "{} (a delegated administrator's stack set needs --call-as delegated-admin)",
+                self.message
+            ),
+            _ => self.message.clone(),
+        }
+    }
+
     /// Worth trying again later on its own (the poller keeps polling through these).
     pub fn is_transient(&self) -> bool {
         matches!(self.kind, ErrorKind::Throttled | ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Service)

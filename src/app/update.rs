@@ -12,7 +12,7 @@ use crate::api::{ApiError, ErrorKind};
 use crate::model::{CallAs, OperationStatus, PermissionModel, ResultStatus};
 
 /// Rows of chrome above and below the grid; the rest of the screen pages.
-const GRID_CHROME_ROWS: u16 = 10;
+const GRID_CHROME_ROWS: u16 = 9;
 /// Progress samples kept for throughput: about a minute at the default interval.
 const PROGRESS_SAMPLES: usize = 12;
 

@@ -170,7 +170,8 @@ fn freshness_text(freshness: &Freshness, state: &State, theme: &Theme) -> (Strin
             Some(ago) => format!("showing data from {ago} ago"),
             None => "no data yet".to_string(),
         };
-        let text = format!("{} fetch failing: {} ({shown})", theme.warning(), error.message);
+        let advice = error.advice(state.settings.target.profile.as_deref());
+        let text = format!("{} {advice} ({shown})", theme.warning());
         return (text, theme.error());
     }
     match ago {

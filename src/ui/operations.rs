@@ -26,7 +26,11 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if data.operations.is_empty() {
         let freshness = &data.freshness;
         let text = match (&freshness.error, freshness.fetched_at) {
-            (Some(error), _) => format!("{} Could not list operations: {}", theme.warning(), error.message),
+            (Some(error), _) => format!(
+                "{} Could not list operations: {}",
+                theme.warning(),
+                error.advice(state.settings.target.profile.as_deref())
+            ),
             (None, None) => format!("Loading operations of {}{}", data.stack_set, theme.dots()),
             (None, Some(_)) => format!("{} has no operations yet.", data.stack_set),
         };

@@ -57,7 +57,8 @@ fn empty_message<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
     let freshness = &state.stack_sets.freshness;
     let (text, style) = match (&freshness.error, freshness.fetched_at) {
         (Some(error), _) => {
-            let text = format!("{} Could not list stack sets: {}", theme.warning(), error.message);
+            let advice = error.advice(state.settings.target.profile.as_deref());
+            let text = format!("{} Could not list stack sets: {advice}", theme.warning());
             let mut lines = vec![Line::raw("")];
             lines.extend(
                 format::wrap(&text, width.saturating_sub(2))
