@@ -677,3 +677,21 @@ fn selection_and_cursor_are_reversed() {
         .collect();
     assert!(reversed.contains(&"✗"), "{reversed:?}");
 }
+
+/// Every way a stop can fail, worded by `stop_error_text` and drawn in the dialog.
+#[test]
+fn stop_dialog_outcome_messages() {
+    let outcomes = [
+        ("invalid_operation", ErrorKind::InvalidOperation, "the specified operation isn't valid"),
+        ("operation_not_found", ErrorKind::OperationNotFound, "Operation 1234 not found"),
+        ("stack_set_not_found", ErrorKind::StackSetNotFound, "StackSet org-guardrails not found"),
+        ("access_denied", ErrorKind::AccessDenied, "User is not authorized to perform cloudformation:StopStackSetOperation"),
+        ("throttled", ErrorKind::Throttled, "Rate exceeded"),
+        ("network", ErrorKind::Network, "connection refused"),
+    ];
+    for (name, kind, message) in outcomes {
+        let message = sstop::app::update::stop_error_text(&ApiError::new(kind, message));
+        let state = with_dialog(|d| d.phase = StopPhase::Failed { message });
+        assert_snapshot!(format!("stop_outcome_{name}"), text(&draw(&state, 100, 30)));
+    }
+}
