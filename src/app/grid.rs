@@ -2,6 +2,9 @@
 //! drawing touches only the visible window and a page of results merges in without a rebuild.
 
 use std::collections::HashMap;
+use std::sync::LazyLock;
+
+use regex::Regex;
 
 use crate::model::{OperationResult, ResultStatus};
 
@@ -181,19 +184,21 @@ impl ResultGrid {
             .collect()
     }
 
-    /// FAILED and CANCELLED results grouped by StatusReason, biggest group first.
+    /// FAILED and CANCELLED results grouped by StatusReason, biggest group first. Reasons that
+    /// differ only in account ids, Regions or request ids (ARNs carry them) are one cause.
     pub fn failure_groups(&self) -> Vec<FailureGroup> {
-        let mut groups: HashMap<(ResultStatus, &str), Vec<u32>> = HashMap::new();
+        let mut groups: HashMap<(ResultStatus, String), Vec<u32>> = HashMap::new();
         for (idx, result) in self.results.iter().enumerate() {
             if matches!(result.status, ResultStatus::Failed | ResultStatus::Cancelled) {
                 let reason = result.status_reason.as_deref().unwrap_or("(no reason given)");
-                groups.entry((result.status, reason)).or_default().push(idx as u32);
+                groups.entry((result.status, reason_pattern(reason))).or_default().push(idx as u32);
             }
         }
         let mut out: Vec<FailureGroup> = groups
             .into_iter()
             .map(|((status, reason), results)| {
-                let mut accounts: Vec<&str> = results.iter().map(|i| self.results[*i as usize].account.as_str()).collect();
+                let mut accounts: Vec<&str> =
+                    results.iter().map(|i| self.results[*i as usize].account.as_str()).collect();
                 accounts.sort_unstable();
                 accounts.dedup();
                 let mut regions: Vec<&str> = results.iter().map(|i| self.results[*i as usize].region.as_str()).collect();
@@ -201,7 +206,7 @@ impl ResultGrid {
                 regions.dedup();
                 FailureGroup {
                     status,
-                    reason: reason.to_string(),
+                    reason,
                     count: results.len(),
                     accounts: accounts.into_iter().map(str::to_string).collect(),
                     regions: regions.into_iter().map(str::to_string).collect(),
@@ -217,6 +222,22 @@ impl ResultGrid {
         });
         out
     }
+}
+
+/// A StatusReason with what varies per account x Region masked: 12-digit account ids,
+/// Region names and UUID-shaped request ids.
+pub fn reason_pattern(reason: &str) -> String {
+    static ACCOUNT: LazyLock<Regex> = LazyLock::new(|| Regex::new(r"\b\d{12}\b").expect("valid pattern"));
+    static REGION: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b(?:us|eu|ap|sa|ca|me|af|il|mx|cn)(?:-gov|-iso[a-z]?)?-(?:north|south|east|west|central|northeast|southeast|southwest|northwest)-\d\b")
+            .expect("valid pattern")
+    });
+    static UUID: LazyLock<Regex> = LazyLock::new(|| {
+        Regex::new(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b").expect("valid pattern")
+    });
+    let masked = UUID.replace_all(reason, "<id>");
+    let masked = ACCOUNT.replace_all(&masked, "<account>");
+    REGION.replace_all(&masked, "<region>").into_owned()
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -284,5 +305,25 @@ mod tests {
         assert_eq!(groups[0].count, 2);
         assert_eq!(groups[0].accounts, vec!["1", "2"]);
         assert_eq!(groups[1].status, ResultStatus::Cancelled);
+    }
+
+    #[test]
+    fn reasons_that_differ_only_by_account_region_or_request_id_group_together() {
+        let reason = |account: &str, region: &str, id: &str| {
+            format!("arn:aws:iam::{account}:role/x in {region} is not authorized (Request ID: {id})")
+        };
+        let mut grid = ResultGrid::new(&[]);
+        let mut a = result("111111111111", "us-east-1", ResultStatus::Failed);
+        a.status_reason = Some(reason("111111111111", "us-east-1", "8b2d4f6a-1c3e-4a5b-9d7f-0e2c4a6b8d1f"));
+        let mut b = result("222222222222", "ap-southeast-2", ResultStatus::Failed);
+        b.status_reason = Some(reason("222222222222", "ap-southeast-2", "0b2d4f6a-1c3e-4a5b-9d7f-0e2c4a6b8d10"));
+        let mut c = result("333333333333", "eu-west-1", ResultStatus::Failed);
+        c.status_reason = Some("bucket already exists".into());
+        grid.merge(vec![a, b, c]);
+        let groups = grid.failure_groups();
+        assert_eq!(groups.len(), 2);
+        assert_eq!(groups[0].count, 2);
+        assert_eq!(groups[0].reason, "arn:aws:iam::<account>:role/x in <region> is not authorized (Request ID: <id>)");
+        assert_eq!(groups[0].regions, vec!["ap-southeast-2", "us-east-1"]);
     }
 }
