@@ -415,20 +415,18 @@ impl<A: StackSetApi> Poller<A> {
         } else {
             &[ResultStatus::Running, ResultStatus::Failed, ResultStatus::Cancelled]
         };
-        let reads = classes.iter().map(|status| self.read_class(generation, stack_set, operation_id, *status));
+        let keep_keys = !full;
+        let reads = classes
+            .iter()
+            .map(|status| self.read_class(generation, stack_set, operation_id, *status, keep_keys));
         let outcomes = futures::future::join_all(reads).await;
         let mut seen: HashSet<(String, String)> = HashSet::new();
         let mut running = HashMap::new();
         for outcome in outcomes {
             match outcome {
-                Ok(results) => {
-                    for result in results {
-                        let key = (result.account.clone(), result.region.clone());
-                        if result.status == ResultStatus::Running {
-                            running.insert(key.clone(), result);
-                        }
-                        seen.insert(key);
-                    }
+                Ok(read) => {
+                    seen.extend(read.keys);
+                    running.extend(read.running.into_iter().map(|r| ((r.account.clone(), r.region.clone()), r)));
                 }
                 Err(error) => {
                     let outcome = self.failed(generation, error);
@@ -462,25 +460,29 @@ impl<A: StackSetApi> Poller<A> {
     }
 
     /// Page through one status class, sending each page as it arrives so rows appear at once.
+    /// Keeps only what the inference needs: the RUNNING results, and the keys seen when asked.
     async fn read_class(
         &self,
         generation: u64,
         stack_set: &str,
         operation_id: &str,
         status: ResultStatus,
-    ) -> Result<Vec<OperationResult>, ApiError> {
+        keep_keys: bool,
+    ) -> Result<ClassRead, ApiError> {
         let mut token = None;
-        let mut all = Vec::new();
+        let mut read = ClassRead::default();
         loop {
             self.limiter.acquire().await;
             let page =
                 self.api.list_results(stack_set, operation_id, self.call_as_for(stack_set), Some(status), token).await?;
-            // Keep only what the inference needs; the grid gets every page.
-            all.extend(page.items.iter().map(|r| OperationResult {
-                status_reason: None,
-                gate_reason: None,
-                ..r.clone()
-            }));
+            for result in &page.items {
+                if keep_keys {
+                    read.keys.push((result.account.clone(), result.region.clone()));
+                }
+                if result.status == ResultStatus::Running {
+                    read.running.push(result.clone());
+                }
+            }
             self.send(Msg::ResultsPage {
                 generation,
                 results: page.items,
@@ -489,10 +491,17 @@ impl<A: StackSetApi> Poller<A> {
             });
             token = page.next_token;
             if token.is_none() {
-                return Ok(all);
+                return Ok(read);
             }
         }
     }
+}
+
+/// What one status class's read leaves for the inference.
+#[derive(Default)]
+struct ClassRead {
+    keys: Vec<(String, String)>,
+    running: Vec<OperationResult>,
 }
 
 async fn sleep_until_opt(when: Option<Instant>) {
