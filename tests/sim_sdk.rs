@@ -7,9 +7,8 @@ use std::time::Duration;
 use aws_sdk_cloudformation::config::{BehaviorVersion, Region};
 use aws_sdk_cloudformation::error::ProvideErrorMetadata;
 use aws_sdk_cloudformation::types::{
-    CallAs, DeploymentTargets, ManagedExecution, OperationResultFilter, OperationResultFilterName,
-    PermissionModels, RegionConcurrencyType, StackSetOperationPreferences,
-    StackSetOperationResultStatus, StackSetOperationStatus,
+    CallAs, DeploymentTargets, ManagedExecution, OperationResultFilter, OperationResultFilterName, PermissionModels,
+    RegionConcurrencyType, StackSetOperationPreferences, StackSetOperationResultStatus, StackSetOperationStatus,
 };
 use aws_sdk_cloudformation::Client;
 use sstop::model::{OperationStatus, ResultStatus};
@@ -56,16 +55,13 @@ async fn create_self_managed(cf: &Client, name: &str, managed: bool) {
 
 /// Starts CREATE on 25 accounts × 3 Regions, 2 at a time per Region, PARALLEL.
 async fn start_rollout(cf: &Client, name: &str) -> String {
-    let mut req = cf
-        .create_stack_instances()
-        .stack_set_name(name)
-        .operation_preferences(
-            StackSetOperationPreferences::builder()
-                .region_concurrency_type(RegionConcurrencyType::Parallel)
-                .max_concurrent_count(2)
-                .failure_tolerance_count(1)
-                .build(),
-        );
+    let mut req = cf.create_stack_instances().stack_set_name(name).operation_preferences(
+        StackSetOperationPreferences::builder()
+            .region_concurrency_type(RegionConcurrencyType::Parallel)
+            .max_concurrent_count(2)
+            .failure_tolerance_count(1)
+            .build(),
+    );
     for a in accounts(25) {
         req = req.accounts(a);
     }
@@ -147,8 +143,7 @@ async fn create_page_filter_and_stop_through_the_sdk() {
     let (results, pages) = all_results(&cf, "demo", &op, 7, None).await;
     assert_eq!(results.len(), 75);
     assert_eq!(pages, 11);
-    let unique: HashSet<(String, String)> =
-        results.iter().map(|(a, r, _)| (a.clone(), r.clone())).collect();
+    let unique: HashSet<(String, String)> = results.iter().map(|(a, r, _)| (a.clone(), r.clone())).collect();
     assert_eq!(unique.len(), 75);
 
     // Filter by status: 2 running per Region, the rest pending.
@@ -161,10 +156,7 @@ async fn create_page_filter_and_stop_through_the_sdk() {
     // The client's view matches the emulator's truth.
     let truth = handle.operation_results("demo", &op).unwrap();
     assert_eq!(truth.len(), 75);
-    assert_eq!(
-        truth.iter().filter(|r| r.status == ResultStatus::Running).count(),
-        6
-    );
+    assert_eq!(truth.iter().filter(|r| r.status == ResultStatus::Running).count(), 6);
 
     // Stop: STOPPING at once with pending CANCELLED; running ones finish; then STOPPED.
     cf.stop_stack_set_operation()
@@ -238,7 +230,10 @@ async fn operations_list_newest_first_and_managed_execution_queues() {
         .expect("queued, not refused")
         .operation_id
         .unwrap();
-    assert_eq!(handle.operation_status("queued", &second), Some(OperationStatus::Queued));
+    assert_eq!(
+        handle.operation_status("queued", &second),
+        Some(OperationStatus::Queued)
+    );
     let ops = cf
         .list_stack_set_operations()
         .stack_set_name("queued")
@@ -260,13 +255,17 @@ async fn operations_list_newest_first_and_managed_execution_queues() {
     assert!(older.next_token().is_none());
     // 25 accounts, 2 at a time, ~30 s each: well within an hour; then the update runs too.
     handle.advance(Duration::from_secs(3600));
-    assert_eq!(handle.operation_status("queued", &first), Some(OperationStatus::Succeeded));
-    assert_ne!(handle.operation_status("queued", &second), Some(OperationStatus::Queued));
+    assert_eq!(
+        handle.operation_status("queued", &first),
+        Some(OperationStatus::Succeeded)
+    );
+    assert_ne!(
+        handle.operation_status("queued", &second),
+        Some(OperationStatus::Queued)
+    );
 }
 
-async fn code<T, E: ProvideErrorMetadata, R>(
-    r: Result<T, aws_sdk_cloudformation::error::SdkError<E, R>>,
-) -> String {
+async fn code<T, E: ProvideErrorMetadata, R>(r: Result<T, aws_sdk_cloudformation::error::SdkError<E, R>>) -> String {
     match r {
         Ok(_) => "no error".to_string(),
         Err(e) => e.code().unwrap_or("no code").to_string(),
@@ -548,7 +547,10 @@ async fn raw_http_bad_input_gets_xml_errors() {
 
     let (status, _, body) = raw(&handle, &post, b"Action=DescribeStackSet").await;
     assert_eq!(status, 400);
-    assert!(body.contains("ValidationError") && body.contains("StackSetName"), "{body}");
+    assert!(
+        body.contains("ValidationError") && body.contains("StackSetName"),
+        "{body}"
+    );
 
     let huge = vec![b'a'; 2 * 1024 * 1024];
     let (status, _, body) = raw(&handle, &post, &huge).await;
@@ -570,18 +572,28 @@ async fn faults_throttle_fail_and_delay() {
     handle.set_faults(1.0, 0.0, 0);
     let (status, _, text) = raw(&handle, &post, body).await;
     assert_eq!(status, 400);
-    assert!(text.contains("<Code>Throttling</Code>") && text.contains("Rate exceeded"), "{text}");
+    assert!(
+        text.contains("<Code>Throttling</Code>") && text.contains("Rate exceeded"),
+        "{text}"
+    );
     assert!(text.contains("<Type>Sender</Type>"));
     handle.set_faults(0.0, 1.0, 0);
     let (status, _, text) = raw(&handle, &post, body).await;
     assert_eq!(status, 500);
-    assert!(text.contains("<Code>InternalFailure</Code>") && text.contains("<Type>Receiver</Type>"), "{text}");
+    assert!(
+        text.contains("<Code>InternalFailure</Code>") && text.contains("<Type>Receiver</Type>"),
+        "{text}"
+    );
     handle.set_faults(0.0, 0.0, 150);
     let t = std::time::Instant::now();
     let (status, _, _) = raw(&handle, &post, body).await;
     assert_eq!(status, 200);
     assert!(t.elapsed() >= Duration::from_millis(150));
-    assert_eq!(handle.request_counts()["ListStackSets"], 3, "faulted requests count too");
+    assert_eq!(
+        handle.request_counts()["ListStackSets"],
+        3,
+        "faulted requests count too"
+    );
 }
 
 #[tokio::test]
@@ -600,4 +612,58 @@ async fn bad_scenario_file_names_file_line_and_problem() {
     assert!(err.contains("broken.toml"), "{err}");
     assert!(err.contains("line 4"), "{err}");
     assert!(err.contains("colour"), "{err}");
+}
+
+#[tokio::test]
+async fn delete_instances_then_the_stack_set() {
+    let handle = emulator(None).await;
+    let cf = client(&handle);
+    create_self_managed(&cf, "shortlived", false).await;
+    cf.create_stack_instances()
+        .stack_set_name("shortlived")
+        .accounts("123456789012")
+        .accounts("210987654321")
+        .regions("us-east-1")
+        .send()
+        .await
+        .unwrap();
+    handle.advance(Duration::from_secs(600));
+    let r = cf.delete_stack_set().stack_set_name("shortlived").send().await;
+    assert_eq!(code(r).await, "StackSetNotEmptyException");
+    let r = cf
+        .delete_stack_instances()
+        .stack_set_name("shortlived")
+        .accounts("999999999999")
+        .regions("us-east-1")
+        .retain_stacks(false)
+        .send()
+        .await;
+    assert_eq!(code(r).await, "StackInstanceNotFoundException");
+    let op = cf
+        .delete_stack_instances()
+        .stack_set_name("shortlived")
+        .accounts("123456789012")
+        .accounts("210987654321")
+        .regions("us-east-1")
+        .retain_stacks(false)
+        .send()
+        .await
+        .unwrap()
+        .operation_id
+        .unwrap();
+    handle.advance(Duration::from_secs(600));
+    assert_eq!(
+        handle.operation_status("shortlived", &op),
+        Some(OperationStatus::Succeeded)
+    );
+    let left = cf
+        .list_stack_instances()
+        .stack_set_name("shortlived")
+        .send()
+        .await
+        .unwrap();
+    assert!(left.summaries().is_empty());
+    cf.delete_stack_set().stack_set_name("shortlived").send().await.unwrap();
+    let r = cf.describe_stack_set().stack_set_name("shortlived").send().await;
+    assert_eq!(code(r).await, "StackSetNotFoundException");
 }

@@ -922,6 +922,12 @@ impl Engine {
                 (pairs, regions, None)
             }
         };
+        // AWS's quota: 100,000 stack instances per stack set; it also bounds our memory.
+        if pairs.len().saturating_mul(regions.len()) > 100_000 {
+            return Err(SimError::limit_exceeded(
+                "An operation may target at most 100,000 stack instances",
+            ));
+        }
         let must_exist = req.action != OperationAction::Create;
         let order = execution_order(&regions, &req.prefs);
         let id: Arc<str> = match req.id {

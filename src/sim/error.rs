@@ -89,6 +89,10 @@ impl SimError {
         )
     }
 
+    pub fn limit_exceeded(message: impl Into<String>) -> Self {
+        Self::new("LimitExceededException", 400, message)
+    }
+
     pub fn throttling() -> Self {
         Self::new("Throttling", 400, "Rate exceeded")
     }
