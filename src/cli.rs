@@ -7,7 +7,15 @@ use clap::{Args, Parser, Subcommand, ValueEnum};
 use crate::model::{CallAs, ResultStatus};
 
 #[derive(Debug, Parser)]
-#[command(name = "sstop", version, about = "Watch AWS CloudFormation StackSet operations live, and stop a runaway one")]
+#[command(
+    name = "sstop",
+    version,
+    about = "Watch AWS CloudFormation StackSet operations live, and stop a runaway one",
+    after_help = "Environment: AWS_PROFILE, AWS_REGION and the rest of the AWS SDK's settings; NO_COLOR turns \
+                  colour off; SSTOP_LOG sets the log filter (default info, e.g. SSTOP_LOG=debug). The log is \
+                  sstop.log in the state dir ($XDG_STATE_HOME/sstop, else ~/.local/state/sstop), readable by \
+                  you only."
+)]
 pub struct Cli {
     #[command(flatten)]
     pub aws: AwsArgs,

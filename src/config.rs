@@ -61,10 +61,17 @@ pub struct Config {
 
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
-    #[error("cannot read config file {path}: {source}")]
+    #[error(
+        "cannot read config file {path}: {source}: check that it exists and is readable, or pass another with --config"
+    )]
     Read { path: PathBuf, source: std::io::Error },
-    #[error("config file {path}, line {line}, column {column}: {message}\n  fix the key, or see config.example.toml for every key and its values")]
-    Parse { path: PathBuf, line: usize, column: usize, message: String },
+    #[error("config file {path}, line {line}, column {column}: {message}: fix it, or see config.example.toml for every key and its values")]
+    Parse {
+        path: PathBuf,
+        line: usize,
+        column: usize,
+        message: String,
+    },
     #[error("config file {path}: {message}")]
     Invalid { path: PathBuf, message: String },
 }
@@ -84,21 +91,32 @@ impl Config {
                 _ => return Ok(Config::default()),
             },
         };
-        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read { path: path.clone(), source })?;
+        let text = std::fs::read_to_string(&path).map_err(|source| ConfigError::Read {
+            path: path.clone(),
+            source,
+        })?;
         Config::parse(&text, &path)
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let config: Config = toml::from_str(text).map_err(|err| {
             let (line, column) = err.span().map(|span| line_column(text, span.start)).unwrap_or((1, 1));
-            ConfigError::Parse { path: path.to_path_buf(), line, column, message: err.message().trim().to_string() }
+            ConfigError::Parse {
+                path: path.to_path_buf(),
+                line,
+                column,
+                message: err.message().trim().to_string(),
+            }
         })?;
         config.validate(path)?;
         Ok(config)
     }
 
     fn validate(&self, path: &Path) -> Result<(), ConfigError> {
-        let invalid = |message: String| ConfigError::Invalid { path: path.to_path_buf(), message };
+        let invalid = |message: String| ConfigError::Invalid {
+            path: path.to_path_buf(),
+            message,
+        };
         if self.poll_interval == Some(0) {
             return Err(invalid("poll_interval must be at least 1 (seconds)".into()));
         }
@@ -107,7 +125,9 @@ impl Config {
         }
         if let Some(rps) = self.max_requests_per_second {
             if !(rps.is_finite() && rps > 0.0) {
-                return Err(invalid("max_requests_per_second must be a number above 0, e.g. 10".into()));
+                return Err(invalid(
+                    "max_requests_per_second must be a number above 0, e.g. 10".into(),
+                ));
             }
         }
         self.keymap().map_err(|message| invalid(format!("[keys]: {message}")))?;
@@ -150,19 +170,27 @@ mod tests {
 
     #[test]
     fn unknown_key_names_line_column_and_key() {
-        let err = Config::parse("poll_interval = 5\npoll_intervall = 3\n", Path::new("c.toml")).unwrap_err().to_string();
+        let err = Config::parse("poll_interval = 5\npoll_intervall = 3\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("c.toml, line 2, column 1"), "{err}");
         assert!(err.contains("poll_intervall"), "{err}");
     }
 
     #[test]
     fn bad_value_is_reported() {
-        let err = Config::parse("call_as = \"root\"\n", Path::new("c.toml")).unwrap_err().to_string();
+        let err = Config::parse("call_as = \"root\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("line 1"), "{err}");
         assert!(err.contains("root") || err.contains("variant"), "{err}");
-        let err = Config::parse("[keys]\nstop = \"hyper-s\"\n", Path::new("c.toml")).unwrap_err().to_string();
+        let err = Config::parse("[keys]\nstop = \"hyper-s\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("unknown key"), "{err}");
-        let err = Config::parse("[keys]\nexplode = \"x\"\n", Path::new("c.toml")).unwrap_err().to_string();
+        let err = Config::parse("[keys]\nexplode = \"x\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
         assert!(err.contains("explode"), "{err}");
     }
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 use clap::Parser;
 
 use sstop::api::sdk::{ConnectOptions, SdkApi};
-use sstop::api::{ApiError, StackSetApi};
+use sstop::api::{ApiError, ErrorKind, StackSetApi};
 use sstop::app::{Settings, Target};
 use sstop::cli::{Cli, Commands, OutputFormat, ResultsArgs, StopArgs};
 use sstop::config::Config;
@@ -17,11 +17,26 @@ use sstop::model::{CallAs, OperationResult};
 use sstop::poll::{PollConfig, RateLimiter};
 use sstop::tui::{self, DashboardOptions};
 
+mod logging;
+
 /// Exit code for bad usage or set-up (config, flags, Region...).
 const USAGE: u8 = 2;
 
+/// The longest a dashboard start waits to check that `--stack-set`/`--operation` exist; a slow
+/// or failing check hands over to the dashboard, which shows and retries the error itself.
+const OPEN_CHECK: Duration = Duration::from_secs(10);
+
 fn main() -> ExitCode {
-    let cli = Cli::parse();
+    let cli = match Cli::try_parse() {
+        Ok(cli) => cli,
+        Err(err) => return clap_error(err),
+    };
+    if let Err(why) = logging::init() {
+        // Only worth a word when a log was asked for; without one sstop works the same.
+        if std::env::var_os(logging::ENV).is_some() {
+            eprintln!("sstop: no log: {why}");
+        }
+    }
     let config = match Config::load(cli.aws.config.as_deref()) {
         Ok(config) => config,
         Err(err) => return usage_error(err),
@@ -36,13 +51,48 @@ fn main() -> ExitCode {
     runtime.block_on(run(cli, config))
 }
 
+/// One line on stderr, exit code 2. Newlines in the message are folded, so a wrapped
+/// error can never turn into a dump.
 fn usage_error(err: impl std::fmt::Display) -> ExitCode {
-    eprintln!("sstop: {err}");
+    eprintln!("sstop: {}", fold(&err.to_string()));
+    ExitCode::from(USAGE)
+}
+
+fn fold(text: &str) -> String {
+    text.lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty())
+        .collect::<Vec<_>>()
+        .join(" ")
+}
+
+/// clap's errors, folded into the one line every set-up problem gets; --help and --version
+/// print as usual.
+fn clap_error(err: clap::Error) -> ExitCode {
+    use clap::error::ErrorKind as Kind;
+    if matches!(
+        err.kind(),
+        Kind::DisplayHelp | Kind::DisplayVersion | Kind::DisplayHelpOnMissingArgumentOrSubcommand
+    ) {
+        err.exit();
+    }
+    let text = err.render().to_string();
+    let parts: Vec<&str> = text
+        .lines()
+        .map(str::trim)
+        .filter(|l| !l.is_empty() && !l.starts_with("Usage:") && !l.starts_with("For more information"))
+        .map(|l| l.strip_prefix("error: ").unwrap_or(l))
+        .collect();
+    eprintln!("sstop: {}; see sstop --help", parts.join("; "));
     ExitCode::from(USAGE)
 }
 
 fn call_as(cli: &Cli, config: &Config) -> CallAs {
-    cli.aws.call_as.map(CallAs::from).or(config.call_as.map(CallAs::from)).unwrap_or(CallAs::SelfAccount)
+    cli.aws
+        .call_as
+        .map(CallAs::from)
+        .or(config.call_as.map(CallAs::from))
+        .unwrap_or(CallAs::SelfAccount)
 }
 
 fn connect_options(cli: &Cli, config: &Config) -> ConnectOptions {
@@ -89,6 +139,10 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
             print_results(&api, args, call_as(&cli, &config)).await
         }
         Some(Commands::Stop(args)) => {
+            // Checked before connecting: it needs no network, and a script should learn at once.
+            if !args.yes && !std::io::stdin().is_terminal() {
+                return usage_error("refusing to stop without confirmation: no terminal to ask on; pass --yes");
+            }
             let api = match connect(&cli, &config).await {
                 Ok(api) => api,
                 Err(code) => return code,
@@ -103,10 +157,19 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
 }
 
 async fn connect(cli: &Cli, config: &Config) -> Result<SdkApi, ExitCode> {
-    SdkApi::connect(&connect_options(cli, config)).await.map(|(api, _)| api).map_err(usage_error)
+    SdkApi::connect(&connect_options(cli, config))
+        .await
+        .map(|(api, _)| api)
+        .map_err(usage_error)
 }
 
-async fn dashboard(cli: &Cli, config: &Config, options: ConnectOptions, call_as: CallAs, profile_label: Option<String>) -> ExitCode {
+async fn dashboard(
+    cli: &Cli,
+    config: &Config,
+    options: ConnectOptions,
+    call_as: CallAs,
+    profile_label: Option<String>,
+) -> ExitCode {
     let keymap = match config.keymap() {
         Ok(keymap) => keymap,
         Err(err) => return usage_error(err),
@@ -138,8 +201,31 @@ async fn dashboard(cli: &Cli, config: &Config, options: ConnectOptions, call_as:
         ..Default::default()
     };
     let rps = config.max_requests_per_second.unwrap_or(10.0);
-    let open = cli.ui.stack_set.clone().map(|stack_set| (stack_set, cli.ui.operation.clone()));
-    let options = DashboardOptions { settings, poll, limiter: Arc::new(RateLimiter::new(rps, rps.ceil() as u32)), open };
+    let open = cli
+        .ui
+        .stack_set
+        .clone()
+        .map(|stack_set| (stack_set, cli.ui.operation.clone()));
+    if let Some((stack_set, operation)) = &open {
+        if let Err(code) = check_open(&api, stack_set, operation.as_deref(), call_as).await {
+            return code;
+        }
+    }
+    let options = DashboardOptions {
+        settings,
+        poll,
+        limiter: Arc::new(RateLimiter::new(rps, rps.ceil() as u32)),
+        open,
+    };
+    // Where and as whom, never with what credentials.
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        region = options.settings.target.region.as_deref().unwrap_or("-"),
+        endpoint = options.settings.target.endpoint.as_deref().unwrap_or("default"),
+        profile = options.settings.target.profile.as_deref().unwrap_or("default chain"),
+        call_as = call_as.as_str(),
+        "dashboard started"
+    );
     match tui::run(Arc::new(api), options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
@@ -162,18 +248,89 @@ fn locale_is_utf8() -> bool {
     true
 }
 
-fn describe_api_error(err: &ApiError) -> String {
-    match &err.code {
-        Some(code) => format!("{code}: {}", err.message),
-        None => err.message.clone(),
+/// `--stack-set`/`--operation` must name something that exists before the screen is taken over:
+/// a typo should end in a line naming it, not in an empty dashboard. Only "not found" stops
+/// the start; credentials, network and throttling are the dashboard's to show and retry.
+async fn check_open(api: &SdkApi, stack_set: &str, operation: Option<&str>, call_as: CallAs) -> Result<(), ExitCode> {
+    let check = async {
+        api.describe_stack_set(stack_set, call_as).await?;
+        if let Some(operation) = operation {
+            api.describe_operation(stack_set, operation, call_as).await?;
+        }
+        Ok::<(), ApiError>(())
+    };
+    match tokio::time::timeout(OPEN_CHECK, check).await {
+        Ok(Err(err)) if is_not_found(&err) => Err(usage_error(not_found(
+            &err,
+            stack_set,
+            operation.unwrap_or(""),
+            call_as,
+        ))),
+        _ => Ok(()),
     }
+}
+
+fn is_not_found(err: &ApiError) -> bool {
+    matches!(err.kind, ErrorKind::StackSetNotFound | ErrorKind::OperationNotFound)
+}
+
+/// The one line for a stack set or operation that is not there, with the likely fix.
+fn not_found(err: &ApiError, stack_set: &str, operation_id: &str, call_as: CallAs) -> String {
+    match (err.kind, call_as) {
+        (ErrorKind::OperationNotFound, _) => format!(
+            "operation {operation_id:?} not found in stack set {stack_set:?}: check the id (`sstop --stack-set {stack_set}` lists its operations)"
+        ),
+        (_, CallAs::SelfAccount) => format!(
+            "stack set {stack_set:?} not found as SELF: check the name, or pass --call-as delegated-admin if it is a service-managed stack set of your organization"
+        ),
+        (_, CallAs::DelegatedAdmin) => format!(
+            "stack set {stack_set:?} not found as DELEGATED_ADMIN: check the name, or pass --call-as self if it belongs to this account"
+        ),
+    }
+}
+
+/// A failed call in one line for the command line, with what to do where there is something.
+fn describe_api_error(err: &ApiError) -> String {
+    let text = match err.kind {
+        ErrorKind::NoCredentials => format!(
+            "{}: log in (`aws sso login`), run `aws configure`, or set AWS_PROFILE",
+            err.message
+        ),
+        ErrorKind::ExpiredCredentials => format!(
+            "credentials expired or invalid ({}): log in again or refresh your keys",
+            err.message
+        ),
+        _ => match &err.code {
+            Some(code) => format!("{code}: {}", err.message),
+            None => err.message.clone(),
+        },
+    };
+    fold(&text)
+}
+
+/// Exit code for a failed call: 2 when the input named something that is not there.
+fn call_failed(err: &ApiError, stack_set: &str, operation_id: &str, call_as: CallAs) -> ExitCode {
+    if is_not_found(err) {
+        return usage_error(not_found(err, stack_set, operation_id, call_as));
+    }
+    eprintln!("sstop: {}", describe_api_error(err));
+    ExitCode::FAILURE
 }
 
 async fn print_results(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> ExitCode {
     let mut results: Vec<OperationResult> = Vec::new();
     let mut token = None;
     loop {
-        match api.list_results(&args.stack_set, &args.operation_id, call_as, args.status.map(Into::into), token).await {
+        match api
+            .list_results(
+                &args.stack_set,
+                &args.operation_id,
+                call_as,
+                args.status.map(Into::into),
+                token,
+            )
+            .await
+        {
             Ok(page) => {
                 results.extend(page.items);
                 token = page.next_token;
@@ -181,10 +338,7 @@ async fn print_results(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> Exi
                     break;
                 }
             }
-            Err(err) => {
-                eprintln!("sstop: {}", describe_api_error(&err));
-                return ExitCode::FAILURE;
-            }
+            Err(err) => return call_failed(&err, &args.stack_set, &args.operation_id, call_as),
         }
     }
     let mut out = std::io::stdout().lock();
@@ -207,7 +361,10 @@ async fn print_results(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> Exi
             writeln!(out, "{}", serde_json::Value::Array(rows))
         }
         OutputFormat::Table => {
-            let mut text = format!("{:<14} {:<16} {:<10} {:<10} {}\n", "ACCOUNT", "REGION", "STATUS", "GATE", "REASON");
+            let mut text = format!(
+                "{:<14} {:<16} {:<10} {:<10} {}\n",
+                "ACCOUNT", "REGION", "STATUS", "GATE", "REASON"
+            );
             for r in &results {
                 text.push_str(&format!(
                     "{:<14} {:<16} {:<10} {:<10} {}\n",
@@ -230,9 +387,6 @@ async fn print_results(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> Exi
 
 async fn stop(api: &SdkApi, args: &StopArgs, call_as: CallAs) -> ExitCode {
     if !args.yes {
-        if !std::io::stdin().is_terminal() {
-            return usage_error("refusing to stop without confirmation: no terminal to ask on; pass --yes");
-        }
         eprint!(
             "Stop operation {} of stack set {} as {}? [y/N] ",
             args.operation_id,
@@ -247,6 +401,12 @@ async fn stop(api: &SdkApi, args: &StopArgs, call_as: CallAs) -> ExitCode {
     }
     match api.stop_operation(&args.stack_set, &args.operation_id, call_as).await {
         Ok(accepted) => {
+            tracing::info!(
+                stack_set = %args.stack_set,
+                operation = %args.operation_id,
+                request_id = accepted.request_id.as_deref().unwrap_or("none"),
+                "stop sent from the command line"
+            );
             println!(
                 "Stop sent for {} (request id {})",
                 args.operation_id,
@@ -254,8 +414,12 @@ async fn stop(api: &SdkApi, args: &StopArgs, call_as: CallAs) -> ExitCode {
             );
             ExitCode::SUCCESS
         }
+        Err(err) if is_not_found(&err) => call_failed(&err, &args.stack_set, &args.operation_id, call_as),
         Err(err) => {
-            eprintln!("sstop: AWS refused the stop: {}", sstop::app::update::stop_error_text(&err));
+            eprintln!(
+                "sstop: AWS refused the stop: {}",
+                fold(&sstop::app::update::stop_error_text(&err))
+            );
             ExitCode::FAILURE
         }
     }

@@ -3,6 +3,7 @@
 //! on quit, panic and SIGTERM/SIGINT; on SIGHUP or a vanished tty, leave without touching it.
 
 use std::io::IsTerminal;
+use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
 use std::time::Duration;
@@ -49,46 +50,190 @@ pub enum InputEvent {
 /// Called after every frame with the state and what was drawn; lets tests watch the screen.
 pub type Observer = Box<dyn FnMut(&State, &ratatui::buffer::Buffer) + Send>;
 
-/// Read terminal events on a thread of their own; stop at the first error, or when the loop
-/// asks, so a dead terminal can never keep a core busy.
-fn spawn_input_reader(tx: mpsc::UnboundedSender<InputEvent>, stop: Arc<AtomicBool>) {
+/// The tty that crossterm reads keys from: stdin when it is a terminal, else `/dev/tty` (as
+/// crossterm itself does). We poll it ourselves because crossterm cannot tell a hung-up tty
+/// from one with input: its reader loops on the endless EOF at 100% CPU and never returns
+/// (crossterm-rs/crossterm#793).
+struct Tty {
+    fd: RawFd,
+    /// Keeps `/dev/tty` open when we opened it.
+    _owned: Option<std::fs::File>,
+}
+
+impl Tty {
+    fn open() -> std::io::Result<Tty> {
+        if std::io::stdin().is_terminal() {
+            return Ok(Tty {
+                fd: libc::STDIN_FILENO,
+                _owned: None,
+            });
+        }
+        let file = std::fs::OpenOptions::new().read(true).open("/dev/tty")?;
+        Ok(Tty {
+            fd: file.as_raw_fd(),
+            _owned: Some(file),
+        })
+    }
+
+    /// Wait up to `timeout` (None: for ever) for input or a hang-up. `events` is POLLIN, or 0 to
+    /// wake only on hang-up or error, which poll(2) reports whatever was asked for.
+    #[cfg(not(target_os = "macos"))]
+    fn wait(&self, events: libc::c_short, timeout: Option<Duration>) -> TtyState {
+        let mut pfd = libc::pollfd {
+            fd: self.fd,
+            events,
+            revents: 0,
+        };
+        let ms = timeout.map_or(-1, |t| t.as_millis().min(i32::MAX as u128) as libc::c_int);
+        // SAFETY: one valid pollfd, and the fd stays open for as long as `self` lives.
+        let n = unsafe { libc::poll(&mut pfd, 1, ms) };
+        if n < 0 {
+            let err = std::io::Error::last_os_error();
+            return if err.kind() == std::io::ErrorKind::Interrupted {
+                TtyState::Idle
+            } else {
+                TtyState::Gone
+            };
+        }
+        if pfd.revents & (libc::POLLHUP | libc::POLLERR | libc::POLLNVAL) != 0 {
+            TtyState::Gone
+        } else if pfd.revents & libc::POLLIN != 0 {
+            TtyState::Readable
+        } else {
+            TtyState::Idle
+        }
+    }
+
+    /// macOS: poll(2) does not support devices (a tty answers POLLNVAL), so select(2) waits for
+    /// input and tcgetattr, which fails once the tty is revoked, tells whether it is still there.
+    /// The hang-up watch then wakes every quarter second instead of sleeping until the hang-up.
+    #[cfg(target_os = "macos")]
+    fn wait(&self, events: libc::c_short, timeout: Option<Duration>) -> TtyState {
+        let step = timeout.unwrap_or(Duration::from_millis(250));
+        let mut readable = false;
+        if events == 0 {
+            std::thread::sleep(step);
+        } else {
+            let mut tv = libc::timeval {
+                tv_sec: step.as_secs() as libc::time_t,
+                tv_usec: step.subsec_micros() as libc::suseconds_t,
+            };
+            // SAFETY: a zeroed fd_set is valid; fd is open and below FD_SETSIZE (it is 0 or a
+            // file opened at start-up).
+            unsafe {
+                let mut set: libc::fd_set = std::mem::zeroed();
+                libc::FD_ZERO(&mut set);
+                libc::FD_SET(self.fd, &mut set);
+                let n = libc::select(
+                    self.fd + 1,
+                    &mut set,
+                    std::ptr::null_mut(),
+                    std::ptr::null_mut(),
+                    &mut tv,
+                );
+                readable = n > 0 && libc::FD_ISSET(self.fd, &set);
+            }
+        }
+        // SAFETY: tcgetattr only writes into the termios we own.
+        let alive = unsafe {
+            let mut termios: libc::termios = std::mem::zeroed();
+            libc::tcgetattr(self.fd, &mut termios) == 0
+        };
+        match (alive, readable) {
+            (false, _) => TtyState::Gone,
+            (true, true) => TtyState::Readable,
+            (true, false) => TtyState::Idle,
+        }
+    }
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum TtyState {
+    Idle,
+    Readable,
+    Gone,
+}
+
+/// How often the reader looks at crossterm when no key arrives: resizes reach crossterm as
+/// SIGWINCH on a pipe of its own, so they wait at most this long.
+const READ_TICK: Duration = Duration::from_millis(50);
+
+/// Read terminal events on a thread of their own. crossterm is only asked, and never made to
+/// wait, once poll(2) says the tty is alive, so a dead terminal cannot keep a core busy.
+fn spawn_input_reader(tty: Arc<Tty>, tx: mpsc::UnboundedSender<InputEvent>, stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
-            match crossterm::event::poll(Duration::from_millis(100)) {
-                Ok(false) => {
-                    if !std::io::stdin().is_terminal() {
-                        let _ = tx.send(InputEvent::Gone);
-                        return;
-                    }
-                }
-                Ok(true) => match crossterm::event::read() {
-                    Ok(event) => {
-                        if tx.send(InputEvent::Terminal(event)).is_err() {
+            if tty.wait(libc::POLLIN, Some(READ_TICK)) == TtyState::Gone {
+                let _ = tx.send(InputEvent::Gone);
+                return;
+            }
+            loop {
+                match crossterm::event::poll(Duration::ZERO) {
+                    Ok(false) => break,
+                    Ok(true) => match crossterm::event::read() {
+                        Ok(event) => {
+                            if tx.send(InputEvent::Terminal(event)).is_err() {
+                                return;
+                            }
+                        }
+                        Err(_) => {
+                            let _ = tx.send(InputEvent::Gone);
                             return;
                         }
-                    }
+                    },
                     Err(_) => {
                         let _ = tx.send(InputEvent::Gone);
                         return;
                     }
-                },
-                Err(_) => {
-                    let _ = tx.send(InputEvent::Gone);
-                    return;
                 }
             }
         }
     });
 }
 
+/// Sleeps in poll(2) until the tty hangs up: a second line of defence that notices a closed
+/// terminal at once even if the reader were stuck inside crossterm, and costs no CPU.
+fn spawn_hangup_watch(tty: Arc<Tty>, tx: mpsc::UnboundedSender<InputEvent>) {
+    std::thread::spawn(move || loop {
+        if tty.wait(0, None) == TtyState::Gone {
+            let _ = tx.send(InputEvent::Gone);
+            return;
+        }
+    });
+}
+
+/// Whether SIGHUP was ignored when sstop started (`nohup`, `trap '' HUP`). Then we leave it
+/// ignored, as asked; the tty watch still ends sstop when its terminal goes away.
+fn hangup_ignored() -> bool {
+    // SAFETY: with a null new action, sigaction only reads the current one into `old`.
+    unsafe {
+        let mut old: libc::sigaction = std::mem::zeroed();
+        libc::sigaction(libc::SIGHUP, std::ptr::null(), &mut old) == 0 && old.sa_sigaction == libc::SIG_IGN
+    }
+}
+
+/// TEST HOOK, for tests/terminal.rs only: `SSTOP_TEST_PANIC_AFTER_MS=N` makes the event loop
+/// panic N ms after it starts, to prove the terminal is restored and the message shown.
+const TEST_PANIC_ENV: &str = "SSTOP_TEST_PANIC_AFTER_MS";
+
+fn test_panic_deadline() -> Option<tokio::time::Instant> {
+    let ms: u64 = std::env::var(TEST_PANIC_ENV).ok()?.trim().parse().ok()?;
+    Some(tokio::time::Instant::now() + Duration::from_millis(ms))
+}
+
 /// Initial screens and the first watch for the poller.
 pub fn initial_state(settings: Settings, open: Option<(String, Option<String>)>) -> (State, Vec<Command>) {
     let mut state = State::new(settings, OffsetDateTime::now_utc());
     if let Some((stack_set, operation)) = open {
-        state.screens.push(Screen::Operations { stack_set: stack_set.clone() });
+        state.screens.push(Screen::Operations {
+            stack_set: stack_set.clone(),
+        });
         state.operations.stack_set = stack_set.clone();
         if let Some(operation_id) = operation {
-            state.screens.push(Screen::Operation { stack_set: stack_set.clone(), operation_id });
+            state.screens.push(Screen::Operation {
+                stack_set: stack_set.clone(),
+                operation_id,
+            });
             state.operation = app::OperationData::new(&stack_set);
         }
     }
@@ -99,24 +244,48 @@ pub fn initial_state(settings: Settings, open: Option<(String, Option<String>)>)
 
 pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyhow::Result<()> {
     let (input_tx, input_rx) = mpsc::unbounded_channel();
-    // Signals are set up before the terminal changes, so a failure here leaves it untouched.
-    let mut hangup = signal(SignalKind::hangup())?;
+    // Signals and the tty are set up before the terminal changes, so a failure here leaves it untouched.
+    let mut hangup = if hangup_ignored() {
+        None
+    } else {
+        Some(signal(SignalKind::hangup())?)
+    };
     let mut terminate = signal(SignalKind::terminate())?;
     let mut interrupt = signal(SignalKind::interrupt())?;
+    let tty = Arc::new(Tty::open().map_err(|err| anyhow::anyhow!("no terminal to draw on: {err}"))?);
     let signal_tx = input_tx.clone();
     tokio::spawn(async move {
+        let hangup = async {
+            match hangup.as_mut() {
+                Some(hangup) => hangup.recv().await,
+                None => std::future::pending().await,
+            }
+        };
         let exit = tokio::select! {
-            _ = hangup.recv() => Exit::TerminalGone,
+            _ = hangup => Exit::TerminalGone,
             _ = terminate.recv() => Exit::Signal("SIGTERM"),
             _ = interrupt.recv() => Exit::Signal("SIGINT"),
         };
         let _ = signal_tx.send(InputEvent::Signal(exit));
     });
     let mut terminal = ratatui::try_init()?;
+    // try_init's hook restores the terminal, then prints the message. A panic on another thread
+    // (the poller) would leave the loop drawing on a restored, cooked terminal: end it all instead.
+    let restore_and_report = std::panic::take_hook();
+    std::panic::set_hook(Box::new(move |info| {
+        restore_and_report(info);
+        std::process::exit(101);
+    }));
     let stop_input = Arc::new(AtomicBool::new(false));
-    spawn_input_reader(input_tx, Arc::clone(&stop_input));
+    spawn_input_reader(Arc::clone(&tty), input_tx.clone(), Arc::clone(&stop_input));
+    spawn_hangup_watch(Arc::clone(&tty), input_tx);
     let outcome = drive(&mut terminal, api, options, input_rx, None).await;
     stop_input.store(true, Ordering::Relaxed);
+    // A draw that failed because the tty went away is a hang-up too, not an error to print.
+    let outcome = match outcome {
+        Err(_) if tty.wait(0, Some(Duration::ZERO)) == TtyState::Gone => Ok(Exit::TerminalGone),
+        other => other,
+    };
     match outcome {
         Ok(Exit::Quit) => {
             ratatui::restore();
@@ -125,10 +294,12 @@ pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyh
         Ok(Exit::Signal(name)) => {
             ratatui::restore();
             eprintln!("sstop: stopped by {name}");
-            std::process::exit(130);
+            tracing::info!(signal = name, "stopped by a signal");
+            std::process::exit(if name == "SIGINT" { 130 } else { 143 });
         }
         Ok(Exit::TerminalGone) => {
-            // Writing restore sequences to a hung-up tty can block or fail; the terminal is gone anyway.
+            // Nothing is written to a hung-up tty: it would fail or block, and no one can see it.
+            tracing::info!("terminal gone: exiting without restoring it");
             std::process::exit(129);
         }
         Err(err) => {
@@ -154,6 +325,7 @@ where
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
 
+    let panic_at = test_panic_deadline();
     let (mut state, commands) = initial_state(options.settings, options.open);
     let size = terminal.size()?;
     state.size = (size.width, size.height);
@@ -175,6 +347,9 @@ where
             },
             msg = msg_rx.recv() => batch.extend(msg),
             _ = ticks.tick() => batch.push(Msg::Tick(OffsetDateTime::now_utc())),
+            _ = async { tokio::time::sleep_until(panic_at.expect("guarded")).await }, if panic_at.is_some() => {
+                panic!("{TEST_PANIC_ENV} test hook: deliberate panic in the event loop");
+            }
         }
         // Apply whatever else is already waiting before the next frame; keys first.
         let mut ended = None;

@@ -6,6 +6,7 @@ use std::time::Duration;
 use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
+use aws_credential_types::provider::error::CredentialsError;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::operation::RequestId;
 use aws_sdk_cloudformation::types as sdk;
@@ -14,8 +15,8 @@ use time::OffsetDateTime;
 
 use super::{ApiError, ErrorKind, StackSetApi, StopAccepted};
 use crate::model::{
-    CallAs, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, Page,
-    PermissionModel, ResultStatus, StackSetDetail, StackSetStatus, StackSetSummary,
+    CallAs, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, Page, PermissionModel,
+    ResultStatus, StackSetDetail, StackSetStatus, StackSetSummary,
 };
 
 /// How to reach CloudFormation. `None` fields fall back to aws-config's default chain.
@@ -46,10 +47,20 @@ impl ConnectOptions {
 /// A set-up problem found before any call is made (exit code 2 on the command line).
 #[derive(Debug, thiserror::Error)]
 pub enum ConnectError {
-    #[error("no AWS Region is set: pass --region, set AWS_REGION, or add `region = ...` to the profile in ~/.aws/config")]
+    #[error(
+        "no AWS Region is set: pass --region, set AWS_REGION, or add `region = ...` to the profile in ~/.aws/config"
+    )]
     NoRegion,
     #[error("invalid --endpoint-url {0:?}: give a full URL such as http://127.0.0.1:4566 or https://cloudformation.us-east-1.amazonaws.com")]
     BadEndpoint(String),
+    #[error("AWS profile {name:?} not found in {files}: check the name{known}, or create it with `aws configure --profile {name}`")]
+    UnknownProfile { name: String, files: String, known: String },
+    #[error("cannot use AWS profile {name:?}: the AWS config files could not be parsed ({reason}): fix {files}")]
+    UnreadableProfiles {
+        name: String,
+        files: String,
+        reason: String,
+    },
 }
 
 #[derive(Debug, Clone)]
@@ -68,6 +79,9 @@ impl SdkApi {
     pub async fn connect(options: &ConnectOptions) -> Result<(SdkApi, Resolved), ConnectError> {
         if let Some(url) = &options.endpoint_url {
             validate_endpoint(url)?;
+        }
+        if let Some(profile) = &options.profile {
+            check_profile(profile).await?;
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
             .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)))
@@ -99,7 +113,12 @@ impl SdkApi {
         let config = loader.load().await;
         let region = config.region().ok_or(ConnectError::NoRegion)?.to_string();
         let endpoint = config.endpoint_url().map(str::to_string);
-        Ok((SdkApi { client: Client::new(&config) }, Resolved { region, endpoint }))
+        Ok((
+            SdkApi {
+                client: Client::new(&config),
+            },
+            Resolved { region, endpoint },
+        ))
     }
 
     pub fn from_client(client: Client) -> Self {
@@ -107,9 +126,74 @@ impl SdkApi {
     }
 }
 
+/// The shared config and credentials files, as aws-config finds them (AWS_CONFIG_FILE and
+/// AWS_SHARED_CREDENTIALS_FILE honoured), for messages.
+fn profile_file_names() -> String {
+    let name = |var: &str, default: &str| match std::env::var(var) {
+        Ok(path) if !path.is_empty() => path,
+        _ => default.to_string(),
+    };
+    format!(
+        "{} or {}",
+        name("AWS_CONFIG_FILE", "~/.aws/config"),
+        name("AWS_SHARED_CREDENTIALS_FILE", "~/.aws/credentials")
+    )
+}
+
+/// A named profile must exist before we start: aws-config would otherwise fall through to an
+/// empty profile and fail later with a vaguer "no credentials" on every call.
+async fn check_profile(name: &str) -> Result<(), ConnectError> {
+    use aws_types::os_shim_internal::{Env, Fs};
+    let files = aws_runtime::env_config::file::EnvConfigFiles::default();
+    match aws_config::profile::load(&Fs::real(), &Env::real(), &files, None).await {
+        Ok(set) if set.get_profile(name).is_some() => Ok(()),
+        Ok(set) => {
+            let mut names: Vec<&str> = set.profiles().collect();
+            names.sort_unstable();
+            let known = if names.is_empty() {
+                String::new()
+            } else {
+                let shown = names.iter().take(8).copied().collect::<Vec<_>>().join(", ");
+                let more = if names.len() > 8 { ", ..." } else { "" };
+                format!(" (known profiles: {shown}{more})")
+            };
+            Err(ConnectError::UnknownProfile {
+                name: name.to_string(),
+                files: profile_file_names(),
+                known,
+            })
+        }
+        // aws-config reads a missing or unreadable file as empty, so this is a parse error.
+        Err(err) => Err(ConnectError::UnreadableProfiles {
+            name: name.to_string(),
+            files: profile_file_names(),
+            reason: error_chain(&err),
+        }),
+    }
+}
+
+/// An error and its sources as one line ("a: b: c"), without the debug dump that
+/// `DisplayErrorContext` adds: for headers and one-line messages.
+fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
+    let mut parts: Vec<String> = Vec::new();
+    let mut current = Some(err);
+    while let Some(e) = current {
+        let text = e.to_string().split_whitespace().collect::<Vec<_>>().join(" ");
+        // Wrappers often repeat their source's text; keep each piece once.
+        if !text.is_empty() && !parts.iter().any(|p| p.contains(&text)) {
+            parts.push(text);
+        }
+        current = e.source();
+    }
+    parts.join(": ")
+}
+
 fn validate_endpoint(url: &str) -> Result<(), ConnectError> {
     let bad = || ConnectError::BadEndpoint(url.to_string());
-    let rest = url.strip_prefix("http://").or_else(|| url.strip_prefix("https://")).ok_or_else(bad)?;
+    let rest = url
+        .strip_prefix("http://")
+        .or_else(|| url.strip_prefix("https://"))
+        .ok_or_else(bad)?;
     let host = rest.split(['/', '?']).next().unwrap_or("");
     if host.is_empty() || host.contains(' ') || host.starts_with(':') {
         return Err(bad());
@@ -166,7 +250,9 @@ fn stack_set_summary(s: &sdk::StackSetSummary) -> StackSetSummary {
         name: s.stack_set_name().unwrap_or_default().to_string(),
         id: s.stack_set_id().unwrap_or_default().to_string(),
         status: parse_or(s.status().map(|v| v.as_str()), StackSetStatus::Active),
-        permission_model: s.permission_model().and_then(|v| v.as_str().parse::<PermissionModel>().ok()),
+        permission_model: s
+            .permission_model()
+            .and_then(|v| v.as_str().parse::<PermissionModel>().ok()),
         description: s.description().map(str::to_string),
     }
 }
@@ -179,7 +265,9 @@ fn operation_summary(s: &sdk::StackSetOperationSummary) -> Operation {
         created: timestamp(s.creation_timestamp()),
         ended: timestamp(s.end_timestamp()),
         status_reason: s.status_reason().map(str::to_string),
-        failed_count: s.status_details().and_then(|d| u32_of(d.failed_stack_instances_count())),
+        failed_count: s
+            .status_details()
+            .and_then(|d| u32_of(d.failed_stack_instances_count())),
         preferences: preferences(s.operation_preferences()),
     }
 }
@@ -192,7 +280,9 @@ fn operation(s: &sdk::StackSetOperation) -> Operation {
         created: timestamp(s.creation_timestamp()),
         ended: timestamp(s.end_timestamp()),
         status_reason: s.status_reason().map(str::to_string),
-        failed_count: s.status_details().and_then(|d| u32_of(d.failed_stack_instances_count())),
+        failed_count: s
+            .status_details()
+            .and_then(|d| u32_of(d.failed_stack_instances_count())),
         preferences: preferences(s.operation_preferences()),
     }
 }
@@ -217,9 +307,10 @@ where
     E: ProvideErrorMetadata + std::error::Error + Send + Sync + 'static,
 {
     let request_id = err.request_id().map(str::to_string);
-    let detail = aws_smithy_types::error::display::DisplayErrorContext(&err).to_string();
-    let (kind, code, message) = match &err {
-        SdkError::ServiceError(service) => {
+    tracing::debug!(error = %aws_smithy_types::error::display::DisplayErrorContext(&err), "call failed");
+    let detail = error_chain(&err);
+    let (kind, code, message) = match (&err, credentials_error(&err)) {
+        (SdkError::ServiceError(service), _) => {
             let code = service.err().code().map(str::to_string);
             let message = service.err().message().unwrap_or("no message").to_string();
             let status = service.raw().status().as_u16();
@@ -242,16 +333,26 @@ where
             };
             (kind, code, message)
         }
-        SdkError::TimeoutError(_) => (ErrorKind::Timeout, None, "the request timed out".to_string()),
-        SdkError::DispatchFailure(failure) => {
-            let kind = if failure.is_timeout() { ErrorKind::Timeout } else { ErrorKind::Network };
+        (SdkError::TimeoutError(_), _) => (ErrorKind::Timeout, None, "the request timed out".to_string()),
+        // Identity resolution runs just before transmit, so a credentials failure arrives as a
+        // dispatch failure (kind "other") wrapping the provider's CredentialsError: not a network fault.
+        (_, Some(creds)) => {
+            let (kind, message) = credentials_failure(creds);
+            (kind, None, message)
+        }
+        (SdkError::DispatchFailure(failure), None) => {
+            let kind = if failure.is_timeout() {
+                ErrorKind::Timeout
+            } else {
+                ErrorKind::Network
+            };
             (kind, None, detail.clone())
         }
-        SdkError::ResponseError(_) => (ErrorKind::Network, None, detail.clone()),
+        (SdkError::ResponseError(_), None) => (ErrorKind::Network, None, detail.clone()),
         _ => {
             let lower = detail.to_ascii_lowercase();
             let kind = if lower.contains("credential") || lower.contains("identity") {
-                if lower.contains("expired") || lower.contains("sso") && lower.contains("token") {
+                if credentials_expired(&lower) {
                     ErrorKind::ExpiredCredentials
                 } else {
                     ErrorKind::NoCredentials
@@ -262,11 +363,52 @@ where
             (kind, None, detail.clone())
         }
     };
-    ApiError { kind, code, message, request_id }
+    ApiError {
+        kind,
+        code,
+        message,
+        request_id,
+    }
+}
+
+/// The credentials provider's error, wherever it sits in the chain of sources.
+fn credentials_error<'a>(err: &'a (dyn std::error::Error + 'static)) -> Option<&'a CredentialsError> {
+    let mut current = Some(err);
+    while let Some(e) = current {
+        if let Some(found) = e.downcast_ref::<CredentialsError>() {
+            return Some(found);
+        }
+        current = e.source();
+    }
+    None
+}
+
+fn credentials_expired(lower: &str) -> bool {
+    lower.contains("expired") || (lower.contains("sso") && lower.contains("token"))
+}
+
+/// Kind and a one-line message for a credentials failure. The provider's own text can run to a
+/// line per provider tried; the first line is enough for a header.
+fn credentials_failure(err: &CredentialsError) -> (ErrorKind, String) {
+    let detail = error_chain(err);
+    match err {
+        CredentialsError::CredentialsNotLoaded(_) => (
+            ErrorKind::NoCredentials,
+            "no AWS credentials found (tried environment, profile, web identity, container and instance metadata)"
+                .to_string(),
+        ),
+        CredentialsError::ProviderTimedOut(_) => (ErrorKind::Timeout, detail),
+        _ if credentials_expired(&detail.to_ascii_lowercase()) => (ErrorKind::ExpiredCredentials, detail),
+        _ => (ErrorKind::NoCredentials, detail),
+    }
 }
 
 impl StackSetApi for SdkApi {
-    async fn list_stack_sets(&self, call_as: CallAs, next_token: Option<String>) -> Result<Page<StackSetSummary>, ApiError> {
+    async fn list_stack_sets(
+        &self,
+        call_as: CallAs,
+        next_token: Option<String>,
+    ) -> Result<Page<StackSetSummary>, ApiError> {
         let out = self
             .client
             .list_stack_sets()
@@ -292,7 +434,9 @@ impl StackSetApi for SdkApi {
             .send()
             .await
             .map_err(api_error)?;
-        let s = out.stack_set().ok_or_else(|| ApiError::new(ErrorKind::Other, "DescribeStackSet returned no stack set"))?;
+        let s = out
+            .stack_set()
+            .ok_or_else(|| ApiError::new(ErrorKind::Other, "DescribeStackSet returned no stack set"))?;
         Ok(StackSetDetail {
             summary: StackSetSummary {
                 name: s.stack_set_name().unwrap_or_default().to_string(),
@@ -329,7 +473,12 @@ impl StackSetApi for SdkApi {
         })
     }
 
-    async fn describe_operation(&self, stack_set: &str, operation_id: &str, call_as: CallAs) -> Result<Operation, ApiError> {
+    async fn describe_operation(
+        &self,
+        stack_set: &str,
+        operation_id: &str,
+        call_as: CallAs,
+    ) -> Result<Operation, ApiError> {
         let out = self
             .client
             .describe_stack_set_operation()
@@ -375,7 +524,12 @@ impl StackSetApi for SdkApi {
         })
     }
 
-    async fn stop_operation(&self, stack_set: &str, operation_id: &str, call_as: CallAs) -> Result<StopAccepted, ApiError> {
+    async fn stop_operation(
+        &self,
+        stack_set: &str,
+        operation_id: &str,
+        call_as: CallAs,
+    ) -> Result<StopAccepted, ApiError> {
         let out = self
             .client
             .stop_stack_set_operation()
@@ -385,13 +539,91 @@ impl StackSetApi for SdkApi {
             .send()
             .await
             .map_err(api_error)?;
-        Ok(StopAccepted { request_id: out.request_id().map(str::to_string) })
+        Ok(StopAccepted {
+            request_id: out.request_id().map(str::to_string),
+        })
     }
 }
 
 #[cfg(test)]
 mod tests {
     use super::*;
+    use aws_credential_types::provider::{future, ProvideCredentials};
+
+    /// A credentials provider that always fails the way `make` says.
+    #[derive(Debug)]
+    struct Failing(fn() -> CredentialsError);
+
+    impl ProvideCredentials for Failing {
+        fn provide_credentials<'a>(&'a self) -> future::ProvideCredentials<'a>
+        where
+            Self: 'a,
+        {
+            future::ProvideCredentials::ready(Err((self.0)()))
+        }
+    }
+
+    /// The real SDK against the emulator, with credentials that cannot be had: what kind of
+    /// error does a call come back with?
+    async fn kind_without_credentials(make: fn() -> CredentialsError) -> ApiError {
+        let sim = crate::sim::start(crate::sim::SimOptions::default())
+            .await
+            .expect("emulator");
+        let config = aws_sdk_cloudformation::Config::builder()
+            .behavior_version(BehaviorVersion::latest())
+            .region(Region::new("us-east-1"))
+            .endpoint_url(sim.endpoint_url())
+            .credentials_provider(Failing(make))
+            .build();
+        let api = SdkApi::from_client(Client::from_conf(config));
+        api.list_stack_sets(CallAs::SelfAccount, None)
+            .await
+            .expect_err("no credentials, no call")
+    }
+
+    #[tokio::test]
+    async fn an_empty_credentials_chain_is_no_credentials_not_a_network_error() {
+        let err =
+            kind_without_credentials(|| CredentialsError::not_loaded("no providers in chain provided credentials"))
+                .await;
+        assert_eq!(err.kind, ErrorKind::NoCredentials, "{err:?}");
+        assert!(!err.is_transient());
+        assert!(
+            !err.message.contains('\n'),
+            "one line for the header: {:?}",
+            err.message
+        );
+    }
+
+    #[tokio::test]
+    async fn an_expired_sso_session_is_expired_credentials() {
+        let err = kind_without_credentials(|| {
+            CredentialsError::provider_error("the SSO session has expired: run aws sso login")
+        })
+        .await;
+        assert_eq!(err.kind, ErrorKind::ExpiredCredentials, "{err:?}");
+        assert!(err.message.contains("expired"), "{err:?}");
+    }
+
+    #[tokio::test]
+    async fn a_refused_connection_is_still_a_network_error() {
+        let mut options = ConnectOptions::new();
+        options.endpoint_url = Some("http://127.0.0.1:1".into());
+        options.region = Some("us-east-1".into());
+        options.dummy_credentials = true;
+        options.max_attempts = 1;
+        let (api, _) = SdkApi::connect(&options).await.expect("client");
+        let err = api
+            .list_stack_sets(CallAs::SelfAccount, None)
+            .await
+            .expect_err("nothing listens on port 1");
+        assert_eq!(err.kind, ErrorKind::Network, "{err:?}");
+        assert!(
+            !err.message.contains('\n') && !err.message.contains("DispatchFailure {"),
+            "{:?}",
+            err.message
+        );
+    }
 
     #[test]
     fn endpoint_urls_are_checked_before_use() {

@@ -1,0 +1,477 @@
+//! The binary's answers to bad input and to the command-line calls, as a person sees them: one
+//! line on stderr naming the problem and the fix, and the exit code (2 for bad input). Calls go
+//! to the emulator, started in this process on 127.0.0.1. Also: credentials never reach the log.
+
+use std::os::unix::fs::PermissionsExt;
+use std::path::Path;
+
+use assert_cmd::Command;
+use sstop::model::OperationStatus;
+use sstop::sim::{SimHandle, SimOptions};
+
+const RUNAWAY_SET: &str = "vpc-flow-logs";
+const RUNAWAY_OP: &str = "e1f2d3c4-b5a6-4978-8d6e-5f4a3b2c1d0e";
+
+/// The emulator with the runaway scenario, on the runtime that keeps it serving.
+struct Sim {
+    handle: SimHandle,
+    _runtime: tokio::runtime::Runtime,
+}
+
+impl Sim {
+    fn start() -> Sim {
+        let runtime = tokio::runtime::Builder::new_multi_thread()
+            .worker_threads(1)
+            .enable_all()
+            .build()
+            .unwrap();
+        let handle = runtime
+            .block_on(sstop::sim::start(SimOptions {
+                scenario: Some("runaway".into()),
+                ..Default::default()
+            }))
+            .expect("emulator starts");
+        Sim {
+            handle,
+            _runtime: runtime,
+        }
+    }
+
+    fn url(&self) -> String {
+        self.handle.endpoint_url()
+    }
+
+    /// An operation of the runaway stack set that has already ended.
+    fn ended_operation(&self) -> String {
+        self.handle
+            .operation_ids(RUNAWAY_SET)
+            .into_iter()
+            .find(|id| {
+                self.handle.operation_status(RUNAWAY_SET, id).is_some_and(|s| {
+                    matches!(
+                        s,
+                        OperationStatus::Succeeded | OperationStatus::Failed | OperationStatus::Stopped
+                    )
+                })
+            })
+            .expect("the scenario has an ended operation")
+    }
+}
+
+/// sstop with nothing from this machine: an empty home, no AWS_* variables, no instance
+/// metadata, the log in the temp dir.
+fn sstop(home: &Path) -> Command {
+    let mut cmd = Command::new(env!("CARGO_BIN_EXE_sstop"));
+    cmd.env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home)
+        .env("XDG_CONFIG_HOME", home.join("config"))
+        .env("XDG_STATE_HOME", home.join("state"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .timeout(std::time::Duration::from_secs(30));
+    cmd
+}
+
+/// Plus dummy credentials and a Region, aimed at the emulator.
+fn sstop_at(home: &Path, sim: &Sim) -> Command {
+    let mut cmd = sstop(home);
+    cmd.env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "us-east-1")
+        .args(["--endpoint-url", &sim.url()]);
+    cmd
+}
+
+fn home() -> tempfile::TempDir {
+    tempfile::tempdir().expect("temp dir")
+}
+
+/// Runs, checks the exit code, and returns stderr after checking it is exactly one line of
+/// ours: no backtrace, no debug dump.
+fn one_line_error(cmd: &mut Command, code: i32) -> String {
+    let out = cmd.output().expect("sstop runs");
+    let stderr = String::from_utf8_lossy(&out.stderr).into_owned();
+    assert_eq!(out.status.code(), Some(code), "exit code; stderr: {stderr}");
+    assert_eq!(stderr.lines().count(), 1, "one line expected:\n{stderr}");
+    assert!(stderr.starts_with("sstop: "), "{stderr}");
+    for noise in [
+        "panicked",
+        "backtrace",
+        "Error {",
+        "Error:",
+        "DispatchFailure",
+        "{ kind",
+    ] {
+        assert!(!stderr.contains(noise), "{noise:?} in {stderr}");
+    }
+    stderr
+}
+
+fn write(dir: &Path, name: &str, text: &str) -> std::path::PathBuf {
+    let path = dir.join(name);
+    std::fs::write(&path, text).unwrap();
+    path
+}
+
+#[test]
+fn an_unknown_profile_is_named_with_the_ones_there_are() {
+    let home = home();
+    let config = write(
+        home.path(),
+        "aws-config",
+        "[profile dev]\nregion = us-east-1\n[default]\nregion = eu-west-1\n",
+    );
+    let creds = write(
+        home.path(),
+        "aws-credentials",
+        "[ci]\naws_access_key_id = x\naws_secret_access_key = y\n",
+    );
+    let with_files = |cmd: &mut Command| {
+        cmd.env("AWS_CONFIG_FILE", &config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", &creds);
+    };
+    let mut cmd = sstop(home.path());
+    with_files(&mut cmd);
+    let err = one_line_error(cmd.args(["results", "s", "o", "--profile", "nope"]), 2);
+    assert!(err.contains(r#"AWS profile "nope" not found"#), "{err}");
+    assert!(
+        err.contains(&config.display().to_string()),
+        "the file named by AWS_CONFIG_FILE: {err}"
+    );
+    assert!(err.contains("known profiles: ci, default, dev"), "{err}");
+    assert!(err.contains("aws configure --profile nope"), "{err}");
+
+    // AWS_PROFILE is the same flag; the dashboard checks before it takes the terminal.
+    let mut cmd = sstop(home.path());
+    with_files(&mut cmd);
+    let err = one_line_error(cmd.env("AWS_PROFILE", "nope"), 2);
+    assert!(err.contains(r#"AWS profile "nope" not found"#), "{err}");
+
+    // A profile that exists passes the check (and the call then fails for want of an endpoint).
+    let mut cmd = sstop(home.path());
+    with_files(&mut cmd);
+    let out = cmd
+        .args([
+            "results",
+            "s",
+            "o",
+            "--profile",
+            "ci",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            "http://127.0.0.1:1",
+        ])
+        .output()
+        .unwrap();
+    assert!(
+        !String::from_utf8_lossy(&out.stderr).contains("profile"),
+        "{}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+}
+
+#[test]
+fn a_named_profile_without_any_config_file_is_unknown() {
+    let home = home();
+    let err = one_line_error(
+        sstop(home.path())
+            .env("AWS_CONFIG_FILE", home.path().join("missing"))
+            .args(["results", "s", "o", "--profile", "dev"]),
+        2,
+    );
+    assert!(err.contains(r#"AWS profile "dev" not found"#), "{err}");
+}
+
+#[test]
+fn a_malformed_aws_config_file_is_reported_for_a_named_profile() {
+    let home = home();
+    let config = write(home.path(), "aws-config", "[profile dev\nregion = us-east-1\n");
+    let err = one_line_error(
+        sstop(home.path())
+            .env("AWS_CONFIG_FILE", &config)
+            .args(["results", "s", "o", "--profile", "dev"]),
+        2,
+    );
+    assert!(
+        err.contains("could not be parsed") && err.contains("must end with ']'"),
+        "{err}"
+    );
+}
+
+#[test]
+fn no_region_anywhere() {
+    let home = home();
+    let err = one_line_error(sstop(home.path()).args(["results", "s", "o"]), 2);
+    assert!(
+        err.contains("no AWS Region is set") && err.contains("--region"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_malformed_endpoint_url() {
+    let home = home();
+    let err = one_line_error(
+        sstop(home.path()).args([
+            "results",
+            "s",
+            "o",
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            "127.0.0.1:4566",
+        ]),
+        2,
+    );
+    assert!(
+        err.contains("invalid --endpoint-url") && err.contains("http://127.0.0.1:4566"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_invalid_call_as_is_one_line_from_clap() {
+    let home = home();
+    let err = one_line_error(sstop(home.path()).args(["--call-as", "root"]), 2);
+    assert!(
+        err.contains("'root'") && err.contains("self, delegated-admin") && err.contains("sstop --help"),
+        "{err}"
+    );
+    let err = one_line_error(sstop(home.path()).args(["--no-such-flag"]), 2);
+    assert!(err.contains("--no-such-flag"), "{err}");
+    // --help still prints in full, on stdout, and succeeds.
+    sstop(home.path())
+        .arg("--help")
+        .assert()
+        .success()
+        .stdout(predicates::str::contains("--call-as"));
+}
+
+#[test]
+fn config_file_problems() {
+    let home = home();
+    let unknown = write(home.path(), "unknown.toml", "poll_interval = 5\npoll_intervall = 3\n");
+    let err = one_line_error(sstop(home.path()).args(["--config"]).arg(&unknown), 2);
+    assert!(
+        err.contains("line 2, column 1") && err.contains("poll_intervall") && err.contains("config.example.toml"),
+        "{err}"
+    );
+
+    let malformed = write(home.path(), "malformed.toml", "poll_interval = \n");
+    let err = one_line_error(sstop(home.path()).args(["--config"]).arg(&malformed), 2);
+    assert!(err.contains("malformed.toml, line 1"), "{err}");
+
+    let err = one_line_error(
+        sstop(home.path())
+            .args(["--config"])
+            .arg(home.path().join("absent.toml")),
+        2,
+    );
+    assert!(
+        err.contains("cannot read config file") && err.contains("--config"),
+        "{err}"
+    );
+}
+
+#[test]
+fn a_stack_set_that_does_not_exist() {
+    let sim = Sim::start();
+    let home = home();
+    let self_fix = r#"stack set "nope" not found as SELF: check the name, or pass --call-as delegated-admin if it is a service-managed stack set of your organization"#;
+    // The dashboard checks before taking the terminal.
+    let err = one_line_error(sstop_at(home.path(), &sim).args(["--stack-set", "nope"]), 2);
+    assert!(err.contains(self_fix), "{err}");
+    let err = one_line_error(sstop_at(home.path(), &sim).args(["results", "nope", "x"]), 2);
+    assert!(err.contains(self_fix), "{err}");
+    let err = one_line_error(sstop_at(home.path(), &sim).args(["stop", "nope", "x", "--yes"]), 2);
+    assert!(err.contains(self_fix), "{err}");
+    let err = one_line_error(
+        sstop_at(home.path(), &sim).args(["results", "nope", "x", "--call-as", "delegated-admin"]),
+        2,
+    );
+    assert!(
+        err.contains(r#"stack set "nope" not found as DELEGATED_ADMIN"#) && err.contains("--call-as self"),
+        "{err}"
+    );
+}
+
+#[test]
+fn an_operation_that_does_not_exist() {
+    let sim = Sim::start();
+    let home = home();
+    let expected = r#"operation "nope" not found in stack set "vpc-flow-logs""#;
+    let err = one_line_error(
+        sstop_at(home.path(), &sim).args(["--stack-set", RUNAWAY_SET, "--operation", "nope"]),
+        2,
+    );
+    assert!(err.contains(expected), "{err}");
+    let err = one_line_error(sstop_at(home.path(), &sim).args(["results", RUNAWAY_SET, "nope"]), 2);
+    assert!(err.contains(expected), "{err}");
+    let err = one_line_error(
+        sstop_at(home.path(), &sim).args(["stop", RUNAWAY_SET, "nope", "--yes"]),
+        2,
+    );
+    assert!(err.contains(expected), "{err}");
+}
+
+#[test]
+fn stop_without_a_terminal_needs_yes() {
+    let home = home();
+    // Refused before any connection is made: no endpoint or credentials needed.
+    let err = one_line_error(
+        sstop(home.path())
+            .args(["stop", RUNAWAY_SET, RUNAWAY_OP])
+            .write_stdin("y\n"),
+        2,
+    );
+    assert!(
+        err.contains("refusing to stop without confirmation") && err.contains("--yes"),
+        "{err}"
+    );
+}
+
+#[test]
+fn stop_yes_stops_a_running_operation_and_refuses_an_ended_one() {
+    let sim = Sim::start();
+    let home = home();
+    sstop_at(home.path(), &sim)
+        .args(["stop", RUNAWAY_SET, RUNAWAY_OP, "--yes"])
+        .assert()
+        .code(0)
+        .stdout(predicates::str::contains(format!("Stop sent for {RUNAWAY_OP}")));
+    let ended = sim.ended_operation();
+    let err = one_line_error(
+        sstop_at(home.path(), &sim).args(["stop", RUNAWAY_SET, &ended, "--yes"]),
+        1,
+    );
+    assert!(err.contains("already ended"), "{err}");
+}
+
+#[test]
+fn results_print_every_page() {
+    let sim = Sim::start();
+    let home = home();
+    let out = sstop_at(home.path(), &sim)
+        .args(["results", RUNAWAY_SET, RUNAWAY_OP, "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
+    assert!(
+        rows.as_array().is_some_and(|r| r.len() > 100),
+        "more than one page of results"
+    );
+}
+
+#[test]
+fn no_credentials_on_the_command_line_is_one_line() {
+    let sim = Sim::start();
+    let home = home();
+    let err = one_line_error(
+        sstop(home.path()).args([
+            "results",
+            RUNAWAY_SET,
+            RUNAWAY_OP,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &sim.url(),
+        ]),
+        1,
+    );
+    assert!(
+        err.contains("no AWS credentials found") && err.contains("aws configure"),
+        "{err}"
+    );
+}
+
+#[test]
+fn credentials_never_reach_the_log() {
+    let sim = Sim::start();
+    let home = home();
+    // Shaped like real temporary credentials, so pattern-based scrubbing is exercised too.
+    let key_id = "ASIAQSSTOPTEST7EXAMP";
+    let secret = "wJalrXUtnFEMI/K7MDENG/bPxRfiCYSSTOPSECRET";
+    let token = "IQoJb3JpZ2luX2VjEJr//////////wEaCXVzLWVhc3QtMSJHMEUCIQDsstopTOKENsecretPART";
+    let out = sstop(home.path())
+        .env("SSTOP_LOG", "trace")
+        .env("AWS_ACCESS_KEY_ID", key_id)
+        .env("AWS_SECRET_ACCESS_KEY", secret)
+        .env("AWS_SESSION_TOKEN", token)
+        .args([
+            "results",
+            RUNAWAY_SET,
+            RUNAWAY_OP,
+            "--region",
+            "us-east-1",
+            "--endpoint-url",
+            &sim.url(),
+        ])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let dir = home.path().join("state/sstop");
+    let log_path = dir.join("sstop.log");
+    let log = std::fs::read_to_string(&log_path).expect("a log file in the state dir");
+    // The filter worked: the SDK's trace lines are there, so the secrets had every chance to be.
+    assert!(
+        log.contains("TRACE") && log.contains("aws_smithy_runtime"),
+        "expected SDK trace lines:\n{}",
+        &log[..log.len().min(2000)]
+    );
+    for (what, value) in [
+        ("access key id", key_id),
+        ("secret key", secret),
+        ("session token", token),
+    ] {
+        assert!(!log.contains(value), "the {what} is in the log");
+        // Fragments too: a secret split or partly masked is still a leak.
+        assert!(!log.contains(&value[4..20]), "part of the {what} is in the log");
+    }
+    let mode = std::fs::metadata(&log_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "log file mode {mode:o}");
+    let dir_mode = std::fs::metadata(&dir).unwrap().permissions().mode() & 0o777;
+    assert_eq!(dir_mode, 0o700, "log dir mode {dir_mode:o}");
+    // Nothing of the log on the terminal's streams.
+    assert!(out.stderr.is_empty(), "{}", String::from_utf8_lossy(&out.stderr));
+}
+
+#[test]
+fn an_existing_log_file_is_made_private() {
+    let home = home();
+    let dir = home.path().join("state/sstop");
+    std::fs::create_dir_all(&dir).unwrap();
+    let log_path = write(&dir, "sstop.log", "");
+    std::fs::set_permissions(&log_path, std::fs::Permissions::from_mode(0o644)).unwrap();
+    // Any run that gets past the flags opens the log; this one stops at the missing Region.
+    sstop(home.path()).args(["results", "s", "o"]).assert().code(2);
+    let mode = std::fs::metadata(&log_path).unwrap().permissions().mode() & 0o777;
+    assert_eq!(mode, 0o600, "log file mode {mode:o}");
+}
+
+#[test]
+fn the_emulator_binds_loopback_and_warns_otherwise() {
+    use std::io::{BufRead, Read};
+    let home = home();
+    let help = sstop(home.path()).args(["sim", "--help"]).output().unwrap();
+    assert!(String::from_utf8_lossy(&help.stdout).contains("[default: 127.0.0.1:4566]"));
+
+    let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sstop"))
+        .args(["sim", "--listen", "0.0.0.0:0"])
+        .env("XDG_STATE_HOME", home.path())
+        .stdout(std::process::Stdio::piped())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut line = String::new();
+    std::io::BufReader::new(child.stdout.take().unwrap())
+        .read_line(&mut line)
+        .unwrap();
+    assert!(line.starts_with("sstop sim listening on http://0.0.0.0:"), "{line}");
+    child.kill().unwrap();
+    child.wait().unwrap();
+    let mut stderr = String::new();
+    child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
+    assert!(stderr.contains("not a loopback address"), "{stderr}");
+}

@@ -1,0 +1,568 @@
+//! The real binary in a real terminal: tmux, on a private socket per test. Proves the terminal
+//! is restored (cooked mode, main screen) after q, SIGTERM, SIGINT and a panic; that a closed
+//! terminal ends sstop within a second without spinning, SIGHUP ignored or not; and that resize,
+//! NO_COLOR, 16-colour TERMs and a non-UTF-8 locale draw what they should.
+//! Needs tmux (scripts/test.sh installs it); without it these tests say so and pass.
+
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::sync::atomic::{AtomicUsize, Ordering};
+use std::time::{Duration, Instant};
+
+const BIN: &str = env!("CARGO_BIN_EXE_sstop");
+/// Generous: a debug build starting on a loaded 2-core CI machine.
+const START: Duration = Duration::from_secs(20);
+/// The promise: gone within a second of the terminal closing.
+const GONE: Duration = Duration::from_secs(1);
+
+static NEXT: AtomicUsize = AtomicUsize::new(0);
+
+fn have_tmux() -> bool {
+    let found = Command::new("tmux")
+        .arg("-V")
+        .output()
+        .is_ok_and(|o| o.status.success());
+    if !found {
+        eprintln!("tmux not found: skipping (scripts/test.sh installs it)");
+    }
+    found
+}
+
+/// Quote for sh: single quotes, with embedded ones closed and escaped.
+fn q(text: impl AsRef<str>) -> String {
+    format!("'{}'", text.as_ref().replace('\'', r"'\''"))
+}
+
+/// One tmux server of our own and a temp dir for the files the shell leaves behind. Dropping it
+/// kills the server (and so every process in it), whatever the test's outcome. The server's
+/// socket lives in the temp dir (`-S`, like `-L sstop-test-<unique>` but cleaned up with the dir).
+struct Tmux {
+    socket: PathBuf,
+    dir: tempfile::TempDir,
+}
+
+impl Tmux {
+    /// A private socket and temp dir; nothing runs until `launch`.
+    fn new(name: &str) -> Tmux {
+        let prefix = format!(
+            "sstop-test-{}-{}-{name}-",
+            std::process::id(),
+            NEXT.fetch_add(1, Ordering::Relaxed)
+        );
+        let dir = tempfile::Builder::new().prefix(&prefix).tempdir().expect("temp dir");
+        Tmux {
+            socket: dir.path().join("tmux.sock"),
+            dir,
+        }
+    }
+
+    /// Writes `script` to a file and runs it with sh in a detached 100x30 session. The tmux
+    /// server runs in a UTF-8 locale, so anything non-ASCII a program draws shows in capture-pane.
+    fn launch(&self, script: &str) {
+        let file = self.path("outer.sh");
+        std::fs::write(&file, script).expect("write script");
+        let out = self
+            .command()
+            .args(["new-session", "-d", "-x", "100", "-y", "30", "--", "sh"])
+            .arg(&file)
+            .output()
+            .expect("tmux runs");
+        assert!(
+            out.status.success(),
+            "tmux new-session: {}",
+            String::from_utf8_lossy(&out.stderr)
+        );
+    }
+
+    /// A script that writes its pid to `pid` then execs `env SETTINGS sstop ARGS`, so the pid is sstop's.
+    fn sstop_script(&self, env: &str, args: &str) -> String {
+        let dir = self.dir();
+        let file = self.path("sstop.sh");
+        let text = format!(
+            "echo $$ > {d}/pid\nexec env {env} {base} {bin} {args}\n",
+            d = q(&dir),
+            base = base_env(&dir),
+            bin = q(BIN)
+        );
+        std::fs::write(&file, text).expect("write script");
+        format!("sh {}", q(file.display().to_string()))
+    }
+
+    fn command(&self) -> Command {
+        let mut cmd = Command::new("tmux");
+        cmd.arg("-S")
+            .arg(&self.socket)
+            .args(["-f", "/dev/null"])
+            .env("LC_ALL", "C.UTF-8")
+            .env_remove("TMUX");
+        cmd
+    }
+
+    fn tmux(&self, args: &[&str]) -> Output {
+        self.command().args(args).output().expect("tmux runs")
+    }
+
+    fn path(&self, file: &str) -> PathBuf {
+        self.dir.path().join(file)
+    }
+
+    fn dir(&self) -> String {
+        self.dir.path().display().to_string()
+    }
+
+    fn screen(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p"]).stdout).into_owned()
+    }
+
+    /// The screen with colours and attributes as escape sequences.
+    fn screen_styled(&self) -> String {
+        String::from_utf8_lossy(&self.tmux(&["capture-pane", "-p", "-e"]).stdout).into_owned()
+    }
+
+    fn wait_screen(&self, what: &str, ok: impl Fn(&str) -> bool) -> String {
+        let deadline = Instant::now() + START;
+        loop {
+            let screen = self.screen();
+            if ok(&screen) {
+                return screen;
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {START:?} for {what}; screen:\n{screen}"
+            );
+            std::thread::sleep(Duration::from_millis(50));
+        }
+    }
+
+    /// The dashboard's first screen in the demo.
+    fn wait_dashboard(&self) -> String {
+        self.wait_screen("the dashboard", |s| {
+            s.contains("vpc-flow-logs") && s.contains("StackSets")
+        })
+    }
+
+    /// A file the shell writes, once it is there and complete (it ends with a newline).
+    fn wait_file(&self, file: &str) -> String {
+        let path = self.path(file);
+        let deadline = Instant::now() + START;
+        loop {
+            if let Ok(text) = std::fs::read_to_string(&path) {
+                if text.ends_with('\n') {
+                    return text;
+                }
+            }
+            assert!(
+                Instant::now() < deadline,
+                "waited {START:?} for {file}; screen:\n{}",
+                self.screen()
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn pid(&self) -> u32 {
+        self.wait_file("pid").trim().parse().expect("pid file holds a pid")
+    }
+}
+
+impl Drop for Tmux {
+    fn drop(&mut self) {
+        let _ = self.command().arg("kill-server").stderr(Stdio::null()).status();
+    }
+}
+
+/// `env` settings every run gets: no backtraces (a panic prints its message only), the log in
+/// the temp dir rather than the real home.
+fn base_env(dir: &str) -> String {
+    format!("RUST_BACKTRACE=0 XDG_STATE_HOME={}", q(format!("{dir}/state")))
+}
+
+/// sstop in the foreground; after it ends the shell records its exit status and the tty's
+/// settings, then stays so the screen can be read.
+fn foreground(tmux: &Tmux, env: &str, args: &str) {
+    let d = q(tmux.dir());
+    let run = tmux.sstop_script(env, args);
+    tmux.launch(&format!(
+        "{run}\necho $? > {d}/status\nstty -a > {d}/stty.txt\nsleep 60\n"
+    ));
+}
+
+/// Starts the runaway demo in the foreground of a fresh tmux and waits for its first screen.
+fn demo(name: &str, env: &str) -> Tmux {
+    let tmux = Tmux::new(name);
+    foreground(&tmux, env, "demo --scenario runaway");
+    tmux.wait_dashboard();
+    tmux
+}
+
+/// `stty -a` shows a cooked terminal: line editing and echo on.
+fn assert_cooked(stty: &str) {
+    let flags: Vec<&str> = stty.split(|c: char| c.is_whitespace() || c == ';').collect();
+    assert!(
+        flags.contains(&"icanon") && !flags.contains(&"-icanon"),
+        "icanon not restored:\n{stty}"
+    );
+    assert!(
+        flags.contains(&"echo") && !flags.contains(&"-echo"),
+        "echo not restored:\n{stty}"
+    );
+}
+
+/// Ended, as far as the terminal is concerned: no process, or a zombie waiting to be reaped.
+fn exited(pid: u32) -> bool {
+    match std::fs::read_to_string(format!("/proc/{pid}/stat")) {
+        Ok(stat) => matches!(stat_field(&stat, 3).as_deref(), Some("Z" | "X")),
+        Err(_) => true,
+    }
+}
+
+/// Field `n` (1-based, as in proc(5)) of /proc/PID/stat; the command name may hold spaces.
+fn stat_field(stat: &str, n: usize) -> Option<String> {
+    let rest = &stat[stat.rfind(')')? + 2..];
+    rest.split_whitespace().nth(n - 3).map(str::to_string)
+}
+
+/// utime + stime in clock ticks; a zombie keeps its figures until reaped.
+fn cpu_ticks(pid: u32) -> Option<u64> {
+    let stat = std::fs::read_to_string(format!("/proc/{pid}/stat")).ok()?;
+    let utime: u64 = stat_field(&stat, 14)?.parse().ok()?;
+    let stime: u64 = stat_field(&stat, 15)?.parse().ok()?;
+    Some(utime + stime)
+}
+
+fn ticks_per_second() -> u64 {
+    // SAFETY: sysconf only reads a system constant.
+    let hz = unsafe { libc::sysconf(libc::_SC_CLK_TCK) };
+    u64::try_from(hz).ok().filter(|&hz| hz > 0).unwrap_or(100)
+}
+
+/// After a signal or q: status, cooked tty, main screen back, and stderr's last words on it.
+fn assert_restored(tmux: &Tmux, status: &str) -> String {
+    assert_eq!(
+        tmux.wait_file("status").trim(),
+        status,
+        "exit status; screen:\n{}",
+        tmux.screen()
+    );
+    assert_cooked(&tmux.wait_file("stty.txt"));
+    let screen = tmux.screen();
+    assert!(
+        !screen.contains("vpc-flow-logs"),
+        "the dashboard is still on screen (alternate screen not left):\n{screen}"
+    );
+    screen
+}
+
+#[test]
+fn q_quits_and_restores_the_terminal() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = demo("q", "");
+    tmux.tmux(&["send-keys", "q"]);
+    assert_restored(&tmux, "0");
+}
+
+#[test]
+fn sigterm_restores_the_terminal_and_says_so() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = demo("term", "");
+    let pid = tmux.pid();
+    assert!(Command::new("kill")
+        .args(["-TERM", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let screen = assert_restored(&tmux, "143");
+    assert!(screen.contains("sstop: stopped by SIGTERM"), "{screen}");
+}
+
+#[test]
+fn sigint_restores_the_terminal_and_says_so() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = demo("int", "");
+    let pid = tmux.pid();
+    assert!(Command::new("kill")
+        .args(["-INT", &pid.to_string()])
+        .status()
+        .unwrap()
+        .success());
+    let screen = assert_restored(&tmux, "130");
+    assert!(screen.contains("sstop: stopped by SIGINT"), "{screen}");
+}
+
+#[test]
+fn a_panic_restores_the_terminal_then_shows_its_message() {
+    if !have_tmux() {
+        return;
+    }
+    // The hook fires in the event loop once the dashboard has drawn (the demo starts in well under 1.5 s;
+    // if it were slower the panic would still come from the loop, just before the first screen is seen).
+    let tmux = Tmux::new("panic");
+    foreground(&tmux, "SSTOP_TEST_PANIC_AFTER_MS=1500", "demo --scenario runaway");
+    let screen = assert_restored(&tmux, "101");
+    // The message is on the main screen, so it was written after the alternate screen was left.
+    assert!(
+        screen.contains("panicked at") && screen.contains("deliberate panic in the event loop"),
+        "{screen}"
+    );
+}
+
+/// Closes the terminal under a running sstop and measures how long it takes to go, and the CPU
+/// it used meanwhile. Returns (latency, CPU ticks used from the close to the end).
+fn close_terminal_under(tmux: &Tmux) -> (Duration, u64) {
+    let pid = tmux.pid();
+    let before = cpu_ticks(pid).expect("sstop is running");
+    let started = Instant::now();
+    let out = tmux.tmux(&["kill-session"]);
+    assert!(
+        out.status.success(),
+        "kill-session: {}",
+        String::from_utf8_lossy(&out.stderr)
+    );
+    let mut last = before;
+    while !exited(pid) {
+        last = cpu_ticks(pid).unwrap_or(last);
+        assert!(
+            started.elapsed() < GONE,
+            "sstop (pid {pid}) still running {:?} after its terminal closed",
+            started.elapsed()
+        );
+        std::thread::sleep(Duration::from_millis(20));
+    }
+    let latency = started.elapsed();
+    let after = cpu_ticks(pid).unwrap_or(last);
+    (latency, after.saturating_sub(before))
+}
+
+#[test]
+fn closing_the_terminal_ends_sstop_within_a_second() {
+    if !have_tmux() {
+        return;
+    }
+    // sstop is the pane's process itself: when the session goes, so does the terminal.
+    let tmux = Tmux::new("hup");
+    let run = tmux.sstop_script("", "demo --scenario runaway");
+    tmux.launch(&format!("exec {run}\n"));
+    tmux.wait_dashboard();
+    let (latency, ticks) = close_terminal_under(&tmux);
+    eprintln!("kill-session: gone after {latency:?}, {ticks} CPU ticks");
+    // A spinning reader would burn a whole second's worth of ticks before the deadline.
+    assert!(
+        ticks < ticks_per_second() / 4,
+        "{ticks} CPU ticks after the terminal closed"
+    );
+}
+
+#[test]
+fn closing_the_terminal_ends_sstop_even_with_sighup_ignored() {
+    if !have_tmux() {
+        return;
+    }
+    // As under nohup: SIGHUP is ignored and stays so; only the vanished tty can end sstop. The
+    // outer shell ignores it too, so it lives to record sstop's exit status.
+    let tmux = Tmux::new("nohup");
+    let d = q(tmux.dir());
+    let run = tmux.sstop_script("", "demo --scenario runaway");
+    tmux.launch(&format!("trap '' HUP\n{run} 2> {d}/stderr\necho $? > {d}/status\n"));
+    tmux.wait_dashboard();
+    let pid = tmux.pid();
+    let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap();
+    let ignored = status
+        .lines()
+        .find_map(|l| l.strip_prefix("SigIgn:"))
+        .map(str::trim)
+        .unwrap();
+    assert_eq!(
+        u64::from_str_radix(ignored, 16).unwrap() & 1,
+        1,
+        "SIGHUP should be ignored in sstop: {ignored}"
+    );
+    let (latency, ticks) = close_terminal_under(&tmux);
+    eprintln!("kill-session, SIGHUP ignored: gone after {latency:?}, {ticks} CPU ticks");
+    assert!(
+        ticks < ticks_per_second() / 4,
+        "{ticks} CPU ticks after the terminal closed"
+    );
+    // 129: the "terminal gone" exit, which writes nothing to the dead tty (stderr was a file).
+    assert_eq!(tmux.wait_file("status").trim(), "129");
+    let stderr = std::fs::read_to_string(tmux.path("stderr")).unwrap_or_default();
+    assert!(stderr.is_empty(), "nothing should be said on the way out: {stderr:?}");
+}
+
+#[test]
+fn resize_redraws_and_a_small_terminal_says_so() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = demo("resize", "");
+    tmux.tmux(&["resize-window", "-x", "50", "-y", "12"]);
+    tmux.wait_screen("the too-small notice", |s| {
+        s.contains("terminal too small: 50x12, need at least 60x15")
+    });
+    tmux.tmux(&["resize-window", "-x", "100", "-y", "30"]);
+    let screen = tmux.wait_dashboard();
+    assert!(!screen.contains("too small"), "{screen}");
+    tmux.tmux(&["send-keys", "q"]);
+    assert_restored(&tmux, "0");
+}
+
+/// SGR colour parameters in a styled capture: "38;5;6" and the like.
+fn colours(styled: &str) -> Vec<String> {
+    let mut found = Vec::new();
+    for seq in styled.split('\x1b').skip(1) {
+        let Some(params) = seq.strip_prefix('[').and_then(|s| s.split_once('m')).map(|(p, _)| p) else {
+            continue;
+        };
+        let parts: Vec<&str> = params.split(';').collect();
+        let mut i = 0;
+        while i < parts.len() {
+            match parts[i] {
+                "38" | "48" => {
+                    let len = if parts.get(i + 1) == Some(&"2") { 5 } else { 3 };
+                    found.push(parts[i..(i + len).min(parts.len())].join(";"));
+                    i += len;
+                }
+                p if p.len() == 2
+                    && (p.starts_with('3') || p.starts_with('4') || p.starts_with('9'))
+                    && p != "39"
+                    && p != "49" =>
+                {
+                    found.push(p.to_string());
+                    i += 1;
+                }
+                _ => i += 1,
+            }
+        }
+    }
+    found
+}
+
+#[test]
+fn no_color_draws_without_colour() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = demo("nocolor", "NO_COLOR=1 TERM=screen");
+    let styled = tmux.screen_styled();
+    assert_eq!(
+        colours(&styled),
+        Vec::<String>::new(),
+        "NO_COLOR set, yet colours drawn"
+    );
+    tmux.tmux(&["send-keys", "q"]);
+    assert_restored(&tmux, "0");
+}
+
+#[test]
+fn sixteen_colour_terminals_get_the_sixteen_colours_only() {
+    if !have_tmux() {
+        return;
+    }
+    for term in ["xterm", "screen", "screen-256color", "tmux"] {
+        let tmux = demo(&format!("term-{term}"), &format!("TERM={term}"));
+        let used = colours(&tmux.screen_styled());
+        assert!(!used.is_empty(), "TERM={term}: expected some colour");
+        for colour in &used {
+            let index = colour.rsplit(';').next().and_then(|n| n.parse::<u32>().ok());
+            let basic = colour.len() == 2 || (colour.contains(";5;") && index.is_some_and(|n| n < 16));
+            assert!(basic, "TERM={term}: {colour} is outside the 16 base colours");
+        }
+        tmux.tmux(&["send-keys", "q"]);
+        assert_restored(&tmux, "0");
+    }
+}
+
+#[test]
+fn a_c_locale_gets_an_ascii_screen() {
+    if !have_tmux() {
+        return;
+    }
+    // The control: in a UTF-8 locale the same screen has non-ASCII glyphs, so the capture would show them.
+    let utf8 = demo("utf8", "LANG=C.UTF-8 LC_ALL=C.UTF-8");
+    assert!(
+        utf8.screen().bytes().any(|b| b > 0x7f),
+        "expected UTF-8 glyphs:\n{}",
+        utf8.screen()
+    );
+    drop(utf8);
+    let tmux = demo("ascii", "LANG=C LC_ALL=C");
+    let screen = tmux.screen();
+    let odd: Vec<char> = screen.chars().filter(|c| !c.is_ascii()).collect();
+    assert!(odd.is_empty(), "non-ASCII on a C-locale screen: {odd:?}\n{screen}");
+}
+
+/// `sstop sim` as a child process on a free port; killed on drop.
+struct Sim {
+    child: Child,
+    url: String,
+}
+
+impl Sim {
+    fn start() -> Sim {
+        use std::io::BufRead;
+        let mut child = Command::new(BIN)
+            .args(["sim", "--listen", "127.0.0.1:0", "--scenario", "runaway"])
+            .env("XDG_STATE_HOME", std::env::temp_dir())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::null())
+            .spawn()
+            .expect("sstop sim starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("sim prints its address");
+        let url = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line: {line:?}");
+        Sim { child, url }
+    }
+}
+
+impl Drop for Sim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+#[test]
+fn no_credentials_are_shown_in_the_dashboard_which_keeps_running() {
+    if !have_tmux() {
+        return;
+    }
+    let sim = Sim::start();
+    let tmux = Tmux::new("nocreds");
+    let dir = tmux.dir();
+    std::fs::create_dir(tmux.path("home")).unwrap();
+    // Nothing from this machine: an empty home, no AWS_* variables, no instance metadata.
+    let env = format!(
+        "-i PATH=/usr/bin:/bin HOME={home} TERM=screen AWS_EC2_METADATA_DISABLED=true {base}",
+        home = q(format!("{dir}/home")),
+        base = base_env(&dir)
+    );
+    foreground(&tmux, &env, &format!("--endpoint-url {} --region us-east-1", sim.url));
+    let screen = tmux.wait_screen("a credentials message", |s| {
+        s.to_ascii_lowercase().contains("credentials")
+    });
+    assert!(
+        screen.contains("StackSets"),
+        "the dashboard itself should be up:\n{screen}"
+    );
+    // Still running a moment later: the error is shown, not fatal.
+    std::thread::sleep(Duration::from_millis(300));
+    assert!(!exited(tmux.pid()), "sstop ended:\n{}", tmux.screen());
+    tmux.tmux(&["send-keys", "q"]);
+    assert_eq!(tmux.wait_file("status").trim(), "0");
+}
+
+#[test]
+fn stat_fields_are_read_past_the_command_name() {
+    let stat = "123 (a b) S 1 2 3 4 5 6 7 8 9 10 11 12 13";
+    assert_eq!(stat_field(stat, 3).as_deref(), Some("S"));
+    assert_eq!(stat_field(stat, 14).as_deref(), Some("11"));
+    assert!(Path::new("/proc/self/stat").exists());
+}
