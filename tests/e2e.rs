@@ -22,9 +22,13 @@ const RUNAWAY_SET: &str = "vpc-flow-logs";
 const RUNAWAY_OP: &str = "e1f2d3c4-b5a6-4978-8d6e-5f4a3b2c1d0e";
 
 async fn emulator(scenario: &str, speed: f64) -> SimHandle {
-    sstop::sim::start(SimOptions { scenario: Some(scenario.into()), speed, ..Default::default() })
-        .await
-        .expect("emulator starts")
+    sstop::sim::start(SimOptions {
+        scenario: Some(scenario.into()),
+        speed,
+        ..Default::default()
+    })
+    .await
+    .expect("emulator starts")
 }
 
 async fn client(sim: &SimHandle) -> SdkApi {
@@ -56,16 +60,35 @@ async fn sdk_client_speaks_to_the_emulator_as_to_aws() {
     let sim = emulator("rollout", 1.0).await;
     let api = client(&sim).await;
 
-    let own: Vec<String> = api.list_stack_sets(CallAs::SelfAccount, None).await.unwrap().items.into_iter().map(|s| s.name).collect();
-    assert!(!own.contains(&ROLLOUT_SET.to_string()), "a delegated-admin stack set is hidden from SELF: {own:?}");
+    let own: Vec<String> = api
+        .list_stack_sets(CallAs::SelfAccount, None)
+        .await
+        .unwrap()
+        .items
+        .into_iter()
+        .map(|s| s.name)
+        .collect();
+    assert!(
+        !own.contains(&ROLLOUT_SET.to_string()),
+        "a delegated-admin stack set is hidden from SELF: {own:?}"
+    );
     let delegated = api.list_stack_sets(CallAs::DelegatedAdmin, None).await.unwrap().items;
     assert!(delegated.iter().any(|s| s.name == ROLLOUT_SET));
 
-    let err = api.describe_stack_set(ROLLOUT_SET, CallAs::SelfAccount).await.unwrap_err();
+    let err = api
+        .describe_stack_set(ROLLOUT_SET, CallAs::SelfAccount)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::StackSetNotFound);
-    let operation = api.describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap();
+    let operation = api
+        .describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin)
+        .await
+        .unwrap();
     assert_eq!(operation.status, OperationStatus::Running);
-    assert_eq!(operation.preferences.region_order.first().map(String::as_str), Some("us-east-1"));
+    assert_eq!(
+        operation.preferences.region_order.first().map(String::as_str),
+        Some("us-east-1")
+    );
 
     let total = all_results(&api, ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin, None).await;
     assert_eq!(total, 900, "150 accounts x 6 Regions");
@@ -73,22 +96,63 @@ async fn sdk_client_speaks_to_the_emulator_as_to_aws() {
     // approximately, so compare against the emulator's own count per class instead of a sum).
     let truth = sim.operation_results(ROLLOUT_SET, ROLLOUT_OP).unwrap();
     let failed_truth = truth.iter().filter(|r| r.status == ResultStatus::Failed).count();
-    let failed = all_results(&api, ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin, Some(ResultStatus::Failed)).await;
-    assert!(failed >= failed_truth && failed > 0, "failed {failed}, emulator said {failed_truth} a moment before");
+    let failed = all_results(
+        &api,
+        ROLLOUT_SET,
+        ROLLOUT_OP,
+        CallAs::DelegatedAdmin,
+        Some(ResultStatus::Failed),
+    )
+    .await;
+    assert!(
+        failed >= failed_truth && failed > 0,
+        "failed {failed}, emulator said {failed_truth} a moment before"
+    );
 
-    let err = api.stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::SelfAccount).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::StackSetNotFound, "a SELF stop of a delegated-admin stack set fails");
-    let err = api.stop_operation(ROLLOUT_SET, "no-such-op", CallAs::DelegatedAdmin).await.unwrap_err();
+    let err = api
+        .stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::SelfAccount)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::StackSetNotFound,
+        "a SELF stop of a delegated-admin stack set fails"
+    );
+    let err = api
+        .stop_operation(ROLLOUT_SET, "no-such-op", CallAs::DelegatedAdmin)
+        .await
+        .unwrap_err();
     assert_eq!(err.kind, ErrorKind::OperationNotFound);
-    let accepted = api.stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap();
+    let accepted = api
+        .stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin)
+        .await
+        .unwrap();
     assert!(accepted.request_id.is_some());
-    let status = api.describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap().status;
-    assert!(matches!(status, OperationStatus::Stopping | OperationStatus::Stopped), "{status}");
+    let status = api
+        .describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin)
+        .await
+        .unwrap()
+        .status;
+    assert!(
+        matches!(status, OperationStatus::Stopping | OperationStatus::Stopped),
+        "{status}"
+    );
     sim.advance(Duration::from_secs(3600));
-    let status = api.describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap().status;
+    let status = api
+        .describe_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin)
+        .await
+        .unwrap()
+        .status;
     assert_eq!(status, OperationStatus::Stopped);
-    let err = api.stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin).await.unwrap_err();
-    assert_eq!(err.kind, ErrorKind::InvalidOperation, "an ended operation cannot be stopped");
+    let err = api
+        .stop_operation(ROLLOUT_SET, ROLLOUT_OP, CallAs::DelegatedAdmin)
+        .await
+        .unwrap_err();
+    assert_eq!(
+        err.kind,
+        ErrorKind::InvalidOperation,
+        "an ended operation cannot be stopped"
+    );
     sim.shutdown();
 }
 
@@ -103,19 +167,44 @@ async fn watch_until_final(api: SdkApi, call_as: CallAs, set: &str, op: &str, wi
         ..Default::default()
     };
     let (poller, task) = sstop::poll::spawn(Arc::new(api), config, Arc::new(RateLimiter::unlimited()), tx);
-    let mut state = State::new(Settings { call_as, ..Default::default() }, time::OffsetDateTime::now_utc());
+    let mut state = State::new(
+        Settings {
+            call_as,
+            ..Default::default()
+        },
+        time::OffsetDateTime::now_utc(),
+    );
     state.generation = 1;
-    state.screens.push(app::Screen::Operation { stack_set: set.into(), operation_id: op.into() });
+    state.screens.push(app::Screen::Operation {
+        stack_set: set.into(),
+        operation_id: op.into(),
+    });
     poller.send(app::Command::Watch {
-        scope: Scope::Operation { stack_set: set.into(), operation_id: op.into() },
+        scope: Scope::Operation {
+            stack_set: set.into(),
+            operation_id: op.into(),
+        },
         generation: 1,
     });
     let deadline = tokio::time::Instant::now() + within;
     loop {
-        let msg = tokio::time::timeout_at(deadline, rx.recv()).await.expect("operation ended in time").expect("poller alive");
-        let final_read = matches!(msg, Msg::ResultsPage { read: ReadKind::Full, .. });
+        let msg = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("operation ended in time")
+            .expect("poller alive");
+        let final_read = matches!(
+            msg,
+            Msg::ResultsPage {
+                read: ReadKind::Full,
+                ..
+            }
+        );
         app::update(&mut state, msg);
-        let ended = state.operation.operation.as_ref().is_some_and(|o| !o.status.is_active());
+        let ended = state
+            .operation
+            .operation
+            .as_ref()
+            .is_some_and(|o| !o.status.is_active());
         if final_read && ended {
             break;
         }
@@ -129,7 +218,9 @@ fn assert_grid_matches_emulator(state: &State, sim: &SimHandle, set: &str, op: &
     let grid = &state.operation.grid;
     assert_eq!(grid.len(), truth.len(), "no result lost, none duplicated");
     for expected in &truth {
-        let seen = grid.find(&expected.account, &expected.region).expect("every cell present");
+        let seen = grid
+            .find(&expected.account, &expected.region)
+            .expect("every cell present");
         assert_eq!(seen, expected, "cell {} {}", expected.account, expected.region);
     }
 }
@@ -138,7 +229,14 @@ fn assert_grid_matches_emulator(state: &State, sim: &SimHandle, set: &str, op: &
 async fn live_polling_converges_on_the_emulators_final_state() {
     let sim = emulator("rollout", 400.0).await;
     let api = client(&sim).await;
-    let state = watch_until_final(api, CallAs::DelegatedAdmin, ROLLOUT_SET, ROLLOUT_OP, Duration::from_secs(60)).await;
+    let state = watch_until_final(
+        api,
+        CallAs::DelegatedAdmin,
+        ROLLOUT_SET,
+        ROLLOUT_OP,
+        Duration::from_secs(60),
+    )
+    .await;
     assert!(state.operation.exact);
     assert_grid_matches_emulator(&state, &sim, ROLLOUT_SET, ROLLOUT_OP);
     sim.shutdown();
@@ -149,7 +247,14 @@ async fn throttling_and_server_errors_lose_nothing() {
     let sim = emulator("rollout", 400.0).await;
     sim.set_faults(0.30, 0.05, 0);
     let api = client(&sim).await;
-    let state = watch_until_final(api, CallAs::DelegatedAdmin, ROLLOUT_SET, ROLLOUT_OP, Duration::from_secs(90)).await;
+    let state = watch_until_final(
+        api,
+        CallAs::DelegatedAdmin,
+        ROLLOUT_SET,
+        ROLLOUT_OP,
+        Duration::from_secs(90),
+    )
+    .await;
     assert_grid_matches_emulator(&state, &sim, ROLLOUT_SET, ROLLOUT_OP);
     let counts = sim.request_counts();
     assert!(counts.values().sum::<u64>() > 20, "{counts:?}");
@@ -176,8 +281,17 @@ impl Dashboard {
                 .join("\n");
             let _ = screen_tx.send(text);
         });
-        let poll = PollConfig { call_as: settings.call_as, active_interval: Duration::from_millis(500), ..Default::default() };
-        let options = DashboardOptions { settings, poll, limiter: Arc::new(RateLimiter::new(50.0, 50)), open: None };
+        let poll = PollConfig {
+            call_as: settings.call_as,
+            active_interval: Duration::from_millis(500),
+            ..Default::default()
+        };
+        let options = DashboardOptions {
+            settings,
+            poll,
+            limiter: Arc::new(RateLimiter::new(50.0, 50)),
+            open: None,
+        };
         let task = tokio::spawn(async move {
             let mut terminal = Terminal::new(TestBackend::new(100, 30))?;
             tui::drive(&mut terminal, Arc::new(api), options, input, Some(observer)).await
@@ -186,7 +300,10 @@ impl Dashboard {
     }
 
     fn press(&self, code: KeyCode) {
-        let _ = self.keys.send(InputEvent::Terminal(Event::Key(KeyEvent::new(code, KeyModifiers::NONE))));
+        let _ = self.keys.send(InputEvent::Terminal(Event::Key(KeyEvent::new(
+            code,
+            KeyModifiers::NONE,
+        ))));
     }
 
     async fn wait_for(&mut self, what: &str) -> String {
@@ -208,7 +325,11 @@ impl Dashboard {
         let screen = self.wait_for(what).await;
         let lines: Vec<&str> = screen.lines().collect();
         let target = lines.iter().position(|l| l.contains(what)).expect("line present");
-        let first = lines.iter().position(|l| l.contains("NAME") || l.contains("OPERATION ID")).expect("table header") + 1;
+        let first = lines
+            .iter()
+            .position(|l| l.contains("NAME") || l.contains("OPERATION ID"))
+            .expect("table header")
+            + 1;
         self.press(KeyCode::Char('g'));
         for _ in first..target {
             self.press(KeyCode::Char('j'));
@@ -218,7 +339,10 @@ impl Dashboard {
 
     async fn quit(self) {
         self.press(KeyCode::Char('q'));
-        let exit = tokio::time::timeout(Duration::from_secs(5), self.task).await.expect("quits").expect("task");
+        let exit = tokio::time::timeout(Duration::from_secs(5), self.task)
+            .await
+            .expect("quits")
+            .expect("task");
         assert_eq!(exit.expect("loop ok"), Exit::Quit);
     }
 }
@@ -244,11 +368,18 @@ async fn stopping_the_runaway_operation_by_keypress() {
     ui.press(KeyCode::Char('s'));
     let dialog = ui.wait_for("Stop operation?").await;
     assert!(dialog.contains("pending deployments will be cancelled"), "{dialog}");
-    assert_eq!(sim.operation_status(RUNAWAY_SET, RUNAWAY_OP), Some(OperationStatus::Running), "nothing sent yet");
+    assert_eq!(
+        sim.operation_status(RUNAWAY_SET, RUNAWAY_OP),
+        Some(OperationStatus::Running),
+        "nothing sent yet"
+    );
     ui.press(KeyCode::Char('y'));
     ui.wait_for("Stop sent").await;
     let stopping = sim.operation_status(RUNAWAY_SET, RUNAWAY_OP);
-    assert!(matches!(stopping, Some(OperationStatus::Stopping | OperationStatus::Stopped)), "{stopping:?}");
+    assert!(
+        matches!(stopping, Some(OperationStatus::Stopping | OperationStatus::Stopped)),
+        "{stopping:?}"
+    );
     ui.press(KeyCode::Esc);
     sim.advance(Duration::from_secs(600));
     wait_status(&sim, RUNAWAY_SET, RUNAWAY_OP, OperationStatus::Stopped).await;
@@ -265,7 +396,10 @@ async fn stopping_the_runaway_operation_by_keypress() {
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
 async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
     let sim = emulator("rollout", 4.0).await;
-    let settings = Settings { call_as: CallAs::DelegatedAdmin, ..Default::default() };
+    let settings = Settings {
+        call_as: CallAs::DelegatedAdmin,
+        ..Default::default()
+    };
     let mut ui = Dashboard::start(client(&sim).await, settings);
     ui.open_line(ROLLOUT_SET).await;
     ui.open_line(ROLLOUT_OP).await;
@@ -276,7 +410,10 @@ async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
     ui.press(KeyCode::Left);
     ui.press(KeyCode::Char('y'));
     ui.wait_for("Stack set not found as this caller").await;
-    assert_eq!(sim.operation_status(ROLLOUT_SET, ROLLOUT_OP), Some(OperationStatus::Running));
+    assert_eq!(
+        sim.operation_status(ROLLOUT_SET, ROLLOUT_OP),
+        Some(OperationStatus::Running)
+    );
     ui.press(KeyCode::Esc);
     // Then as DELEGATED_ADMIN, pre-selected from the settings.
     ui.press(KeyCode::Char('s'));
@@ -296,22 +433,41 @@ async fn steady_state_polling_costs_a_fraction_of_re_paging_and_ends_exact() {
     const SET: &str = "bench-10k";
     const OP: &str = "00000000-0000-4000-8000-000000010000";
     let scenario = format!("{}/benches/scenarios/mid10k.toml", env!("CARGO_MANIFEST_DIR"));
-    let sim = sstop::sim::start(SimOptions { scenario: Some(scenario), speed: 150.0, ..Default::default() })
-        .await
-        .expect("emulator");
+    let sim = sstop::sim::start(SimOptions {
+        scenario: Some(scenario),
+        speed: 150.0,
+        ..Default::default()
+    })
+    .await
+    .expect("emulator");
     let api = client(&sim).await;
     let (tx, mut rx) = mpsc::unbounded_channel();
-    let config = PollConfig { active_interval: Duration::from_millis(250), ..Default::default() };
+    let config = PollConfig {
+        active_interval: Duration::from_millis(250),
+        ..Default::default()
+    };
     let (poller, task) = sstop::poll::spawn(Arc::new(api), config, Arc::new(RateLimiter::unlimited()), tx);
     let mut state = State::new(Settings::default(), time::OffsetDateTime::now_utc());
     state.generation = 1;
-    state.screens.push(app::Screen::Operation { stack_set: SET.into(), operation_id: OP.into() });
-    poller.send(app::Command::Watch { scope: Scope::Operation { stack_set: SET.into(), operation_id: OP.into() }, generation: 1 });
+    state.screens.push(app::Screen::Operation {
+        stack_set: SET.into(),
+        operation_id: OP.into(),
+    });
+    poller.send(app::Command::Watch {
+        scope: Scope::Operation {
+            stack_set: SET.into(),
+            operation_id: OP.into(),
+        },
+        generation: 1,
+    });
     let mut incremental_costs = Vec::new();
     let mut last_total = 0;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
     loop {
-        let msg = tokio::time::timeout_at(deadline, rx.recv()).await.expect("operation ended in time").expect("poller");
+        let msg = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("operation ended in time")
+            .expect("poller");
         let read = match &msg {
             Msg::ResultsPage { read, .. } if *read != ReadKind::Partial => Some(*read),
             _ => None,
@@ -323,7 +479,11 @@ async fn steady_state_polling_costs_a_fraction_of_re_paging_and_ends_exact() {
                 incremental_costs.push(total - last_total);
             }
             last_total = total;
-            let ended = state.operation.operation.as_ref().is_some_and(|o| !o.status.is_active());
+            let ended = state
+                .operation
+                .operation
+                .as_ref()
+                .is_some_and(|o| !o.status.is_active());
             if ended && read == ReadKind::Full {
                 break;
             }
@@ -331,9 +491,16 @@ async fn steady_state_polling_costs_a_fraction_of_re_paging_and_ends_exact() {
     }
     task.abort();
     let baseline = 1 + 10_000u64.div_ceil(100);
-    assert!(incremental_costs.len() >= 3, "saw {} incremental polls", incremental_costs.len());
+    assert!(
+        incremental_costs.len() >= 3,
+        "saw {} incremental polls",
+        incremental_costs.len()
+    );
     let worst = incremental_costs.iter().copied().max().unwrap_or(0);
-    assert!(worst * 5 <= baseline, "incremental polls cost {incremental_costs:?} requests; re-paging costs {baseline}");
+    assert!(
+        worst * 5 <= baseline,
+        "incremental polls cost {incremental_costs:?} requests; re-paging costs {baseline}"
+    );
     assert!(state.operation.exact);
     assert_grid_matches_emulator(&state, &sim, SET, OP);
     sim.shutdown();

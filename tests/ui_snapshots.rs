@@ -682,10 +682,26 @@ fn selection_and_cursor_are_reversed() {
 #[test]
 fn stop_dialog_outcome_messages() {
     let outcomes = [
-        ("invalid_operation", ErrorKind::InvalidOperation, "the specified operation isn't valid"),
-        ("operation_not_found", ErrorKind::OperationNotFound, "Operation 1234 not found"),
-        ("stack_set_not_found", ErrorKind::StackSetNotFound, "StackSet org-guardrails not found"),
-        ("access_denied", ErrorKind::AccessDenied, "User is not authorized to perform cloudformation:StopStackSetOperation"),
+        (
+            "invalid_operation",
+            ErrorKind::InvalidOperation,
+            "the specified operation isn't valid",
+        ),
+        (
+            "operation_not_found",
+            ErrorKind::OperationNotFound,
+            "Operation 1234 not found",
+        ),
+        (
+            "stack_set_not_found",
+            ErrorKind::StackSetNotFound,
+            "StackSet org-guardrails not found",
+        ),
+        (
+            "access_denied",
+            ErrorKind::AccessDenied,
+            "User is not authorized to perform cloudformation:StopStackSetOperation",
+        ),
         ("throttled", ErrorKind::Throttled, "Rate exceeded"),
         ("network", ErrorKind::Network, "connection refused"),
     ];

@@ -38,6 +38,8 @@ pub struct FakeApi {
     pub calls: Mutex<Vec<Call>>,
     /// Delay of list_results calls, to stand for a slow, long paging chain.
     pub results_latency: Duration,
+    /// Delay of DescribeStackSetOperation calls.
+    pub describe_latency: Duration,
     pub page_size: usize,
     started: tokio::time::Instant,
 }
@@ -48,6 +50,7 @@ impl FakeApi {
             data: Mutex::new(data),
             calls: Mutex::new(Vec::new()),
             results_latency: Duration::ZERO,
+            describe_latency: Duration::ZERO,
             page_size: 100,
             started: tokio::time::Instant::now(),
         }
@@ -61,9 +64,21 @@ impl FakeApi {
         self.calls().iter().filter(|c| c.action == action).count()
     }
 
-    fn record(&self, action: &'static str, stack_set: Option<&str>, status: Option<ResultStatus>, call_as: CallAs) -> Result<(), ApiError> {
+    fn record(
+        &self,
+        action: &'static str,
+        stack_set: Option<&str>,
+        status: Option<ResultStatus>,
+        call_as: CallAs,
+    ) -> Result<(), ApiError> {
         if let Ok(mut calls) = self.calls.lock() {
-            calls.push(Call { action, stack_set: stack_set.map(str::to_string), status, call_as, at: self.started.elapsed() });
+            calls.push(Call {
+                action,
+                stack_set: stack_set.map(str::to_string),
+                status,
+                call_as,
+                at: self.started.elapsed(),
+            });
         }
         match self.data.lock().ok().and_then(|d| d.fail_with.clone()) {
             Some(error) => Err(error),
@@ -97,35 +112,66 @@ pub fn stack_set(name: &str, model: PermissionModel) -> StackSetSummary {
 }
 
 impl StackSetApi for FakeApi {
-    async fn list_stack_sets(&self, call_as: CallAs, next_token: Option<String>) -> Result<Page<StackSetSummary>, ApiError> {
+    async fn list_stack_sets(
+        &self,
+        call_as: CallAs,
+        next_token: Option<String>,
+    ) -> Result<Page<StackSetSummary>, ApiError> {
         self.record("ListStackSets", None, None, call_as)?;
         let items: Vec<StackSetSummary> = self
             .data
             .lock()
-            .map(|d| d.stack_sets.iter().filter(|(_, owner)| *owner == call_as).map(|(s, _)| s.clone()).collect())
+            .map(|d| {
+                d.stack_sets
+                    .iter()
+                    .filter(|(_, owner)| *owner == call_as)
+                    .map(|(s, _)| s.clone())
+                    .collect()
+            })
             .unwrap_or_default();
         Ok(self.page(&items, next_token))
     }
 
     async fn describe_stack_set(&self, name: &str, call_as: CallAs) -> Result<StackSetDetail, ApiError> {
         self.record("DescribeStackSet", Some(name), None, call_as)?;
-        let data = self.data.lock().map_err(|_| ApiError::new(ErrorKind::Other, "poisoned"))?;
+        let data = self
+            .data
+            .lock()
+            .map_err(|_| ApiError::new(ErrorKind::Other, "poisoned"))?;
         let (summary, _) = data
             .stack_sets
             .iter()
             .find(|(s, owner)| s.name == name && *owner == call_as)
             .ok_or_else(|| Self::not_found(ErrorKind::StackSetNotFound, name))?;
-        Ok(StackSetDetail { summary: summary.clone(), regions: Vec::new(), managed_execution: false })
+        Ok(StackSetDetail {
+            summary: summary.clone(),
+            regions: Vec::new(),
+            managed_execution: false,
+        })
     }
 
-    async fn list_operations(&self, name: &str, call_as: CallAs, _max: i32, next_token: Option<String>) -> Result<Page<Operation>, ApiError> {
+    async fn list_operations(
+        &self,
+        name: &str,
+        call_as: CallAs,
+        _max: i32,
+        next_token: Option<String>,
+    ) -> Result<Page<Operation>, ApiError> {
         self.record("ListStackSetOperations", Some(name), None, call_as)?;
-        let items = self.data.lock().ok().and_then(|d| d.operations.get(name).cloned()).unwrap_or_default();
+        let items = self
+            .data
+            .lock()
+            .ok()
+            .and_then(|d| d.operations.get(name).cloned())
+            .unwrap_or_default();
         Ok(self.page(&items, next_token))
     }
 
     async fn describe_operation(&self, name: &str, id: &str, call_as: CallAs) -> Result<Operation, ApiError> {
         self.record("DescribeStackSetOperation", Some(name), None, call_as)?;
+        if !self.describe_latency.is_zero() {
+            tokio::time::sleep(self.describe_latency).await;
+        }
         self.data
             .lock()
             .ok()
@@ -159,16 +205,24 @@ impl StackSetApi for FakeApi {
 
     async fn stop_operation(&self, name: &str, id: &str, call_as: CallAs) -> Result<StopAccepted, ApiError> {
         self.record("StopStackSetOperation", Some(name), None, call_as)?;
-        let mut data = self.data.lock().map_err(|_| ApiError::new(ErrorKind::Other, "poisoned"))?;
+        let mut data = self
+            .data
+            .lock()
+            .map_err(|_| ApiError::new(ErrorKind::Other, "poisoned"))?;
         let operation = data
             .operations
             .get_mut(name)
             .and_then(|ops| ops.iter_mut().find(|o| o.id == id))
             .ok_or_else(|| Self::not_found(ErrorKind::OperationNotFound, id))?;
         if !operation.status.is_stoppable() {
-            return Err(ApiError::new(ErrorKind::InvalidOperation, "the specified operation isn't valid"));
+            return Err(ApiError::new(
+                ErrorKind::InvalidOperation,
+                "the specified operation isn't valid",
+            ));
         }
         operation.status = OperationStatus::Stopping;
-        Ok(StopAccepted { request_id: Some("fake-request-1".to_string()) })
+        Ok(StopAccepted {
+            request_id: Some("fake-request-1".to_string()),
+        })
     }
 }

@@ -46,7 +46,12 @@ pub struct ApiError {
 
 impl ApiError {
     pub fn new(kind: ErrorKind, message: impl Into<String>) -> Self {
-        ApiError { kind, code: None, message: message.into(), request_id: None }
+        ApiError {
+            kind,
+            code: None,
+            message: message.into(),
+            request_id: None,
+        }
     }
 
     /// The failure in plain words with what to do about it, for the header and messages.
@@ -77,7 +82,10 @@ impl ApiError {
 
     /// Worth trying again later on its own (the poller keeps polling through these).
     pub fn is_transient(&self) -> bool {
-        matches!(self.kind, ErrorKind::Throttled | ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Service)
+        matches!(
+            self.kind,
+            ErrorKind::Throttled | ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Service
+        )
     }
 }
 

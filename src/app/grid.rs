@@ -48,10 +48,11 @@ pub fn status_slot(status: ResultStatus) -> usize {
 
 impl ResultGrid {
     pub fn new(region_order: &[String]) -> Self {
-        let mut grid = ResultGrid { region_order: region_order.to_vec(), ..Default::default() };
-        for region in region_order {
-            grid.add_region(region);
-        }
+        let mut grid = ResultGrid {
+            region_order: region_order.to_vec(),
+            ..Default::default()
+        };
+        grid.lay_out_columns(region_order.to_vec());
         grid
     }
 
@@ -82,9 +83,23 @@ impl ResultGrid {
         if let Some(col) = self.region_index.get(region) {
             return *col;
         }
-        // Keep RegionOrder first, then alphabetical, by re-laying the columns when one arrives.
         let mut regions = self.regions.clone();
         regions.push(region.to_string());
+        self.lay_out_columns(regions);
+        self.region_index[region]
+    }
+
+    /// Adopt the operation's RegionOrder, which may arrive after the first results.
+    pub fn set_region_order(&mut self, region_order: &[String]) {
+        if self.region_order != region_order {
+            self.region_order = region_order.to_vec();
+            let regions = self.regions.clone();
+            self.lay_out_columns(regions);
+        }
+    }
+
+    /// Sort the columns (RegionOrder first, then alphabetical) and move every row's cells to match.
+    fn lay_out_columns(&mut self, mut regions: Vec<String>) {
         let order = &self.region_order;
         regions.sort_by(|a, b| {
             let pa = order.iter().position(|r| r == a).unwrap_or(usize::MAX);
@@ -92,19 +107,17 @@ impl ResultGrid {
             pa.cmp(&pb).then_with(|| a.cmp(b))
         });
         let old_index = std::mem::take(&mut self.region_index);
-        for row in &mut self.rows {
-            let mut cells = vec![None; regions.len()];
-            for (name, old_col) in &old_index {
-                let new_col = regions.iter().position(|r| r == name).unwrap_or(0);
-                cells[new_col] = row.cells[*old_col as usize];
-            }
-            row.cells = cells;
-        }
         for (col, name) in regions.iter().enumerate() {
             self.region_index.insert(name.clone(), col as u16);
         }
+        for row in &mut self.rows {
+            let mut cells = vec![None; regions.len()];
+            for (name, old_col) in &old_index {
+                cells[self.region_index[name] as usize] = row.cells[*old_col as usize];
+            }
+            row.cells = cells;
+        }
         self.regions = regions;
-        self.region_index[region]
     }
 
     /// Merge results in. A result never moves backwards (PENDING -> RUNNING -> final), so a
@@ -175,9 +188,15 @@ impl ResultGrid {
                 let row = &self.rows[*r as usize];
                 let text_ok = needle.is_empty()
                     || row.account.contains(&needle)
-                    || row.ou.as_deref().is_some_and(|ou| ou.to_ascii_lowercase().contains(&needle));
+                    || row
+                        .ou
+                        .as_deref()
+                        .is_some_and(|ou| ou.to_ascii_lowercase().contains(&needle));
                 let status_ok = status.is_none_or(|s| {
-                    row.cells.iter().flatten().any(|idx| self.results[*idx as usize].status == s)
+                    row.cells
+                        .iter()
+                        .flatten()
+                        .any(|idx| self.results[*idx as usize].status == s)
                 });
                 text_ok && status_ok
             })
@@ -191,17 +210,25 @@ impl ResultGrid {
         for (idx, result) in self.results.iter().enumerate() {
             if matches!(result.status, ResultStatus::Failed | ResultStatus::Cancelled) {
                 let reason = result.status_reason.as_deref().unwrap_or("(no reason given)");
-                groups.entry((result.status, reason_pattern(reason))).or_default().push(idx as u32);
+                groups
+                    .entry((result.status, reason_pattern(reason)))
+                    .or_default()
+                    .push(idx as u32);
             }
         }
         let mut out: Vec<FailureGroup> = groups
             .into_iter()
             .map(|((status, reason), results)| {
-                let mut accounts: Vec<&str> =
-                    results.iter().map(|i| self.results[*i as usize].account.as_str()).collect();
+                let mut accounts: Vec<&str> = results
+                    .iter()
+                    .map(|i| self.results[*i as usize].account.as_str())
+                    .collect();
                 accounts.sort_unstable();
                 accounts.dedup();
-                let mut regions: Vec<&str> = results.iter().map(|i| self.results[*i as usize].region.as_str()).collect();
+                let mut regions: Vec<&str> = results
+                    .iter()
+                    .map(|i| self.results[*i as usize].region.as_str())
+                    .collect();
                 regions.sort_unstable();
                 regions.dedup();
                 FailureGroup {
@@ -233,7 +260,8 @@ pub fn reason_pattern(reason: &str) -> String {
             .expect("valid pattern")
     });
     static UUID: LazyLock<Regex> = LazyLock::new(|| {
-        Regex::new(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b").expect("valid pattern")
+        Regex::new(r"\b[0-9a-fA-F]{8}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{4}-[0-9a-fA-F]{12}\b")
+            .expect("valid pattern")
     });
     let masked = UUID.replace_all(reason, "<id>");
     let masked = ACCOUNT.replace_all(&masked, "<account>");
@@ -314,16 +342,44 @@ mod tests {
         };
         let mut grid = ResultGrid::new(&[]);
         let mut a = result("111111111111", "us-east-1", ResultStatus::Failed);
-        a.status_reason = Some(reason("111111111111", "us-east-1", "8b2d4f6a-1c3e-4a5b-9d7f-0e2c4a6b8d1f"));
+        a.status_reason = Some(reason(
+            "111111111111",
+            "us-east-1",
+            "8b2d4f6a-1c3e-4a5b-9d7f-0e2c4a6b8d1f",
+        ));
         let mut b = result("222222222222", "ap-southeast-2", ResultStatus::Failed);
-        b.status_reason = Some(reason("222222222222", "ap-southeast-2", "0b2d4f6a-1c3e-4a5b-9d7f-0e2c4a6b8d10"));
+        b.status_reason = Some(reason(
+            "222222222222",
+            "ap-southeast-2",
+            "0b2d4f6a-1c3e-4a5b-9d7f-0e2c4a6b8d10",
+        ));
         let mut c = result("333333333333", "eu-west-1", ResultStatus::Failed);
         c.status_reason = Some("bucket already exists".into());
         grid.merge(vec![a, b, c]);
         let groups = grid.failure_groups();
         assert_eq!(groups.len(), 2);
         assert_eq!(groups[0].count, 2);
-        assert_eq!(groups[0].reason, "arn:aws:iam::<account>:role/x in <region> is not authorized (Request ID: <id>)");
+        assert_eq!(
+            groups[0].reason,
+            "arn:aws:iam::<account>:role/x in <region> is not authorized (Request ID: <id>)"
+        );
         assert_eq!(groups[0].regions, vec!["ap-southeast-2", "us-east-1"]);
+    }
+
+    #[test]
+    fn region_order_arriving_late_re_lays_the_columns() {
+        let mut grid = ResultGrid::new(&[]);
+        grid.merge(vec![
+            result("1", "eu-west-1", ResultStatus::Failed),
+            result("1", "us-east-1", ResultStatus::Pending),
+        ]);
+        assert_eq!(grid.regions, vec!["eu-west-1", "us-east-1"]);
+        grid.set_region_order(&["us-east-1".to_string(), "eu-west-1".to_string()]);
+        assert_eq!(grid.regions, vec!["us-east-1", "eu-west-1"]);
+        assert_eq!(grid.cell(0, 1).map(|r| r.status), Some(ResultStatus::Failed));
+        assert_eq!(
+            grid.find("1", "us-east-1").map(|r| r.status),
+            Some(ResultStatus::Pending)
+        );
     }
 }

@@ -201,7 +201,15 @@ impl Default for KeyMap {
         ];
         let bindings = defaults
             .iter()
-            .map(|(key, action)| (Key::parse(key).unwrap_or(Key { code: KeyCodeName::Esc, ctrl: false }), *action))
+            .map(|(key, action)| {
+                (
+                    Key::parse(key).unwrap_or(Key {
+                        code: KeyCodeName::Esc,
+                        ctrl: false,
+                    }),
+                    *action,
+                )
+            })
             .collect();
         KeyMap { bindings }
     }
@@ -232,7 +240,12 @@ impl KeyMap {
 
     /// The keys bound to an action, joined for the footer and help, e.g. `↑/k`.
     pub fn keys_for(&self, action: Action) -> String {
-        let keys: Vec<String> = self.bindings.iter().filter(|(_, a)| **a == action).map(|(k, _)| k.to_string()).collect();
+        let keys: Vec<String> = self
+            .bindings
+            .iter()
+            .filter(|(_, a)| **a == action)
+            .map(|(k, _)| k.to_string())
+            .collect();
         keys.join("/")
     }
 

@@ -26,7 +26,10 @@ pub enum Scope {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Command {
     /// Watch this scope from now on; results carry `generation` so stale ones can be dropped.
-    Watch { scope: Scope, generation: u64 },
+    Watch {
+        scope: Scope,
+        generation: u64,
+    },
     /// Fetch the current scope now instead of at the next tick.
     RefreshNow,
     /// StopStackSetOperation, on its own lane.
@@ -57,21 +60,58 @@ pub struct StackSetRow {
 pub enum Msg {
     Key(crossterm::event::KeyEvent),
     Tick(OffsetDateTime),
-    Resize { width: u16, height: u16 },
+    Resize {
+        width: u16,
+        height: u16,
+    },
     /// The list of stack sets (latest operations may be missing until `StackSetChecked` arrives).
-    StackSets { generation: u64, result: Result<Vec<StackSetSummary>, ApiError>, at: OffsetDateTime },
+    StackSets {
+        generation: u64,
+        result: Result<Vec<StackSetSummary>, ApiError>,
+        at: OffsetDateTime,
+    },
     /// One stack set's latest operations, checked in turn by the overview.
-    StackSetChecked { generation: u64, stack_set: String, latest: Option<Operation>, active: bool, at: OffsetDateTime },
-    Operations { generation: u64, stack_set: String, result: Result<Vec<Operation>, ApiError>, at: OffsetDateTime },
+    StackSetChecked {
+        generation: u64,
+        stack_set: String,
+        latest: Option<Operation>,
+        active: bool,
+        at: OffsetDateTime,
+    },
+    Operations {
+        generation: u64,
+        stack_set: String,
+        result: Result<Vec<Operation>, ApiError>,
+        at: OffsetDateTime,
+    },
     /// DescribeStackSetOperation of the watched operation.
-    OperationDescribed { generation: u64, operation: Operation, at: OffsetDateTime },
+    OperationDescribed {
+        generation: u64,
+        operation: Operation,
+        at: OffsetDateTime,
+    },
     /// Results for the watched operation; `read` says whether a read of them just ended.
-    ResultsPage { generation: u64, results: Vec<crate::model::OperationResult>, read: ReadKind, at: OffsetDateTime },
+    ResultsPage {
+        generation: u64,
+        results: Vec<crate::model::OperationResult>,
+        read: ReadKind,
+        at: OffsetDateTime,
+    },
     /// A fetch for the current scope failed; the last good data stays on screen.
-    FetchFailed { generation: u64, error: ApiError, at: OffsetDateTime },
+    FetchFailed {
+        generation: u64,
+        error: ApiError,
+        at: OffsetDateTime,
+    },
     /// The permission model of a stack set, learned for the stop dialog.
-    PermissionModel { stack_set: String, model: PermissionModel },
-    StopFinished { request: StopRequest, result: Result<Option<String>, ApiError> },
+    PermissionModel {
+        stack_set: String,
+        model: PermissionModel,
+    },
+    StopFinished {
+        request: StopRequest,
+        result: Result<Option<String>, ApiError>,
+    },
 }
 
 /// Where a batch of results stands in the poller's read of an operation.
@@ -122,8 +162,12 @@ pub enum StopPhase {
     /// Waiting for the user's decision.
     Asking,
     Sending,
-    Sent { request_id: Option<String> },
-    Failed { message: String },
+    Sent {
+        request_id: Option<String>,
+    },
+    Failed {
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -239,7 +283,10 @@ impl OperationData {
             cursor_col: 0,
             complete: false,
             exact: false,
-            freshness: Freshness { loading: true, ..Default::default() },
+            freshness: Freshness {
+                loading: true,
+                ..Default::default()
+            },
             progress: Vec::new(),
             failures: Vec::new(),
             failures_selected: 0,
@@ -298,7 +345,13 @@ impl State {
             screens: vec![Screen::StackSets],
             overlay: None,
             generation: 0,
-            stack_sets: StackSetsData { freshness: Freshness { loading: true, ..Default::default() }, ..Default::default() },
+            stack_sets: StackSetsData {
+                freshness: Freshness {
+                    loading: true,
+                    ..Default::default()
+                },
+                ..Default::default()
+            },
             operations: OperationsData::default(),
             operation: OperationData::new(""),
             filter: Input::default(),
@@ -318,10 +371,20 @@ impl State {
     pub fn scope(&self) -> Scope {
         match self.screen() {
             Screen::StackSets => Scope::StackSets,
-            Screen::Operations { stack_set } => Scope::Operations { stack_set: stack_set.clone() },
-            Screen::Operation { stack_set, operation_id } | Screen::Failures { stack_set, operation_id } => {
-                Scope::Operation { stack_set: stack_set.clone(), operation_id: operation_id.clone() }
+            Screen::Operations { stack_set } => Scope::Operations {
+                stack_set: stack_set.clone(),
+            },
+            Screen::Operation {
+                stack_set,
+                operation_id,
             }
+            | Screen::Failures {
+                stack_set,
+                operation_id,
+            } => Scope::Operation {
+                stack_set: stack_set.clone(),
+                operation_id: operation_id.clone(),
+            },
         }
     }
 }

@@ -67,7 +67,10 @@ fn state_with(settings: Settings) -> State {
         &mut state,
         [Msg::StackSets {
             generation: 1,
-            result: Ok(vec![summary("alpha", PermissionModel::SelfManaged), summary("org-baseline", PermissionModel::ServiceManaged)]),
+            result: Ok(vec![
+                summary("alpha", PermissionModel::SelfManaged),
+                summary("org-baseline", PermissionModel::ServiceManaged),
+            ]),
             at: NOW,
         }],
     );
@@ -81,14 +84,23 @@ fn on_operation(settings: Settings, status: OperationStatus) -> State {
     let generation = state.generation;
     apply(
         &mut state,
-        [Msg::Operations { generation, stack_set: "org-baseline".into(), result: Ok(vec![operation("op-1", status)]), at: NOW }],
+        [Msg::Operations {
+            generation,
+            stack_set: "org-baseline".into(),
+            result: Ok(vec![operation("op-1", status)]),
+            at: NOW,
+        }],
     );
     apply(&mut state, [key(KeyCode::Enter)]);
     let generation = state.generation;
     apply(
         &mut state,
         [
-            Msg::OperationDescribed { generation, operation: operation("op-1", status), at: NOW },
+            Msg::OperationDescribed {
+                generation,
+                operation: operation("op-1", status),
+                at: NOW,
+            },
             Msg::ResultsPage {
                 generation,
                 results: vec![
@@ -110,14 +122,30 @@ fn on_operation(settings: Settings, status: OperationStatus) -> State {
 fn enter_and_escape_move_through_screens_and_rewatch() {
     let mut state = state_with(Settings::default());
     let commands = apply(&mut state, [key(KeyCode::Enter)]);
-    assert_eq!(state.screen(), &Screen::Operations { stack_set: "alpha".into() });
+    assert_eq!(
+        state.screen(),
+        &Screen::Operations {
+            stack_set: "alpha".into()
+        }
+    );
     assert_eq!(
         commands,
-        vec![Command::Watch { scope: Scope::Operations { stack_set: "alpha".into() }, generation: 2 }]
+        vec![Command::Watch {
+            scope: Scope::Operations {
+                stack_set: "alpha".into()
+            },
+            generation: 2
+        }]
     );
     let commands = apply(&mut state, [key(KeyCode::Esc)]);
     assert_eq!(state.screen(), &Screen::StackSets);
-    assert_eq!(commands, vec![Command::Watch { scope: Scope::StackSets, generation: 3 }]);
+    assert_eq!(
+        commands,
+        vec![Command::Watch {
+            scope: Scope::StackSets,
+            generation: 3
+        }]
+    );
     // Esc on the first screen goes nowhere and asks for nothing.
     assert!(apply(&mut state, [key(KeyCode::Esc)]).is_empty());
 }
@@ -143,12 +171,19 @@ fn a_result_for_a_scope_the_user_left_is_ignored() {
 fn grid_rows_group_by_ou_and_cursor_moves_within_bounds() {
     let mut state = on_operation(Settings::default(), OperationStatus::Running);
     let data = &state.operation;
-    let accounts: Vec<&str> = data.visible.iter().map(|r| data.grid.rows[*r as usize].account.as_str()).collect();
+    let accounts: Vec<&str> = data
+        .visible
+        .iter()
+        .map(|r| data.grid.rows[*r as usize].account.as_str())
+        .collect();
     assert_eq!(accounts, vec!["111111111111", "333333333333", "222222222222"]);
     assert_eq!(data.grid.regions, vec!["eu-west-1", "us-east-1"]);
     apply(&mut state, [ch('j'), ch('j'), ch('j'), ch('j'), ch('l'), ch('l')]);
     assert_eq!((state.operation.cursor_row, state.operation.cursor_col), (2, 1));
-    assert_eq!(state.operation.cursor_result().map(|r| r.status), Some(ResultStatus::Failed));
+    assert_eq!(
+        state.operation.cursor_result().map(|r| r.status),
+        Some(ResultStatus::Failed)
+    );
     apply(&mut state, [ch('g'), ch('h')]);
     assert_eq!((state.operation.cursor_row, state.operation.cursor_col), (0, 0));
 }
@@ -160,7 +195,10 @@ fn enter_on_a_cell_opens_its_detail_and_any_key_closes_it() {
     assert_eq!(state.overlay, Some(Overlay::CellDetail));
     apply(&mut state, [key(KeyCode::Esc)]);
     assert_eq!(state.overlay, None);
-    assert!(matches!(state.screen(), Screen::Operation { .. }), "esc closes the detail, not the screen");
+    assert!(
+        matches!(state.screen(), Screen::Operation { .. }),
+        "esc closes the detail, not the screen"
+    );
 }
 
 #[test]
@@ -175,7 +213,10 @@ fn text_filter_narrows_rows_and_escape_clears_it() {
     apply(&mut state, [ch('/'), key(KeyCode::Esc)]);
     assert_eq!(state.operation.visible.len(), 3);
     // OU ids match too.
-    apply(&mut state, [ch('/'), ch('o'), ch('u'), ch('-'), ch('a'), key(KeyCode::Enter)]);
+    apply(
+        &mut state,
+        [ch('/'), ch('o'), ch('u'), ch('-'), ch('a'), key(KeyCode::Enter)],
+    );
     assert_eq!(state.operation.visible.len(), 2);
 }
 
@@ -223,10 +264,15 @@ fn stop_then_no_escape_or_cancel_sends_nothing() {
 
 #[test]
 fn stop_then_yes_sends_exactly_one_stop_with_the_chosen_call_as() {
-    let settings = Settings { call_as: CallAs::DelegatedAdmin, ..Default::default() };
+    let settings = Settings {
+        call_as: CallAs::DelegatedAdmin,
+        ..Default::default()
+    };
     let mut state = on_operation(settings, OperationStatus::Running);
     apply(&mut state, [ch('s')]);
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else { panic!("dialog not open") };
+    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
+        panic!("dialog not open")
+    };
     assert_eq!(dialog.call_as, CallAs::DelegatedAdmin, "pre-selected from --call-as");
     assert_eq!(dialog.focus, DialogFocus::Cancel);
     assert_eq!((dialog.running, dialog.pending, dialog.failed), (1, 2, 1));
@@ -254,11 +300,18 @@ fn enter_on_the_stop_button_sends_the_stop() {
 
 #[test]
 fn read_only_never_opens_the_dialog() {
-    let settings = Settings { read_only: true, ..Default::default() };
+    let settings = Settings {
+        read_only: true,
+        ..Default::default()
+    };
     let mut state = on_operation(settings, OperationStatus::Running);
     let commands = apply(&mut state, [ch('s'), ch('y'), key(KeyCode::Enter)]);
     assert!(commands.iter().all(|c| !matches!(c, Command::Stop(_))), "{commands:?}");
-    assert_eq!(state.overlay, Some(Overlay::CellDetail), "enter fell through to the grid");
+    assert_eq!(
+        state.overlay,
+        Some(Overlay::CellDetail),
+        "enter fell through to the grid"
+    );
     assert!(state.flash.as_ref().is_some_and(|f| f.text.contains("READ-ONLY")));
 }
 
@@ -268,28 +321,44 @@ fn stop_on_an_ended_operation_says_why_and_sends_nothing() {
     let commands = apply(&mut state, [ch('s'), ch('y')]);
     assert!(commands.is_empty());
     assert_eq!(state.overlay, None);
-    assert_eq!(state.flash.as_ref().map(|f| f.text.as_str()), Some("Nothing to stop: it is SUCCEEDED."));
+    assert_eq!(
+        state.flash.as_ref().map(|f| f.text.as_str()),
+        Some("Nothing to stop: it is SUCCEEDED.")
+    );
 }
 
 #[test]
 fn self_managed_stack_sets_are_not_offered_delegated_admin() {
-    let settings = Settings { call_as: CallAs::DelegatedAdmin, ..Default::default() };
+    let settings = Settings {
+        call_as: CallAs::DelegatedAdmin,
+        ..Default::default()
+    };
     let mut state = state_with(settings);
     apply(&mut state, [key(KeyCode::Enter)]);
     let generation = state.generation;
     apply(
         &mut state,
-        [Msg::Operations { generation, stack_set: "alpha".into(), result: Ok(vec![operation("op-9", OperationStatus::Running)]), at: NOW }],
+        [Msg::Operations {
+            generation,
+            stack_set: "alpha".into(),
+            result: Ok(vec![operation("op-9", OperationStatus::Running)]),
+            at: NOW,
+        }],
     );
     apply(&mut state, [ch('s'), key(KeyCode::Right)]);
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else { panic!("dialog not open") };
+    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
+        panic!("dialog not open")
+    };
     assert!(!dialog.delegated_admin_allowed);
     assert_eq!(dialog.call_as, CallAs::SelfAccount);
 }
 
 #[test]
 fn type_name_mode_needs_the_exact_name() {
-    let settings = Settings { confirm: ConfirmMode::TypeName, ..Default::default() };
+    let settings = Settings {
+        confirm: ConfirmMode::TypeName,
+        ..Default::default()
+    };
     let mut state = on_operation(settings, OperationStatus::Running);
     apply(&mut state, [ch('s')]);
     let wrong: Vec<Msg> = "org-base".chars().map(ch).chain([key(KeyCode::Enter)]).collect();
@@ -306,17 +375,45 @@ fn type_name_mode_needs_the_exact_name() {
 fn stop_outcomes_are_worded_in_the_dialog() {
     let mut state = on_operation(Settings::default(), OperationStatus::Running);
     let commands = apply(&mut state, [ch('s'), ch('y')]);
-    let [Command::Stop(request)] = commands.as_slice() else { panic!("{commands:?}") };
+    let [Command::Stop(request)] = commands.as_slice() else {
+        panic!("{commands:?}")
+    };
     let error = ApiError::new(ErrorKind::InvalidOperation, "the specified operation isn't valid");
-    apply(&mut state, [Msg::StopFinished { request: request.clone(), result: Err(error) }]);
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else { panic!("dialog closed") };
-    assert_eq!(dialog.phase, StopPhase::Failed { message: "The operation has already ended: nothing to stop.".into() });
+    apply(
+        &mut state,
+        [Msg::StopFinished {
+            request: request.clone(),
+            result: Err(error),
+        }],
+    );
+    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
+        panic!("dialog closed")
+    };
+    assert_eq!(
+        dialog.phase,
+        StopPhase::Failed {
+            message: "The operation has already ended: nothing to stop.".into()
+        }
+    );
     // y retries.
     let commands = apply(&mut state, [ch('y')]);
     assert!(matches!(commands.as_slice(), [Command::Stop(_)]));
-    apply(&mut state, [Msg::StopFinished { request: request.clone(), result: Ok(Some("req-42".into())) }]);
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else { panic!("dialog closed") };
-    assert_eq!(dialog.phase, StopPhase::Sent { request_id: Some("req-42".into()) });
+    apply(
+        &mut state,
+        [Msg::StopFinished {
+            request: request.clone(),
+            result: Ok(Some("req-42".into())),
+        }],
+    );
+    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
+        panic!("dialog closed")
+    };
+    assert_eq!(
+        dialog.phase,
+        StopPhase::Sent {
+            request_id: Some("req-42".into())
+        }
+    );
 }
 
 #[test]
@@ -325,13 +422,31 @@ fn fetch_failures_keep_the_last_data() {
     let generation = state.generation;
     apply(
         &mut state,
-        [Msg::FetchFailed { generation, error: ApiError::new(ErrorKind::Throttled, "Rate exceeded"), at: NOW }],
+        [Msg::FetchFailed {
+            generation,
+            error: ApiError::new(ErrorKind::Throttled, "Rate exceeded"),
+            at: NOW,
+        }],
     );
     assert_eq!(state.operation.grid.len(), 5);
-    assert_eq!(state.operation.freshness.error.as_ref().map(|e| e.kind), Some(ErrorKind::Throttled));
-    apply(&mut state, [Msg::ResultsPage { generation, results: vec![], read: ReadKind::Incremental, at: NOW }]);
+    assert_eq!(
+        state.operation.freshness.error.as_ref().map(|e| e.kind),
+        Some(ErrorKind::Throttled)
+    );
+    apply(
+        &mut state,
+        [Msg::ResultsPage {
+            generation,
+            results: vec![],
+            read: ReadKind::Incremental,
+            at: NOW,
+        }],
+    );
     assert!(state.operation.freshness.error.is_none());
-    assert!(!state.operation.exact, "an incremental read leaves part of the grid inferred");
+    assert!(
+        !state.operation.exact,
+        "an incremental read leaves part of the grid inferred"
+    );
 }
 
 #[test]
@@ -341,5 +456,9 @@ fn quit_keys_quit() {
     let mut state = on_operation(Settings::default(), OperationStatus::Running);
     apply(&mut state, [ch('s')]);
     let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
-    assert_eq!(apply(&mut state, [ctrl_c]), vec![Command::Quit], "ctrl-c quits even from the dialog");
+    assert_eq!(
+        apply(&mut state, [ctrl_c]),
+        vec![Command::Quit],
+        "ctrl-c quits even from the dialog"
+    );
 }

@@ -5,8 +5,8 @@ use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
 use tui_input::backend::crossterm::EventHandler;
 
 use super::{
-    Action, Command, ConfirmMode, ReadKind, DialogFocus, Flash, OperationData, Overlay, Screen, StackSetRow,
-    State, StopDialog, StopPhase, StopRequest,
+    Action, Command, ConfirmMode, DialogFocus, Flash, OperationData, Overlay, ReadKind, Screen, StackSetRow, State,
+    StopDialog, StopPhase, StopRequest,
 };
 use crate::api::{ApiError, ErrorKind};
 use crate::model::{CallAs, OperationStatus, PermissionModel, ResultStatus};
@@ -58,7 +58,13 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             data.freshness.loading = false;
             Vec::new()
         }
-        Msg::StackSetChecked { generation, stack_set, latest, active, at } => {
+        Msg::StackSetChecked {
+            generation,
+            stack_set,
+            latest,
+            active,
+            at,
+        } => {
             if generation != state.generation {
                 return Vec::new();
             }
@@ -76,7 +82,12 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             }
             Vec::new()
         }
-        Msg::Operations { generation, stack_set, result, at } => {
+        Msg::Operations {
+            generation,
+            stack_set,
+            result,
+            at,
+        } => {
             if generation != state.generation || stack_set != state.operations.stack_set {
                 return Vec::new();
             }
@@ -94,20 +105,27 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             data.freshness.loading = false;
             Vec::new()
         }
-        Msg::OperationDescribed { generation, operation, at } => {
+        Msg::OperationDescribed {
+            generation,
+            operation,
+            at,
+        } => {
             if generation != state.generation {
                 return Vec::new();
             }
             let data = &mut state.operation;
-            if data.grid.is_empty() && !operation.preferences.region_order.is_empty() {
-                data.grid = super::ResultGrid::new(&operation.preferences.region_order);
-            }
+            data.grid.set_region_order(&operation.preferences.region_order);
             data.operation = Some(operation);
             data.freshness.fetched_at = Some(at);
             data.freshness.error = None;
             Vec::new()
         }
-        Msg::ResultsPage { generation, results, read, at } => {
+        Msg::ResultsPage {
+            generation,
+            results,
+            read,
+            at,
+        } => {
             if generation != state.generation {
                 return Vec::new();
             }
@@ -119,9 +137,8 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
                 data.freshness.loading = false;
                 data.freshness.fetched_at = Some(at);
                 data.freshness.error = None;
-                let finished = data.grid.len()
-                    - data.grid.count(ResultStatus::Pending)
-                    - data.grid.count(ResultStatus::Running);
+                let finished =
+                    data.grid.len() - data.grid.count(ResultStatus::Pending) - data.grid.count(ResultStatus::Running);
                 data.progress.push((at, finished));
                 if data.progress.len() > PROGRESS_SAMPLES {
                     data.progress.remove(0);
@@ -136,7 +153,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             }
             Vec::new()
         }
-        Msg::FetchFailed { generation, error, at: _ } => {
+        Msg::FetchFailed {
+            generation,
+            error,
+            at: _,
+        } => {
             if generation != state.generation {
                 return Vec::new();
             }
@@ -169,12 +190,18 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             if matches_dialog {
                 if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
                     dialog.phase = match &result {
-                        Ok(request_id) => StopPhase::Sent { request_id: request_id.clone() },
+                        Ok(request_id) => StopPhase::Sent {
+                            request_id: request_id.clone(),
+                        },
                         Err(_) => StopPhase::Failed { message: text.clone() },
                     };
                 }
             }
-            state.flash = Some(Flash { is_error: result.is_err(), text, at: state.now });
+            state.flash = Some(Flash {
+                is_error: result.is_err(),
+                text,
+                at: state.now,
+            });
             Vec::new()
         }
     }
@@ -186,15 +213,22 @@ use super::Msg;
 pub fn stop_error_text(error: &ApiError) -> String {
     match error.kind {
         ErrorKind::InvalidOperation => "The operation has already ended: nothing to stop.".to_string(),
-        ErrorKind::OperationNotFound => "Operation not found: it may belong to another stack set, or need another CallAs.".to_string(),
+        ErrorKind::OperationNotFound => {
+            "Operation not found: it may belong to another stack set, or need another CallAs.".to_string()
+        }
         ErrorKind::StackSetNotFound => format!(
             "Stack set not found as this caller: {} (a delegated-admin stack set needs CallAs DELEGATED_ADMIN).",
             error.message
         ),
         ErrorKind::AccessDenied => format!("Access denied: {}", error.message),
-        ErrorKind::Throttled => "Throttled by CloudFormation even after retries: try again in a moment (y).".to_string(),
+        ErrorKind::Throttled => {
+            "Throttled by CloudFormation even after retries: try again in a moment (y).".to_string()
+        }
         ErrorKind::Network | ErrorKind::Timeout => {
-            format!("Could not reach CloudFormation: {}. Press y to try again.", error.message)
+            format!(
+                "Could not reach CloudFormation: {}. Press y to try again.",
+                error.message
+            )
         }
         ErrorKind::ExpiredCredentials | ErrorKind::NoCredentials => {
             format!("Credentials problem: {}", error.message)
@@ -204,7 +238,11 @@ pub fn stop_error_text(error: &ApiError) -> String {
 }
 
 fn sort_stack_sets(rows: &mut [StackSetRow]) {
-    rows.sort_by(|a, b| b.active.cmp(&a.active).then_with(|| a.summary.name.cmp(&b.summary.name)));
+    rows.sort_by(|a, b| {
+        b.active
+            .cmp(&a.active)
+            .then_with(|| a.summary.name.cmp(&b.summary.name))
+    });
 }
 
 /// Keep the selection on the same item after a list is replaced.
@@ -222,7 +260,11 @@ fn refilter(state: &mut State) {
     let data = &mut state.operation;
     // Once the grid is whole the cursor follows its row; while the first read pours in, rows
     // sort in ahead of it and following would drag the cursor away from the top.
-    let keep_row = if data.complete { data.visible.get(data.cursor_row).copied() } else { None };
+    let keep_row = if data.complete {
+        data.visible.get(data.cursor_row).copied()
+    } else {
+        None
+    };
     data.visible = data.grid.filtered_rows(state.filter.value(), state.status_filter);
     data.cursor_row = keep_row
         .and_then(|row| data.visible.iter().position(|r| *r == row))
@@ -232,7 +274,11 @@ fn refilter(state: &mut State) {
 }
 
 fn flash(state: &mut State, text: impl Into<String>, is_error: bool) {
-    state.flash = Some(Flash { text: text.into(), is_error, at: state.now });
+    state.flash = Some(Flash {
+        text: text.into(),
+        is_error,
+        at: state.now,
+    });
 }
 
 /// Move to another screen and tell the poller to watch it under a new generation.
@@ -261,7 +307,10 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
         super::Scope::StackSets => state.stack_sets.freshness.loading = true,
         super::Scope::Operations { stack_set } => {
             if state.operations.stack_set != *stack_set {
-                state.operations = super::OperationsData { stack_set: stack_set.clone(), ..Default::default() };
+                state.operations = super::OperationsData {
+                    stack_set: stack_set.clone(),
+                    ..Default::default()
+                };
             }
             state.operations.freshness.loading = true;
         }
@@ -272,7 +321,10 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
             state.status_filter = None;
         }
     }
-    vec![Command::Watch { scope, generation: state.generation }]
+    vec![Command::Watch {
+        scope,
+        generation: state.generation,
+    }]
 }
 
 fn grid_page(state: &State) -> usize {
@@ -337,7 +389,10 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
         _ => match state.screen().clone() {
             Screen::StackSets => on_stack_sets_key(state, action),
             Screen::Operations { stack_set } => on_operations_key(state, action, &stack_set),
-            Screen::Operation { stack_set, operation_id } => on_operation_key(state, action, &stack_set, &operation_id),
+            Screen::Operation {
+                stack_set,
+                operation_id,
+            } => on_operation_key(state, action, &stack_set, &operation_id),
             Screen::Failures { .. } => on_failures_key(state, action),
         },
     }
@@ -393,7 +448,10 @@ fn on_operations_key(state: &mut State, action: Action, stack_set: &str) -> Vec<
     match (action, selected) {
         (Action::Enter, Some(op)) => enter(
             state,
-            Screen::Operation { stack_set: stack_set.to_string(), operation_id: op.id },
+            Screen::Operation {
+                stack_set: stack_set.to_string(),
+                operation_id: op.id,
+            },
         ),
         (Action::Stop, Some(op)) => open_stop_dialog(state, stack_set, &op.id),
         _ => Vec::new(),
@@ -458,13 +516,21 @@ fn permission_model_of(state: &State, stack_set: &str) -> Option<PermissionModel
 
 fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str) -> Vec<Command> {
     if state.settings.read_only {
-        flash(state, "READ-ONLY: stopping is disabled (--read-only or read_only in the config).", true);
+        flash(
+            state,
+            "READ-ONLY: stopping is disabled (--read-only or read_only in the config).",
+            true,
+        );
         return Vec::new();
     }
     let loaded = state.operation.operation.as_ref().filter(|op| op.id == operation_id);
     let listed = state.operations.operations.iter().find(|op| op.id == operation_id);
     let Some(operation) = loaded.or(listed).cloned() else {
-        flash(state, "The operation's status is not known yet: wait for it to load.", true);
+        flash(
+            state,
+            "The operation's status is not known yet: wait for it to load.",
+            true,
+        );
         return Vec::new();
     };
     if !operation.status.is_stoppable() {
@@ -479,7 +545,11 @@ fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str) -> V
     let grid_is_this_op = loaded.is_some() && !grid.is_empty();
     let count = |status| if grid_is_this_op { grid.count(status) } else { 0 };
     let delegated_admin_allowed = permission_model_of(state, stack_set) != Some(PermissionModel::SelfManaged);
-    let call_as = if delegated_admin_allowed { state.settings.call_as } else { CallAs::SelfAccount };
+    let call_as = if delegated_admin_allowed {
+        state.settings.call_as
+    } else {
+        CallAs::SelfAccount
+    };
     state.overlay = Some(Overlay::Confirm(StopDialog {
         stack_set: stack_set.to_string(),
         operation_id: operation_id.to_string(),
@@ -522,7 +592,10 @@ fn on_dialog_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
             return Vec::new();
         }
         StopPhase::Sent { .. } => {
-            if matches!(key.code, KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('n')) {
+            if matches!(
+                key.code,
+                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('n')
+            ) {
                 state.overlay = None;
             }
             return Vec::new();
@@ -583,7 +656,10 @@ fn on_dialog_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
             if dialog.typed == dialog.stack_set {
                 send(dialog)
             } else {
-                let text = format!("Type the stack set name exactly ({}) to stop, or esc.", dialog.stack_set);
+                let text = format!(
+                    "Type the stack set name exactly ({}) to stop, or esc.",
+                    dialog.stack_set
+                );
                 flash(state, text, true);
                 Vec::new()
             }

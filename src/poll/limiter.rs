@@ -19,8 +19,16 @@ pub struct RateLimiter {
 impl RateLimiter {
     /// `per_second` requests per second on average, bursts of up to `burst`. 0 disables the ceiling.
     pub fn new(per_second: f64, burst: u32) -> Self {
-        let interval = if per_second > 0.0 { Duration::from_secs_f64(1.0 / per_second) } else { Duration::ZERO };
-        RateLimiter { interval, burst_window: interval * burst.max(1).saturating_sub(1), next_free: Mutex::new(None) }
+        let interval = if per_second > 0.0 {
+            Duration::from_secs_f64(1.0 / per_second)
+        } else {
+            Duration::ZERO
+        };
+        RateLimiter {
+            interval,
+            burst_window: interval * burst.max(1).saturating_sub(1),
+            next_free: Mutex::new(None),
+        }
     }
 
     pub fn unlimited() -> Self {
@@ -55,12 +63,19 @@ mod tests {
         for _ in 0..5 {
             limiter.acquire().await;
         }
-        assert!(start.elapsed() < Duration::from_millis(1), "burst goes at once: {:?}", start.elapsed());
+        assert!(
+            start.elapsed() < Duration::from_millis(1),
+            "burst goes at once: {:?}",
+            start.elapsed()
+        );
         for _ in 0..10 {
             limiter.acquire().await;
         }
         let elapsed = start.elapsed();
-        assert!(elapsed >= Duration::from_millis(950) && elapsed <= Duration::from_millis(1050), "{elapsed:?}");
+        assert!(
+            elapsed >= Duration::from_millis(950) && elapsed <= Duration::from_millis(1050),
+            "{elapsed:?}"
+        );
     }
 
     #[tokio::test(start_paused = true)]

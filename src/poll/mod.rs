@@ -71,7 +71,14 @@ pub fn spawn<A: StackSetApi>(
     messages: UnboundedSender<Msg>,
 ) -> (PollerHandle, JoinHandle<()>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
-    let poller = Poller { api, config, limiter, messages, own: tx.clone(), call_as_of: Default::default() };
+    let poller = Poller {
+        api,
+        config,
+        limiter,
+        messages,
+        own: tx.clone(),
+        call_as_of: Default::default(),
+    };
     let task = tokio::spawn(poller.run(rx));
     (PollerHandle { commands: tx }, task)
 }
@@ -230,7 +237,11 @@ impl<A: StackSetApi> Poller<A> {
 
     fn failed(&self, generation: u64, error: ApiError) -> RoundOutcome {
         let transient = error.is_transient();
-        self.send(Msg::FetchFailed { generation, error, at: OffsetDateTime::now_utc() });
+        self.send(Msg::FetchFailed {
+            generation,
+            error,
+            at: OffsetDateTime::now_utc(),
+        });
         if transient {
             RoundOutcome::Failed
         } else {
@@ -248,12 +259,21 @@ impl<A: StackSetApi> Poller<A> {
             .await
             .map(|accepted| accepted.request_id);
         let sent = result.is_ok();
-        self.send(Msg::StopFinished { request: request.clone(), result });
+        self.send(Msg::StopFinished {
+            request: request.clone(),
+            result,
+        });
         if let (true, Some(generation)) = (sent, watching_generation) {
-            if let Ok(operation) =
-                self.api.describe_operation(&request.stack_set, &request.operation_id, request.call_as).await
+            if let Ok(operation) = self
+                .api
+                .describe_operation(&request.stack_set, &request.operation_id, request.call_as)
+                .await
             {
-                self.send(Msg::OperationDescribed { generation, operation, at: OffsetDateTime::now_utc() });
+                self.send(Msg::OperationDescribed {
+                    generation,
+                    operation,
+                    at: OffsetDateTime::now_utc(),
+                });
             }
             let _ = self.own.send(Command::RefreshNow);
         }
@@ -263,8 +283,12 @@ impl<A: StackSetApi> Poller<A> {
         match scope {
             Scope::StackSets => self.overview_round(generation, memory).await,
             Scope::Operations { stack_set } => self.operations_round(generation, &stack_set, memory).await,
-            Scope::Operation { stack_set, operation_id } => {
-                self.operation_round(generation, &stack_set, &operation_id, memory).await
+            Scope::Operation {
+                stack_set,
+                operation_id,
+            } => {
+                self.operation_round(generation, &stack_set, &operation_id, memory)
+                    .await
             }
         }
     }
@@ -272,7 +296,9 @@ impl<A: StackSetApi> Poller<A> {
     /// The overview: the list of stack sets at the idle cadence, and each round the latest
     /// operation of a capped number of stack sets (active ones always, then the stalest).
     async fn overview_round(&self, generation: u64, mut memory: ScopeMemory) -> Round {
-        let list_due = memory.listed_at.is_none_or(|at| at.elapsed() >= self.config.idle_interval);
+        let list_due = memory
+            .listed_at
+            .is_none_or(|at| at.elapsed() >= self.config.idle_interval);
         if list_due {
             // A delegated administrator sees its service-managed stack sets only with
             // DELEGATED_ADMIN, and its own self-managed ones only with SELF: list under both.
@@ -303,11 +329,24 @@ impl<A: StackSetApi> Poller<A> {
             summaries.sort_by(|a, b| a.name.cmp(&b.name));
             summaries.dedup_by(|a, b| a.name == b.name);
             memory.stack_sets = summaries.iter().map(|s| s.name.clone()).collect();
-            self.send(Msg::StackSets { generation, result: Ok(summaries), at: OffsetDateTime::now_utc() });
+            self.send(Msg::StackSets {
+                generation,
+                result: Ok(summaries),
+                at: OffsetDateTime::now_utc(),
+            });
             memory.listed_at = Some(Instant::now());
         }
-        let mut due: Vec<String> = memory.stack_sets.iter().filter(|n| memory.active.contains(*n)).cloned().collect();
-        let mut idle: Vec<&String> = memory.stack_sets.iter().filter(|n| !memory.active.contains(*n)).collect();
+        let mut due: Vec<String> = memory
+            .stack_sets
+            .iter()
+            .filter(|n| memory.active.contains(*n))
+            .cloned()
+            .collect();
+        let mut idle: Vec<&String> = memory
+            .stack_sets
+            .iter()
+            .filter(|n| !memory.active.contains(*n))
+            .collect();
         idle.sort_by_key(|n| memory.checked.get(*n).copied());
         let room = self.config.checks_per_round.saturating_sub(due.len());
         due.extend(idle.into_iter().take(room).cloned());
@@ -355,7 +394,10 @@ impl<A: StackSetApi> Poller<A> {
                 Ok(detail) => {
                     memory.described = true;
                     if let Some(model) = detail.summary.permission_model {
-                        self.send(Msg::PermissionModel { stack_set: stack_set.to_string(), model });
+                        self.send(Msg::PermissionModel {
+                            stack_set: stack_set.to_string(),
+                            model,
+                        });
                     }
                 }
                 Err(error) => {
@@ -390,14 +432,49 @@ impl<A: StackSetApi> Poller<A> {
             result: Ok(operations),
             at: OffsetDateTime::now_utc(),
         });
-        let after = if active { self.config.active_interval } else { self.config.idle_interval };
-        Round { memory, outcome: RoundOutcome::Again(after) }
+        let after = if active {
+            self.config.active_interval
+        } else {
+            self.config.idle_interval
+        };
+        Round {
+            memory,
+            outcome: RoundOutcome::Again(after),
+        }
     }
 
-    async fn operation_round(&self, generation: u64, stack_set: &str, operation_id: &str, mut memory: ScopeMemory) -> Round {
+    async fn operation_round(
+        &self,
+        generation: u64,
+        stack_set: &str,
+        operation_id: &str,
+        mut memory: ScopeMemory,
+    ) -> Round {
         let call_as = self.call_as_for(stack_set);
-        self.limiter.acquire().await;
-        let operation = match self.api.describe_operation(stack_set, operation_id, call_as).await {
+        let describe = async {
+            self.limiter.acquire().await;
+            let described = self.api.describe_operation(stack_set, operation_id, call_as).await;
+            if let Ok(operation) = &described {
+                let operation = operation.clone();
+                self.send(Msg::OperationDescribed {
+                    generation,
+                    operation,
+                    at: OffsetDateTime::now_utc(),
+                });
+            }
+            described
+        };
+        // The first read is full whatever the status, so it starts beside the describe: rows
+        // appear after one round trip.
+        let first = !memory.have_full;
+        let (described, early_reads) = if first {
+            let reads = self.read_classes(generation, stack_set, operation_id, ResultStatus::ALL, false);
+            let (described, reads) = tokio::join!(describe, reads);
+            (described, Some(reads))
+        } else {
+            (describe.await, None)
+        };
+        let operation = match described {
             Ok(operation) => operation,
             Err(error) => {
                 let outcome = self.failed(generation, error);
@@ -405,28 +482,33 @@ impl<A: StackSetApi> Poller<A> {
             }
         };
         let active = operation.status.is_active();
-        self.send(Msg::OperationDescribed { generation, operation, at: OffsetDateTime::now_utc() });
 
         // An ended operation gets one exact read; a running one a full read now and then, and
         // between them only the classes that change, with what finished inferred.
-        let full = !active || !memory.have_full || memory.since_full + 1 >= self.config.full_read_every;
-        let classes: &[ResultStatus] = if full {
-            ResultStatus::ALL
-        } else {
-            &[ResultStatus::Running, ResultStatus::Failed, ResultStatus::Cancelled]
+        let full = first || !active || memory.since_full + 1 >= self.config.full_read_every;
+        let outcomes = match early_reads {
+            Some(reads) => reads,
+            None => {
+                let classes: &[ResultStatus] = if full {
+                    ResultStatus::ALL
+                } else {
+                    &[ResultStatus::Running, ResultStatus::Failed, ResultStatus::Cancelled]
+                };
+                self.read_classes(generation, stack_set, operation_id, classes, !full)
+                    .await
+            }
         };
-        let keep_keys = !full;
-        let reads = classes
-            .iter()
-            .map(|status| self.read_class(generation, stack_set, operation_id, *status, keep_keys));
-        let outcomes = futures::future::join_all(reads).await;
         let mut seen: HashSet<(String, String)> = HashSet::new();
         let mut running = HashMap::new();
         for outcome in outcomes {
             match outcome {
                 Ok(read) => {
                     seen.extend(read.keys);
-                    running.extend(read.running.into_iter().map(|r| ((r.account.clone(), r.region.clone()), r)));
+                    running.extend(
+                        read.running
+                            .into_iter()
+                            .map(|r| ((r.account.clone(), r.region.clone()), r)),
+                    );
                 }
                 Err(error) => {
                     let outcome = self.failed(generation, error);
@@ -454,9 +536,33 @@ impl<A: StackSetApi> Poller<A> {
             memory.since_full += 1;
         }
         let read = if full { ReadKind::Full } else { ReadKind::Incremental };
-        self.send(Msg::ResultsPage { generation, results: inferred, read, at: OffsetDateTime::now_utc() });
-        let outcome = if active { RoundOutcome::Again(self.config.active_interval) } else { RoundOutcome::Done };
+        self.send(Msg::ResultsPage {
+            generation,
+            results: inferred,
+            read,
+            at: OffsetDateTime::now_utc(),
+        });
+        let outcome = if active {
+            RoundOutcome::Again(self.config.active_interval)
+        } else {
+            RoundOutcome::Done
+        };
         Round { memory, outcome }
+    }
+
+    /// Read several status classes at once, each its own paging chain.
+    async fn read_classes(
+        &self,
+        generation: u64,
+        stack_set: &str,
+        operation_id: &str,
+        classes: &[ResultStatus],
+        keep_keys: bool,
+    ) -> Vec<Result<ClassRead, ApiError>> {
+        let reads = classes
+            .iter()
+            .map(|status| self.read_class(generation, stack_set, operation_id, *status, keep_keys));
+        futures::future::join_all(reads).await
     }
 
     /// Page through one status class, sending each page as it arrives so rows appear at once.
@@ -473,8 +579,16 @@ impl<A: StackSetApi> Poller<A> {
         let mut read = ClassRead::default();
         loop {
             self.limiter.acquire().await;
-            let page =
-                self.api.list_results(stack_set, operation_id, self.call_as_for(stack_set), Some(status), token).await?;
+            let page = self
+                .api
+                .list_results(
+                    stack_set,
+                    operation_id,
+                    self.call_as_for(stack_set),
+                    Some(status),
+                    token,
+                )
+                .await?;
             for result in &page.items {
                 if keep_keys {
                     read.keys.push((result.account.clone(), result.region.clone()));

@@ -9,9 +9,7 @@ use tokio::sync::mpsc::UnboundedReceiver;
 use super::*;
 use crate::api::fake::{stack_set, FakeApi, FakeData};
 use crate::api::ErrorKind;
-use crate::model::{
-    Operation, OperationAction, OperationPreferences, OperationStatus, PermissionModel, ResultStatus,
-};
+use crate::model::{Operation, OperationAction, OperationPreferences, OperationStatus, PermissionModel, ResultStatus};
 
 fn operation(id: &str, status: OperationStatus) -> Operation {
     Operation {
@@ -48,7 +46,8 @@ fn results(n: usize) -> Vec<OperationResult> {
 
 fn fake(status: OperationStatus, n: usize) -> FakeApi {
     let mut data = FakeData::default();
-    data.stack_sets.push((stack_set("org", PermissionModel::ServiceManaged), CallAs::SelfAccount));
+    data.stack_sets
+        .push((stack_set("org", PermissionModel::ServiceManaged), CallAs::SelfAccount));
     data.operations.insert("org".into(), vec![operation("op-1", status)]);
     data.results.insert("op-1".into(), results(n));
     FakeApi::new(data)
@@ -62,7 +61,10 @@ fn start(api: Arc<FakeApi>, config: PollConfig) -> (PollerHandle, UnboundedRecei
 
 fn watch_operation(handle: &PollerHandle, generation: u64) {
     handle.send(Command::Watch {
-        scope: Scope::Operation { stack_set: "org".into(), operation_id: "op-1".into() },
+        scope: Scope::Operation {
+            stack_set: "org".into(),
+            operation_id: "op-1".into(),
+        },
         generation,
     });
 }
@@ -91,14 +93,29 @@ async fn running_operation_is_read_in_full_then_incrementally() {
     // Full read: one describe and one chain per status class (1000 results: 10 pages in all).
     assert_eq!(api.count("DescribeStackSetOperation"), 1);
     let first = api.count("ListStackSetOperationResults");
-    assert_eq!(first, 1 + 1 + 1 + 5 + 5, "RUNNING, FAILED, CANCELLED (empty) one page each; SUCCEEDED and PENDING 5 each");
+    assert_eq!(
+        first,
+        1 + 1 + 1 + 5 + 5,
+        "RUNNING, FAILED, CANCELLED (empty) one page each; SUCCEEDED and PENDING 5 each"
+    );
     let msgs = drain(&mut rx);
-    let delivered: usize = msgs.iter().map(|m| match m {
-        Msg::ResultsPage { generation: 7, results, .. } => results.len(),
-        _ => 0,
-    }).sum();
+    let delivered: usize = msgs
+        .iter()
+        .map(|m| match m {
+            Msg::ResultsPage {
+                generation: 7, results, ..
+            } => results.len(),
+            _ => 0,
+        })
+        .sum();
     assert_eq!(delivered, 1000);
-    assert!(matches!(msgs.last(), Some(Msg::ResultsPage { read: ReadKind::Full, .. })));
+    assert!(matches!(
+        msgs.last(),
+        Some(Msg::ResultsPage {
+            read: ReadKind::Full,
+            ..
+        })
+    ));
 
     // Steady state: only RUNNING, FAILED and CANCELLED are read.
     tokio::time::sleep(Duration::from_millis(5001)).await;
@@ -107,8 +124,17 @@ async fn running_operation_is_read_in_full_then_incrementally() {
     assert_eq!(second, 3);
     let calls = api.calls();
     let classes: Vec<Option<ResultStatus>> = calls.iter().rev().take(3).map(|c| c.status).collect();
-    assert!(classes.iter().all(|s| matches!(s, Some(ResultStatus::Running | ResultStatus::Failed | ResultStatus::Cancelled))));
-    assert!(matches!(drain(&mut rx).last(), Some(Msg::ResultsPage { read: ReadKind::Incremental, .. })));
+    assert!(classes.iter().all(|s| matches!(
+        s,
+        Some(ResultStatus::Running | ResultStatus::Failed | ResultStatus::Cancelled)
+    )));
+    assert!(matches!(
+        drain(&mut rx).last(),
+        Some(Msg::ResultsPage {
+            read: ReadKind::Incremental,
+            ..
+        })
+    ));
 }
 
 #[tokio::test(start_paused = true)]
@@ -128,7 +154,11 @@ async fn a_result_that_left_running_is_inferred_succeeded() {
     let inferred: Vec<OperationResult> = drain(&mut rx)
         .into_iter()
         .filter_map(|m| match m {
-            Msg::ResultsPage { read: ReadKind::Incremental, results, .. } => Some(results),
+            Msg::ResultsPage {
+                read: ReadKind::Incremental,
+                results,
+                ..
+            } => Some(results),
             _ => None,
         })
         .flatten()
@@ -159,7 +189,10 @@ async fn leaving_a_scope_stops_its_reads() {
     let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
     tokio::time::sleep(Duration::from_millis(500)).await;
-    handle.send(Command::Watch { scope: Scope::StackSets, generation: 2 });
+    handle.send(Command::Watch {
+        scope: Scope::StackSets,
+        generation: 2,
+    });
     settle().await;
     let results_calls = api.count("ListStackSetOperationResults");
     tokio::time::sleep(Duration::from_secs(30)).await;
@@ -183,10 +216,16 @@ async fn the_stop_lane_does_not_wait_behind_slow_paging() {
         call_as: CallAs::SelfAccount,
     }));
     settle().await;
-    let stop = api.calls().into_iter().find(|c| c.action == "StopStackSetOperation").expect("stop sent");
+    let stop = api
+        .calls()
+        .into_iter()
+        .find(|c| c.action == "StopStackSetOperation")
+        .expect("stop sent");
     assert!(stop.at <= Duration::from_millis(1000) + pressed.elapsed() + Duration::from_millis(100));
     assert_eq!(pressed.elapsed(), Duration::ZERO, "sent without the clock moving");
-    let finished = drain(&mut rx).into_iter().any(|m| matches!(m, Msg::StopFinished { result: Ok(_), .. }));
+    let finished = drain(&mut rx)
+        .into_iter()
+        .any(|m| matches!(m, Msg::StopFinished { result: Ok(_), .. }));
     assert!(finished);
 }
 
@@ -200,9 +239,13 @@ async fn transient_failures_back_off() {
     watch_operation(&handle, 1);
     tokio::time::sleep(Duration::from_secs(60)).await;
     settle().await;
-    let times: Vec<u64> = api.calls().iter().map(|c| c.at.as_secs()).collect();
-    // 5 s, then 10 s, 20 s, 40 s between attempts: 0, 5, 15, 35 within the minute.
-    assert_eq!(times, vec![0, 5, 15, 35]);
+    let mut rounds: Vec<u64> = api.calls().iter().map(|c| c.at.as_secs()).collect();
+    let calls = rounds.len();
+    rounds.dedup();
+    // 5 s, then 10 s, 20 s, 40 s between attempts: 0, 5, 15, 35 within the minute; each attempt is
+    // the first round's describe beside one read per status class.
+    assert_eq!(rounds, vec![0, 5, 15, 35]);
+    assert_eq!(calls, 4 * (1 + ResultStatus::ALL.len()));
     assert!(drain(&mut rx).iter().all(|m| matches!(m, Msg::FetchFailed { .. })));
 }
 
@@ -211,20 +254,29 @@ async fn overview_checks_a_capped_number_of_stack_sets_per_round() {
     let mut data = FakeData::default();
     for i in 0..50 {
         let name = format!("set-{i:02}");
-        data.stack_sets.push((stack_set(&name, PermissionModel::SelfManaged), CallAs::SelfAccount));
-        data.operations.insert(name, vec![operation("op", OperationStatus::Succeeded)]);
+        data.stack_sets
+            .push((stack_set(&name, PermissionModel::SelfManaged), CallAs::SelfAccount));
+        data.operations
+            .insert(name, vec![operation("op", OperationStatus::Succeeded)]);
     }
     let api = Arc::new(FakeApi::new(data));
     let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
-    handle.send(Command::Watch { scope: Scope::StackSets, generation: 1 });
+    handle.send(Command::Watch {
+        scope: Scope::StackSets,
+        generation: 1,
+    });
     settle().await;
     assert_eq!(api.count("ListStackSets"), 1);
     assert_eq!(api.count("ListStackSetOperations"), 10);
     // Every stack set is checked within five rounds, none twice.
     tokio::time::sleep(Duration::from_secs(41)).await;
     settle().await;
-    let mut checked: Vec<String> =
-        api.calls().into_iter().filter(|c| c.action == "ListStackSetOperations").filter_map(|c| c.stack_set).collect();
+    let mut checked: Vec<String> = api
+        .calls()
+        .into_iter()
+        .filter(|c| c.action == "ListStackSetOperations")
+        .filter_map(|c| c.stack_set)
+        .collect();
     assert_eq!(checked.len(), 50);
     checked.sort();
     checked.dedup();
@@ -234,19 +286,44 @@ async fn overview_checks_a_capped_number_of_stack_sets_per_round() {
 #[tokio::test(start_paused = true)]
 async fn delegated_admin_lists_under_both_and_keeps_each_stack_sets_call_as() {
     let mut data = FakeData::default();
-    data.stack_sets.push((stack_set("mine", PermissionModel::SelfManaged), CallAs::SelfAccount));
-    data.stack_sets.push((stack_set("org", PermissionModel::ServiceManaged), CallAs::DelegatedAdmin));
-    data.operations.insert("org".into(), vec![operation("op-1", OperationStatus::Running)]);
+    data.stack_sets
+        .push((stack_set("mine", PermissionModel::SelfManaged), CallAs::SelfAccount));
+    data.stack_sets.push((
+        stack_set("org", PermissionModel::ServiceManaged),
+        CallAs::DelegatedAdmin,
+    ));
+    data.operations
+        .insert("org".into(), vec![operation("op-1", OperationStatus::Running)]);
     let api = Arc::new(FakeApi::new(data));
-    let config = PollConfig { call_as: CallAs::DelegatedAdmin, ..Default::default() };
+    let config = PollConfig {
+        call_as: CallAs::DelegatedAdmin,
+        ..Default::default()
+    };
     let (handle, _rx) = start(Arc::clone(&api), config);
-    handle.send(Command::Watch { scope: Scope::StackSets, generation: 1 });
+    handle.send(Command::Watch {
+        scope: Scope::StackSets,
+        generation: 1,
+    });
     settle().await;
-    let listings: Vec<CallAs> = api.calls().iter().filter(|c| c.action == "ListStackSets").map(|c| c.call_as).collect();
+    let listings: Vec<CallAs> = api
+        .calls()
+        .iter()
+        .filter(|c| c.action == "ListStackSets")
+        .map(|c| c.call_as)
+        .collect();
     assert_eq!(listings, vec![CallAs::SelfAccount, CallAs::DelegatedAdmin]);
-    handle.send(Command::Watch { scope: Scope::Operations { stack_set: "mine".into() }, generation: 2 });
+    handle.send(Command::Watch {
+        scope: Scope::Operations {
+            stack_set: "mine".into(),
+        },
+        generation: 2,
+    });
     settle().await;
-    let describe = api.calls().into_iter().find(|c| c.action == "DescribeStackSet").expect("described");
+    let describe = api
+        .calls()
+        .into_iter()
+        .find(|c| c.action == "DescribeStackSet")
+        .expect("described");
     assert_eq!(describe.call_as, CallAs::SelfAccount);
     watch_operation(&handle, 3);
     settle().await;
@@ -255,4 +332,26 @@ async fn delegated_admin_lists_under_both_and_keeps_each_stack_sets_call_as() {
         .iter()
         .filter(|c| c.stack_set.as_deref() == Some("org"))
         .all(|c| c.call_as == CallAs::DelegatedAdmin));
+}
+
+#[tokio::test(start_paused = true)]
+async fn first_rows_arrive_after_one_round_trip() {
+    let mut api = fake(OperationStatus::Running, 5000);
+    api.results_latency = Duration::from_millis(200);
+    api.describe_latency = Duration::from_millis(200);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    let started = tokio::time::Instant::now();
+    watch_operation(&handle, 1);
+    let first_rows = loop {
+        match rx.recv().await.expect("poller alive") {
+            Msg::ResultsPage { results, .. } if !results.is_empty() => break started.elapsed(),
+            _ => {}
+        }
+    };
+    assert_eq!(
+        first_rows,
+        Duration::from_millis(200),
+        "the describe does not hold up the first page"
+    );
 }
