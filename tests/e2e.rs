@@ -157,12 +157,18 @@ async fn sdk_client_speaks_to_the_emulator_as_to_aws() {
 }
 
 /// Feed the poller's messages through `update` until the watched operation has ended and been
-/// read in full; return the state.
-async fn watch_until_final(api: SdkApi, call_as: CallAs, set: &str, op: &str, within: Duration) -> State {
+/// read in full; `on_read` sees the state after each finished read. Returns the state.
+async fn watch_until_final(
+    api: SdkApi,
+    call_as: CallAs,
+    (set, op): (&str, &str),
+    (interval, within): (Duration, Duration),
+    mut on_read: impl FnMut(ReadKind, &State),
+) -> State {
     let (tx, mut rx) = mpsc::unbounded_channel();
     let config = PollConfig {
         call_as,
-        active_interval: Duration::from_millis(300),
+        active_interval: interval,
         max_backoff: Duration::from_secs(2),
         ..Default::default()
     };
@@ -179,34 +185,32 @@ async fn watch_until_final(api: SdkApi, call_as: CallAs, set: &str, op: &str, wi
         stack_set: set.into(),
         operation_id: op.into(),
     });
-    poller.send(app::Command::Watch {
-        scope: Scope::Operation {
-            stack_set: set.into(),
-            operation_id: op.into(),
-        },
-        generation: 1,
-    });
+    let scope = Scope::Operation {
+        stack_set: set.into(),
+        operation_id: op.into(),
+    };
+    poller.send(app::Command::Watch { scope, generation: 1 });
     let deadline = tokio::time::Instant::now() + within;
     loop {
         let msg = tokio::time::timeout_at(deadline, rx.recv())
             .await
             .expect("operation ended in time")
             .expect("poller alive");
-        let final_read = matches!(
-            msg,
-            Msg::ResultsPage {
-                read: ReadKind::Full,
-                ..
-            }
-        );
+        let read = match &msg {
+            Msg::ResultsPage { read, .. } if *read != ReadKind::Partial => Some(*read),
+            _ => None,
+        };
         app::update(&mut state, msg);
-        let ended = state
-            .operation
-            .operation
-            .as_ref()
-            .is_some_and(|o| !o.status.is_active());
-        if final_read && ended {
-            break;
+        if let Some(read) = read {
+            on_read(read, &state);
+            let ended = state
+                .operation
+                .operation
+                .as_ref()
+                .is_some_and(|o| !o.status.is_active());
+            if ended && read == ReadKind::Full {
+                break;
+            }
         }
     }
     task.abort();
@@ -232,9 +236,9 @@ async fn live_polling_converges_on_the_emulators_final_state() {
     let state = watch_until_final(
         api,
         CallAs::DelegatedAdmin,
-        ROLLOUT_SET,
-        ROLLOUT_OP,
-        Duration::from_secs(60),
+        (ROLLOUT_SET, ROLLOUT_OP),
+        (Duration::from_millis(300), Duration::from_secs(60)),
+        |_, _| {},
     )
     .await;
     assert!(state.operation.exact);
@@ -250,9 +254,9 @@ async fn throttling_and_server_errors_lose_nothing() {
     let state = watch_until_final(
         api,
         CallAs::DelegatedAdmin,
-        ROLLOUT_SET,
-        ROLLOUT_OP,
-        Duration::from_secs(90),
+        (ROLLOUT_SET, ROLLOUT_OP),
+        (Duration::from_millis(300), Duration::from_secs(90)),
+        |_, _| {},
     )
     .await;
     assert_grid_matches_emulator(&state, &sim, ROLLOUT_SET, ROLLOUT_OP);
@@ -440,56 +444,17 @@ async fn steady_state_polling_costs_a_fraction_of_re_paging_and_ends_exact() {
     })
     .await
     .expect("emulator");
-    let api = client(&sim).await;
-    let (tx, mut rx) = mpsc::unbounded_channel();
-    let config = PollConfig {
-        active_interval: Duration::from_millis(250),
-        ..Default::default()
-    };
-    let (poller, task) = sstop::poll::spawn(Arc::new(api), config, Arc::new(RateLimiter::unlimited()), tx);
-    let mut state = State::new(Settings::default(), time::OffsetDateTime::now_utc());
-    state.generation = 1;
-    state.screens.push(app::Screen::Operation {
-        stack_set: SET.into(),
-        operation_id: OP.into(),
-    });
-    poller.send(app::Command::Watch {
-        scope: Scope::Operation {
-            stack_set: SET.into(),
-            operation_id: OP.into(),
-        },
-        generation: 1,
-    });
     let mut incremental_costs = Vec::new();
     let mut last_total = 0;
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(90);
-    loop {
-        let msg = tokio::time::timeout_at(deadline, rx.recv())
-            .await
-            .expect("operation ended in time")
-            .expect("poller");
-        let read = match &msg {
-            Msg::ResultsPage { read, .. } if *read != ReadKind::Partial => Some(*read),
-            _ => None,
-        };
-        app::update(&mut state, msg);
-        if let Some(read) = read {
-            let total = sim.total_requests();
-            if read == ReadKind::Incremental {
-                incremental_costs.push(total - last_total);
-            }
-            last_total = total;
-            let ended = state
-                .operation
-                .operation
-                .as_ref()
-                .is_some_and(|o| !o.status.is_active());
-            if ended && read == ReadKind::Full {
-                break;
-            }
+    let timing = (Duration::from_millis(250), Duration::from_secs(90));
+    let state = watch_until_final(client(&sim).await, CallAs::SelfAccount, (SET, OP), timing, |read, _| {
+        let total = sim.total_requests();
+        if read == ReadKind::Incremental {
+            incremental_costs.push(total - last_total);
         }
-    }
-    task.abort();
+        last_total = total;
+    })
+    .await;
     let baseline = 1 + 10_000u64.div_ceil(100);
     assert!(
         incremental_costs.len() >= 3,
