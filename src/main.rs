@@ -22,6 +22,9 @@ mod logging;
 /// Exit code for bad usage or set-up (config, flags, Region...).
 const USAGE: u8 = 2;
 
+/// The profile label the demo shows; it also marks the demo's settings.
+const DEMO_PROFILE: &str = "demo";
+
 /// The longest a dashboard start waits to check that `--stack-set`/`--operation` exist; a slow
 /// or failing check hands over to the dashboard, which shows and retries the error itself.
 const OPEN_CHECK: Duration = Duration::from_secs(10);
@@ -129,7 +132,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
             options.dummy_credentials = true;
             // The demo's organization has a delegated administrator: see its stack sets too.
             let call_as = cli.aws.call_as.map(CallAs::from).unwrap_or(CallAs::DelegatedAdmin);
-            dashboard(&cli, &config, options, call_as, Some("demo".to_string())).await
+            dashboard(&cli, &config, options, call_as, Some(DEMO_PROFILE.to_string())).await
         }
         Some(Commands::Results(args)) => {
             let api = match connect(&cli, &config).await {
@@ -186,7 +189,7 @@ async fn dashboard(
         confirm: config.confirm.unwrap_or_default(),
         keymap,
         target: Target {
-            profile: profile_label.or(options.profile.clone()),
+            profile: profile_label.clone().or(options.profile.clone()),
             region: Some(resolved.region),
             endpoint: resolved.endpoint,
         },
@@ -200,7 +203,14 @@ async fn dashboard(
         idle_interval: Duration::from_secs(config.idle_interval.unwrap_or(30).max(1)),
         ..Default::default()
     };
-    let rps = config.max_requests_per_second.unwrap_or(10.0);
+    // The demo's emulator is on loopback and has no API budget to spare: it gets a higher default
+    // ceiling so the `large` scenario fills in seconds. Against AWS the conservative default holds.
+    let default_rps = if profile_label.as_deref() == Some(DEMO_PROFILE) {
+        50.0
+    } else {
+        10.0
+    };
+    let rps = config.max_requests_per_second.unwrap_or(default_rps);
     let open = cli
         .ui
         .stack_set
