@@ -57,6 +57,9 @@ pub struct Config {
     pub attempt_timeout: Option<u64>,
     #[serde(default)]
     pub keys: BTreeMap<Action, Keys>,
+    /// The file this was read from, for messages that name where a setting came from.
+    #[serde(skip)]
+    pub source: Option<PathBuf>,
 }
 
 #[derive(Debug, thiserror::Error)]
@@ -99,7 +102,7 @@ impl Config {
     }
 
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
-        let config: Config = toml::from_str(text).map_err(|err| {
+        let mut config: Config = toml::from_str(text).map_err(|err| {
             let (line, column) = err.span().map(|span| line_column(text, span.start)).unwrap_or((1, 1));
             ConfigError::Parse {
                 path: path.to_path_buf(),
@@ -109,6 +112,7 @@ impl Config {
             }
         })?;
         config.validate(path)?;
+        config.source = Some(path.to_path_buf());
         Ok(config)
     }
 

@@ -13,6 +13,7 @@ use sstop::api::{ApiError, ErrorKind, StackSetApi};
 use sstop::app::{Settings, Target};
 use sstop::cli::{Cli, Commands, OutputFormat, ResultsArgs, StopArgs};
 use sstop::config::Config;
+use sstop::messages::{self, ReadOnlySource};
 use sstop::model::{CallAs, OperationResult};
 use sstop::poll::{PollConfig, RateLimiter};
 use sstop::tui::{self, DashboardOptions};
@@ -98,8 +99,20 @@ fn call_as(cli: &Cli, config: &Config) -> CallAs {
         .unwrap_or(CallAs::SelfAccount)
 }
 
+/// Where read-only comes from, if it is set: the flag wins the naming, as it is the nearer.
+fn read_only_source(cli: &Cli, config: &Config) -> Option<ReadOnlySource> {
+    if cli.ui.read_only {
+        Some(ReadOnlySource::Flag)
+    } else if config.read_only == Some(true) {
+        Some(ReadOnlySource::Config(config.source.clone()))
+    } else {
+        None
+    }
+}
+
 fn connect_options(cli: &Cli, config: &Config) -> ConnectOptions {
     let mut options = ConnectOptions::new();
+    options.read_only = read_only_source(cli, config).is_some();
     options.profile = cli.aws.profile.clone().or(config.profile.clone());
     options.region = cli.aws.region.clone().or(config.region.clone());
     options.endpoint_url = cli.aws.endpoint_url.clone().or(config.endpoint_url.clone());
@@ -130,6 +143,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
             options.endpoint_url = Some(sim.endpoint_url());
             options.region = Some("us-east-1".to_string());
             options.dummy_credentials = true;
+            options.read_only = read_only_source(&cli, &config).is_some();
             // The demo's organization has a delegated administrator: see its stack sets too.
             let call_as = cli.aws.call_as.map(CallAs::from).unwrap_or(CallAs::DelegatedAdmin);
             dashboard(&cli, &config, options, call_as, Some(DEMO_PROFILE.to_string())).await
@@ -142,6 +156,11 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
             print_results(&api, args, call_as(&cli, &config)).await
         }
         Some(Commands::Stop(args)) => {
+            // Read-only is absolute: refused before anything else, with no connection made.
+            if let Some(source) = read_only_source(&cli, &config) {
+                eprintln!("sstop: {}", messages::stop_refused_read_only(&source));
+                return ExitCode::FAILURE;
+            }
             // Checked before connecting: it needs no network, and a script should learn at once.
             if !args.yes && !std::io::stdin().is_terminal() {
                 return usage_error("refusing to stop without confirmation: no terminal to ask on; pass --yes");

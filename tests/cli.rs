@@ -349,6 +349,46 @@ fn stop_yes_stops_a_running_operation_and_refuses_an_ended_one() {
 }
 
 #[test]
+fn read_only_refuses_a_stop_by_flag_or_config_and_sends_nothing() {
+    let sim = Sim::start();
+    let home = home();
+    let err = one_line_error(
+        sstop_at(home.path(), &sim).args(["stop", RUNAWAY_SET, RUNAWAY_OP, "--yes", "--read-only"]),
+        1,
+    );
+    assert!(
+        err.contains("read-only is set by --read-only") && err.contains("remove it to stop"),
+        "{err}"
+    );
+    let config = write(home.path(), "read-only.toml", "read_only = true\n");
+    let err = one_line_error(
+        sstop_at(home.path(), &sim)
+            .args(["stop", RUNAWAY_SET, RUNAWAY_OP, "--yes", "--config"])
+            .arg(&config),
+        1,
+    );
+    assert!(
+        err.contains(&format!(
+            "read-only is set by read_only in config file {}",
+            config.display()
+        )),
+        "{err}"
+    );
+    // The emulator's own count is the witness: no stop arrived, and the operation still runs.
+    assert_eq!(sim.handle.request_counts().get("StopStackSetOperation"), None);
+    assert_eq!(
+        sim.handle.operation_status(RUNAWAY_SET, RUNAWAY_OP),
+        Some(OperationStatus::Running)
+    );
+    // The witness can see a stop: without read-only the same command sends one.
+    sstop_at(home.path(), &sim)
+        .args(["stop", RUNAWAY_SET, RUNAWAY_OP, "--yes"])
+        .assert()
+        .code(0);
+    assert_eq!(sim.handle.request_counts().get("StopStackSetOperation"), Some(&1));
+}
+
+#[test]
 fn results_print_every_page() {
     let sim = Sim::start();
     let home = home();

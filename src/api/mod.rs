@@ -30,6 +30,8 @@ pub enum ErrorKind {
     Timeout,
     /// A 5xx from the service.
     Service,
+    /// Refused here without sending: read-only is set (by flag or config).
+    ReadOnly,
     Other,
 }
 

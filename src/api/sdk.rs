@@ -31,6 +31,8 @@ pub struct ConnectOptions {
     pub attempt_timeout: Duration,
     pub operation_timeout: Duration,
     pub max_attempts: u32,
+    /// Never send StopStackSetOperation: `stop_operation` refuses without a request.
+    pub read_only: bool,
 }
 
 impl ConnectOptions {
@@ -66,6 +68,8 @@ pub enum ConnectError {
 #[derive(Debug, Clone)]
 pub struct SdkApi {
     client: Client,
+    /// Checked at the last step before a stop is sent, behind the dialog's and the CLI's own checks.
+    read_only: bool,
 }
 
 /// The resolved place calls go to, for display.
@@ -116,13 +120,23 @@ impl SdkApi {
         Ok((
             SdkApi {
                 client: Client::new(&config),
+                read_only: options.read_only,
             },
             Resolved { region, endpoint },
         ))
     }
 
     pub fn from_client(client: Client) -> Self {
-        SdkApi { client }
+        SdkApi {
+            client,
+            read_only: false,
+        }
+    }
+
+    /// The same client, refusing every stop from now on.
+    pub fn read_only(mut self, read_only: bool) -> Self {
+        self.read_only = read_only;
+        self
     }
 }
 
@@ -530,6 +544,12 @@ impl StackSetApi for SdkApi {
         operation_id: &str,
         call_as: CallAs,
     ) -> Result<StopAccepted, ApiError> {
+        if self.read_only {
+            return Err(ApiError::new(
+                ErrorKind::ReadOnly,
+                "read-only is set: StopStackSetOperation was not sent",
+            ));
+        }
         let out = self
             .client
             .stop_stack_set_operation()
@@ -623,6 +643,30 @@ mod tests {
             "{:?}",
             err.message
         );
+    }
+
+    #[tokio::test]
+    async fn a_read_only_client_refuses_a_stop_without_sending_it() {
+        let sim = crate::sim::start(crate::sim::SimOptions {
+            scenario: Some("runaway".into()),
+            ..Default::default()
+        })
+        .await
+        .expect("emulator");
+        let mut options = ConnectOptions::new();
+        options.endpoint_url = Some(sim.endpoint_url());
+        options.region = Some("us-east-1".into());
+        options.dummy_credentials = true;
+        options.read_only = true;
+        let (api, _) = SdkApi::connect(&options).await.expect("client");
+        let set = "vpc-flow-logs";
+        let op = sim.operation_ids(set).into_iter().next().expect("an operation");
+        let err = api
+            .stop_operation(set, &op, CallAs::SelfAccount)
+            .await
+            .expect_err("read-only");
+        assert_eq!(err.kind, ErrorKind::ReadOnly, "{err:?}");
+        assert_eq!(sim.request_counts().get("StopStackSetOperation"), None);
     }
 
     #[test]
