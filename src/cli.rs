@@ -58,8 +58,8 @@ pub struct UiArgs {
     /// Draw with ASCII only (automatic when the locale is not UTF-8).
     #[arg(long, global = true)]
     pub ascii: bool,
-    /// Seconds between refreshes of a running operation.
-    #[arg(long, global = true)]
+    /// Seconds between refreshes of a running operation (1 to 3600).
+    #[arg(long, global = true, value_parser = clap::value_parser!(u64).range(crate::config::POLL_INTERVAL))]
     pub poll_interval: Option<u64>,
 }
 
@@ -97,9 +97,32 @@ pub struct DemoArgs {
     /// Built-in scenario (rollout, runaway, large) or a scenario TOML file.
     #[arg(long, default_value = "rollout")]
     pub scenario: String,
-    /// How much faster than real time the emulated rollout runs.
-    #[arg(long, default_value_t = 4.0)]
+    /// How much faster than real time the emulated rollout runs (0.001 to 10000).
+    #[arg(long, default_value_t = 4.0, value_parser = speed)]
     pub speed: f64,
+}
+
+/// `--speed` of the demo and the emulator: a zero or endless clock is no rollout to watch.
+pub fn speed(text: &str) -> Result<f64, String> {
+    bounded_f64(text, 0.001, 10_000.0)
+}
+
+/// `--throttle-rate` and `--error-rate`: shares of requests.
+pub fn share(text: &str) -> Result<f64, String> {
+    bounded_f64(text, 0.0, 1.0)
+}
+
+/// A number within `min..=max`; the error names the range (clap adds the flag).
+fn bounded_f64(text: &str, min: f64, max: f64) -> Result<f64, String> {
+    let value: f64 = text
+        .trim()
+        .parse()
+        .map_err(|_| format!("not a number: use {min} to {max}"))?;
+    if (min..=max).contains(&value) {
+        Ok(value)
+    } else {
+        Err(format!("out of range: use {min} to {max}"))
+    }
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -2,6 +2,7 @@
 //! line and column, and the key. Read from the platform config dir or `--config PATH`.
 
 use std::collections::BTreeMap;
+use std::ops::RangeInclusive;
 use std::path::{Path, PathBuf};
 
 use serde::Deserialize;
@@ -79,6 +80,13 @@ pub enum ConfigError {
     Invalid { path: PathBuf, message: String },
 }
 
+/// Accepted ranges of the numeric settings (config keys and flags alike), checked when they are
+/// read so no later arithmetic on them can overflow.
+pub const POLL_INTERVAL: RangeInclusive<u64> = 1..=3600;
+pub const IDLE_INTERVAL: RangeInclusive<u64> = 1..=3600;
+pub const ATTEMPT_TIMEOUT: RangeInclusive<u64> = 1..=600;
+pub const MAX_REQUESTS_PER_SECOND: RangeInclusive<f64> = 0.1..=1000.0;
+
 /// Where the config lives when `--config` is not given, e.g. `~/.config/sstop/config.toml` on Linux.
 pub fn default_path() -> Option<PathBuf> {
     directories::ProjectDirs::from("", "", "sstop").map(|dirs| dirs.config_dir().join("config.toml"))
@@ -104,35 +112,52 @@ impl Config {
     pub fn parse(text: &str, path: &Path) -> Result<Config, ConfigError> {
         let mut config: Config = toml::from_str(text).map_err(|err| {
             let (line, column) = err.span().map(|span| line_column(text, span.start)).unwrap_or((1, 1));
+            let message = err.message().trim();
+            let key = text.lines().nth(line - 1).and_then(key_of);
+            let range = key
+                .and_then(range_of)
+                .map_or_else(String::new, |r| format!(" (use {r})"));
+            let message = match key {
+                Some(key) if !message.contains(key) => format!("{key}: {message}{range}"),
+                _ => format!("{message}{range}"),
+            };
             ConfigError::Parse {
                 path: path.to_path_buf(),
                 line,
                 column,
-                message: err.message().trim().to_string(),
+                message,
             }
         })?;
-        config.validate(path)?;
+        config.validate(path, text)?;
         config.source = Some(path.to_path_buf());
         Ok(config)
     }
 
-    fn validate(&self, path: &Path) -> Result<(), ConfigError> {
+    fn validate(&self, path: &Path, text: &str) -> Result<(), ConfigError> {
         let invalid = |message: String| ConfigError::Invalid {
             path: path.to_path_buf(),
             message,
         };
-        if self.poll_interval == Some(0) {
-            return Err(invalid("poll_interval must be at least 1 (seconds)".into()));
-        }
-        if self.idle_interval == Some(0) {
-            return Err(invalid("idle_interval must be at least 1 (seconds)".into()));
-        }
-        if let Some(rps) = self.max_requests_per_second {
-            if !(rps.is_finite() && rps > 0.0) {
-                return Err(invalid(
-                    "max_requests_per_second must be a number above 0, e.g. 10".into(),
-                ));
+        let out_of_range = |key: &str, value: String| {
+            let line = key_line(text, key).map_or_else(String::new, |n| format!("line {n}: "));
+            let range = range_of(key).unwrap_or_default();
+            invalid(format!("{line}{key} = {value} is out of range: use {range}"))
+        };
+        for (key, value, range) in [
+            ("poll_interval", self.poll_interval, POLL_INTERVAL),
+            ("idle_interval", self.idle_interval, IDLE_INTERVAL),
+            ("attempt_timeout", self.attempt_timeout, ATTEMPT_TIMEOUT),
+        ] {
+            if let Some(value) = value.filter(|v| !range.contains(v)) {
+                return Err(out_of_range(key, value.to_string()));
             }
+        }
+        if let Some(rps) = self
+            .max_requests_per_second
+            .filter(|v| !MAX_REQUESTS_PER_SECOND.contains(v))
+        {
+            // Debug keeps 1e-20 short where Display would spell out every zero.
+            return Err(out_of_range("max_requests_per_second", format!("{rps:?}")));
         }
         self.keymap().map_err(|message| invalid(format!("[keys]: {message}")))?;
         Ok(())
@@ -152,6 +177,35 @@ impl Config {
             .collect();
         KeyMap::with_overrides(&overrides)
     }
+}
+
+/// The accepted range of a numeric key, in words, for messages.
+fn range_of(key: &str) -> Option<String> {
+    let secs = |r: RangeInclusive<u64>| format!("{} to {} (seconds)", r.start(), r.end());
+    match key {
+        "poll_interval" => Some(secs(POLL_INTERVAL)),
+        "idle_interval" => Some(secs(IDLE_INTERVAL)),
+        "attempt_timeout" => Some(secs(ATTEMPT_TIMEOUT)),
+        "max_requests_per_second" => Some(format!(
+            "{} to {}",
+            MAX_REQUESTS_PER_SECOND.start(),
+            MAX_REQUESTS_PER_SECOND.end()
+        )),
+        _ => None,
+    }
+}
+
+/// The line (from 1) where a top-level `key = ...` is set.
+fn key_line(text: &str, key: &str) -> Option<usize> {
+    text.lines().position(|line| key_of(line) == Some(key)).map(|i| i + 1)
+}
+
+/// The bare key a `key = value` line sets.
+fn key_of(line: &str) -> Option<&str> {
+    let (key, _) = line.split_once('=')?;
+    let key = key.trim();
+    let bare = !key.is_empty() && key.chars().all(|c| c.is_ascii_alphanumeric() || c == '_' || c == '-');
+    bare.then_some(key)
 }
 
 fn line_column(text: &str, offset: usize) -> (usize, usize) {
@@ -179,6 +233,57 @@ mod tests {
             .to_string();
         assert!(err.contains("c.toml, line 2, column 1"), "{err}");
         assert!(err.contains("poll_intervall"), "{err}");
+    }
+
+    #[test]
+    fn numbers_out_of_range_name_the_key_its_line_and_the_range() {
+        for (text, key, range) in [
+            (
+                "poll_interval = 18446744073709551615\n",
+                "poll_interval",
+                "use 1 to 3600 (seconds)",
+            ),
+            ("poll_interval = 0\n", "poll_interval", "use 1 to 3600 (seconds)"),
+            ("idle_interval = 86400\n", "idle_interval", "use 1 to 3600 (seconds)"),
+            (
+                "attempt_timeout = 9223372036854775807\n",
+                "attempt_timeout",
+                "use 1 to 600 (seconds)",
+            ),
+            (
+                "max_requests_per_second = 1e-20\n",
+                "max_requests_per_second",
+                "use 0.1 to 1000",
+            ),
+            (
+                "max_requests_per_second = nan\n",
+                "max_requests_per_second",
+                "use 0.1 to 1000",
+            ),
+            (
+                "max_requests_per_second = inf\n",
+                "max_requests_per_second",
+                "use 0.1 to 1000",
+            ),
+        ] {
+            let text = format!("ascii = true\n{text}");
+            let err = Config::parse(&text, Path::new("c.toml")).unwrap_err().to_string();
+            assert!(err.starts_with("config file c.toml"), "{err}");
+            assert!(err.contains(&format!("line 2: {key} = ")), "{err}");
+            assert!(err.contains(range), "{err}");
+        }
+        // The edges are accepted.
+        let ok = "poll_interval = 3600\nidle_interval = 1\nattempt_timeout = 600\nmax_requests_per_second = 0.1\n";
+        assert!(Config::parse(ok, Path::new("c.toml")).is_ok());
+    }
+
+    #[test]
+    fn a_negative_number_names_its_key() {
+        let err = Config::parse("ascii = true\npoll_interval = -1\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("poll_interval"), "{err}");
+        assert!(err.contains("use 1 to 3600 (seconds)"), "{err}");
     }
 
     #[test]

@@ -275,6 +275,48 @@ fn config_file_problems() {
 }
 
 #[test]
+fn numeric_settings_out_of_range_are_one_line_naming_the_key_and_range() {
+    let home = home();
+    // Config keys: refused at load, before any connection or terminal.
+    for (text, key, range) in [
+        ("poll_interval = 18446744073709551615", "poll_interval", "1 to 3600"),
+        ("idle_interval = 0", "idle_interval", "1 to 3600"),
+        ("attempt_timeout = 9223372036854775807", "attempt_timeout", "1 to 600"),
+        (
+            "max_requests_per_second = 1e-20",
+            "max_requests_per_second",
+            "0.1 to 1000",
+        ),
+    ] {
+        let config = write(home.path(), "bounds.toml", &format!("{text}\n"));
+        let err = one_line_error(sstop(home.path()).arg("--config").arg(&config), 2);
+        assert!(err.contains(key) && err.contains(range), "{text}: {err}");
+    }
+    // Flags: refused by the parser, the flag and the range named.
+    for (args, flag, range) in [
+        (
+            &["--poll-interval", "18446744073709551615"][..],
+            "--poll-interval",
+            "1..=3600",
+        ),
+        (&["--poll-interval", "0"][..], "--poll-interval", "1..=3600"),
+        (&["demo", "--speed", "0"][..], "--speed", "0.001 to 10000"),
+        (&["demo", "--speed", "1e300"][..], "--speed", "0.001 to 10000"),
+        (&["sim", "--speed", "NaN"][..], "--speed", "0.001 to 10000"),
+        (
+            &["sim", "--latency-ms", "18446744073709551615"][..],
+            "--latency-ms",
+            "0..=60000",
+        ),
+        (&["sim", "--throttle-rate", "1.5"][..], "--throttle-rate", "0 to 1"),
+        (&["sim", "--error-rate", "inf"][..], "--error-rate", "0 to 1"),
+    ] {
+        let err = one_line_error(sstop(home.path()).args(args), 2);
+        assert!(err.contains(flag) && err.contains(range), "{args:?}: {err}");
+    }
+}
+
+#[test]
 fn a_stack_set_that_does_not_exist() {
     let sim = Sim::start();
     let home = home();

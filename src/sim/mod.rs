@@ -9,17 +9,17 @@ pub struct SimArgs {
     /// Built-in scenario name (rollout, runaway, large) or a scenario TOML file.
     #[arg(long)]
     pub scenario: Option<String>,
-    /// How much faster than real time the emulated clock runs.
-    #[arg(long, default_value_t = 1.0)]
+    /// How much faster than real time the emulated clock runs (0.001 to 10000).
+    #[arg(long, default_value_t = 1.0, value_parser = crate::cli::speed)]
     pub speed: f64,
-    /// Extra latency added to every response, in milliseconds.
-    #[arg(long)]
+    /// Extra latency added to every response, in milliseconds (0 to 60000).
+    #[arg(long, value_parser = clap::value_parser!(u64).range(0..=60_000))]
     pub latency_ms: Option<u64>,
     /// Share of requests answered with a Throttling error (0..1).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::share)]
     pub throttle_rate: Option<f64>,
     /// Share of requests answered with an InternalFailure error (0..1).
-    #[arg(long)]
+    #[arg(long, value_parser = crate::cli::share)]
     pub error_rate: Option<f64>,
     /// Write one line per request to stderr.
     #[arg(long)]
