@@ -210,6 +210,40 @@ fn no_region_anywhere() {
 }
 
 #[test]
+fn an_invalid_region_is_a_set_up_error_from_any_source() {
+    let home = home();
+    let bad = "../x?y#z@e";
+    // The flag, for a subcommand and for the dashboard (refused before it takes the terminal).
+    for args in [&["results", "s", "o", "--region", bad][..], &["--region", bad][..]] {
+        let err = one_line_error(
+            sstop(home.path())
+                .env("AWS_ACCESS_KEY_ID", "x")
+                .env("AWS_SECRET_ACCESS_KEY", "x")
+                .args(args),
+            2,
+        );
+        assert!(
+            err.contains(r#"invalid AWS Region "../x?y#z@e""#) && err.contains("e.g. us-east-1"),
+            "{args:?}: {err}"
+        );
+    }
+    // The environment and the config file are checked alike.
+    let err = one_line_error(
+        sstop(home.path())
+            .env("AWS_REGION", "Not A Region")
+            .args(["results", "s", "o"]),
+        2,
+    );
+    assert!(err.contains(r#"invalid AWS Region "Not A Region""#), "{err}");
+    let config = write(home.path(), "region.toml", "region = \"us_east_1\"\n");
+    let err = one_line_error(
+        sstop(home.path()).args(["results", "s", "o", "--config"]).arg(&config),
+        2,
+    );
+    assert!(err.contains(r#"invalid AWS Region "us_east_1""#), "{err}");
+}
+
+#[test]
 fn a_malformed_endpoint_url() {
     let home = home();
     let err = one_line_error(

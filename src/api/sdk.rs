@@ -53,6 +53,8 @@ pub enum ConnectError {
         "no AWS Region is set: pass --region, set AWS_REGION, or add `region = ...` to the profile in ~/.aws/config"
     )]
     NoRegion,
+    #[error("invalid AWS Region {0:?}: a Region is lowercase letters, digits and hyphens, e.g. us-east-1: fix --region, AWS_REGION, region in the sstop config, or the profile's region in ~/.aws/config")]
+    BadRegion(String),
     #[error("invalid --endpoint-url {0:?}: give a full URL such as http://127.0.0.1:4566 or https://cloudformation.us-east-1.amazonaws.com")]
     BadEndpoint(String),
     #[error("AWS profile {name:?} not found in {files}: check the name{known}, or create it with `aws configure --profile {name}`")]
@@ -116,6 +118,11 @@ impl SdkApi {
         }
         let config = loader.load().await;
         let region = config.region().ok_or(ConnectError::NoRegion)?.to_string();
+        // Checked whichever source it came from (flag, config, environment, profile): the SDK
+        // would put it into a host name and fail every call with a vague dispatch error.
+        if !valid_region(&region) {
+            return Err(ConnectError::BadRegion(region));
+        }
         let endpoint = config.endpoint_url().map(str::to_string);
         Ok((
             SdkApi {
@@ -202,6 +209,16 @@ fn error_chain(err: &(dyn std::error::Error + 'static)) -> String {
     parts.join(": ")
 }
 
+/// The shape of a Region as it must appear in a host name: lowercase letters, digits and single
+/// hyphens, at most 63 characters (us-east-1, us-gov-west-1, eusc-de-east-1).
+fn valid_region(region: &str) -> bool {
+    !region.is_empty()
+        && region.len() <= 63
+        && region
+            .split('-')
+            .all(|part| !part.is_empty() && part.bytes().all(|b| b.is_ascii_lowercase() || b.is_ascii_digit()))
+}
+
 fn validate_endpoint(url: &str) -> Result<(), ConnectError> {
     let bad = || ConnectError::BadEndpoint(url.to_string());
     let rest = url
@@ -268,6 +285,7 @@ fn stack_set_summary(s: &sdk::StackSetSummary) -> StackSetSummary {
             .permission_model()
             .and_then(|v| v.as_str().parse::<PermissionModel>().ok()),
         description: s.description().map(str::to_string),
+        listed_as: None,
     }
 }
 
@@ -458,6 +476,7 @@ impl StackSetApi for SdkApi {
                 status: parse_or(s.status().map(|v| v.as_str()), StackSetStatus::Active),
                 permission_model: s.permission_model().and_then(|v| v.as_str().parse().ok()),
                 description: s.description().map(str::to_string),
+                listed_as: None,
             },
             regions: s.regions().to_vec(),
             managed_execution: s.managed_execution().and_then(|m| m.active()).unwrap_or(false),
@@ -667,6 +686,26 @@ mod tests {
             .expect_err("read-only");
         assert_eq!(err.kind, ErrorKind::ReadOnly, "{err:?}");
         assert_eq!(sim.request_counts().get("StopStackSetOperation"), None);
+    }
+
+    #[test]
+    fn regions_are_checked_before_use() {
+        for good in ["us-east-1", "us-gov-west-1", "cn-north-1", "eusc-de-east-1", "local"] {
+            assert!(valid_region(good), "{good}");
+        }
+        for bad in [
+            "",
+            "../x?y#z@e",
+            "US-EAST-1",
+            "us east 1",
+            "-us-east-1",
+            "us--east-1",
+            "us-east-1-",
+            "ü-1",
+        ] {
+            assert!(!valid_region(bad), "{bad}");
+        }
+        assert!(!valid_region(&"a".repeat(64)));
     }
 
     #[test]
