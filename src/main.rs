@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use clap::Parser;
 
-use sstop::api::sdk::{ConnectOptions, SdkApi};
+use sstop::api::audit::{self, StopAttempt};
+use sstop::api::sdk::{ConnectOptions, Resolved, SdkApi};
 use sstop::api::{ApiError, ErrorKind, StackSetApi};
 use sstop::app::{Settings, Target};
 use sstop::cli::{Cli, Commands, OutputFormat, ResultsArgs, StopArgs};
@@ -158,23 +159,52 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         Some(Commands::Stop(args)) => {
             // Read-only is absolute: refused before anything else, with no connection made.
             if let Some(source) = read_only_source(&cli, &config) {
-                eprintln!("sstop: {}", messages::stop_refused_read_only(&source));
+                let options = connect_options(&cli, &config);
+                let refusal = ApiError::new(ErrorKind::ReadOnly, messages::stop_refused_read_only(&source));
+                audit::stop(
+                    &cli_attempt(args, call_as(&cli, &config), &options, None),
+                    Err(&refusal),
+                );
+                eprintln!("sstop: {}", refusal.message);
                 return ExitCode::FAILURE;
             }
             // Checked before connecting: it needs no network, and a script should learn at once.
             if !args.yes && !std::io::stdin().is_terminal() {
                 return usage_error("refusing to stop without confirmation: no terminal to ask on; pass --yes");
             }
-            let api = match connect(&cli, &config).await {
-                Ok(api) => api,
-                Err(code) => return code,
+            let options = connect_options(&cli, &config);
+            let (api, resolved) = match SdkApi::connect(&options).await {
+                Ok(found) => found,
+                Err(err) => return usage_error(err),
             };
-            stop(&api, args, call_as(&cli, &config)).await
+            let call_as = call_as(&cli, &config);
+            stop(&api, args, cli_attempt(args, call_as, &options, Some(&resolved))).await
         }
         None => {
             let options = connect_options(&cli, &config);
             dashboard(&cli, &config, options, call_as(&cli, &config), None).await
         }
+    }
+}
+
+/// The audit facts of a stop from the command line: the Region and endpoint as resolved when
+/// known, else as given.
+fn cli_attempt<'a>(
+    args: &'a StopArgs,
+    call_as: CallAs,
+    options: &'a ConnectOptions,
+    resolved: Option<&'a Resolved>,
+) -> StopAttempt<'a> {
+    StopAttempt {
+        origin: "command line",
+        stack_set: &args.stack_set,
+        operation_id: &args.operation_id,
+        call_as,
+        region: resolved.map(|r| r.region.as_str()).or(options.region.as_deref()),
+        endpoint: resolved
+            .and_then(|r| r.endpoint.as_deref())
+            .or(options.endpoint_url.as_deref()),
+        profile: options.profile.as_deref(),
     }
 }
 
@@ -220,6 +250,10 @@ async fn dashboard(
         call_as,
         active_interval: Duration::from_secs(poll_secs),
         idle_interval: Duration::from_secs(config.idle_interval.unwrap_or(30).max(1)),
+        read_only: settings.read_only,
+        region: settings.target.region.clone(),
+        endpoint: settings.target.endpoint.clone(),
+        profile: settings.target.profile.clone(),
         ..Default::default()
     };
     // The demo's emulator is on loopback and has no API budget to spare: it gets a higher default
@@ -339,6 +373,7 @@ fn describe_api_error(err: &ApiError) -> String {
 
 /// Exit code for a failed call: 2 when the input named something that is not there.
 fn call_failed(err: &ApiError, stack_set: &str, operation_id: &str, call_as: CallAs) -> ExitCode {
+    tracing::warn!(kind = ?err.kind, code = err.code.as_deref().unwrap_or("none"), request_id = err.request_id.as_deref().unwrap_or("none"), error = ?err.message, "call failed");
     if is_not_found(err) {
         return usage_error(not_found(err, stack_set, operation_id, call_as));
     }
@@ -414,7 +449,8 @@ async fn print_results(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> Exi
     }
 }
 
-async fn stop(api: &SdkApi, args: &StopArgs, call_as: CallAs) -> ExitCode {
+async fn stop(api: &SdkApi, args: &StopArgs, attempt: StopAttempt<'_>) -> ExitCode {
+    let call_as = attempt.call_as;
     if !args.yes {
         eprint!(
             "Stop operation {} of stack set {} as {}? [y/N] ",
@@ -428,14 +464,10 @@ async fn stop(api: &SdkApi, args: &StopArgs, call_as: CallAs) -> ExitCode {
             return ExitCode::FAILURE;
         }
     }
-    match api.stop_operation(&args.stack_set, &args.operation_id, call_as).await {
+    let result = api.stop_operation(&args.stack_set, &args.operation_id, call_as).await;
+    audit::stop(&attempt, result.as_ref().map(|accepted| accepted.request_id.as_deref()));
+    match result {
         Ok(accepted) => {
-            tracing::info!(
-                stack_set = %args.stack_set,
-                operation = %args.operation_id,
-                request_id = accepted.request_id.as_deref().unwrap_or("none"),
-                "stop sent from the command line"
-            );
             println!(
                 "Stop sent for {} (request id {})",
                 args.operation_id,

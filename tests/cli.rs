@@ -464,6 +464,75 @@ fn read_only_refuses_a_stop_by_flag_or_config_and_sends_nothing() {
     assert_eq!(sim.handle.request_counts().get("StopStackSetOperation"), Some(&1));
 }
 
+/// The audit lines of the log in the state dir.
+fn audit_lines(home: &Path) -> Vec<String> {
+    let log = std::fs::read_to_string(home.join("state/sstop/sstop.log")).unwrap_or_default();
+    log.lines()
+        .filter(|l| l.contains("sstop::audit"))
+        .map(str::to_string)
+        .collect()
+}
+
+#[test]
+fn every_stop_attempt_from_the_command_line_is_audited_at_the_default_level() {
+    let sim = Sim::start();
+    let home = home();
+    let url = sim.url();
+    sstop_at(home.path(), &sim)
+        .args(["stop", RUNAWAY_SET, RUNAWAY_OP, "--yes", "--call-as", "self"])
+        .assert()
+        .code(0);
+    let ended = sim.ended_operation();
+    sstop_at(home.path(), &sim)
+        .args(["stop", RUNAWAY_SET, &ended, "--yes"])
+        .assert()
+        .code(1);
+    sstop_at(home.path(), &sim)
+        .args(["stop", RUNAWAY_SET, RUNAWAY_OP, "--yes", "--read-only"])
+        .assert()
+        .code(1);
+    let lines = audit_lines(home.path());
+    assert_eq!(lines.len(), 3, "{lines:#?}");
+    let expected_everywhere = [
+        "origin=\"command line\"".to_string(),
+        format!("stack_set=\"{RUNAWAY_SET}\""),
+        "call_as=\"SELF\"".to_string(),
+        format!("endpoint=\"{url}\""),
+        "profile=\"default chain\"".to_string(),
+    ];
+    for line in &lines {
+        for field in &expected_everywhere {
+            assert!(line.contains(field.as_str()), "{field} missing: {line}");
+        }
+    }
+    // The Region as resolved for the two that connected; a read-only refusal connects nowhere.
+    assert!(lines[..2].iter().all(|l| l.contains("region=\"us-east-1\"")), "{lines:#?}");
+    let sent = &lines[0];
+    assert!(
+        sent.contains(" INFO sstop::audit: stop")
+            && sent.contains(&format!("operation=\"{RUNAWAY_OP}\""))
+            && sent.contains("outcome=\"sent\""),
+        "{sent}"
+    );
+    assert!(
+        !sent.contains("request_id=\"none\""),
+        "the emulator sends a request id: {sent}"
+    );
+    let refused = &lines[1];
+    assert!(
+        refused.contains(" WARN sstop::audit: stop")
+            && refused.contains("outcome=\"refused\"")
+            && refused.contains("error_kind=InvalidOperation")
+            && refused.contains("error_code=\"InvalidOperationException\""),
+        "{refused}"
+    );
+    let read_only = &lines[2];
+    assert!(
+        read_only.contains("outcome=\"refused\"") && read_only.contains("error_kind=ReadOnly"),
+        "{read_only}"
+    );
+}
+
 #[test]
 fn results_print_every_page() {
     let sim = Sim::start();

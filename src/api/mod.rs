@@ -1,6 +1,7 @@
 //! The boundary to CloudFormation: the `StackSetApi` trait the poller uses, our error type,
 //! and (in `sdk`) the one implementation that talks to AWS. SDK types never leave this module.
 
+pub mod audit;
 pub mod fake;
 pub mod sdk;
 

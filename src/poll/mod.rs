@@ -15,12 +15,16 @@ use tokio::time::Instant;
 
 pub use limiter::RateLimiter;
 
-use crate::api::{ApiError, StackSetApi};
+use crate::api::audit::{self, StopAttempt};
+use crate::api::{ApiError, ErrorKind, StackSetApi};
 use crate::app::{Command, Msg, ReadKind, Scope, StopRequest};
 use crate::model::{CallAs, OperationResult, ResultStatus};
 
 /// Pages of operations read for one stack set's list; older history is rarely wanted live.
 const OPERATION_LIST_PAGES: usize = 3;
+
+/// How often a polling error that keeps coming back is written to the log again.
+const ERROR_LOG_REPEAT: Duration = Duration::from_secs(300);
 
 #[derive(Debug, Clone)]
 pub struct PollConfig {
@@ -35,6 +39,13 @@ pub struct PollConfig {
     pub full_read_every: u32,
     /// Cap on transient-error backoff.
     pub max_backoff: Duration,
+    /// Read-only by flag or config: the stop lane refuses, behind the dialog's own check.
+    pub read_only: bool,
+    /// Where calls go and as whom, for the audit line of a stop: the Region, the endpoint (None:
+    /// AWS's own) and the profile (None: aws-config's default chain).
+    pub region: Option<String>,
+    pub endpoint: Option<String>,
+    pub profile: Option<String>,
 }
 
 impl Default for PollConfig {
@@ -46,6 +57,10 @@ impl Default for PollConfig {
             checks_per_round: 10,
             full_read_every: 12,
             max_backoff: Duration::from_secs(60),
+            read_only: false,
+            region: None,
+            endpoint: None,
+            profile: None,
         }
     }
 }
@@ -78,6 +93,7 @@ pub fn spawn<A: StackSetApi>(
         messages,
         own: tx.clone(),
         call_as_of: Default::default(),
+        error_log: Default::default(),
     };
     let task = tokio::spawn(poller.run(rx));
     (PollerHandle { commands: tx }, task)
@@ -92,6 +108,45 @@ struct Poller<A> {
     own: UnboundedSender<Command>,
     /// The CallAs each stack set was listed under; every later call about it uses the same.
     call_as_of: std::sync::Mutex<HashMap<String, CallAs>>,
+    error_log: std::sync::Mutex<ErrorLog>,
+}
+
+/// Polling errors for the log: a new one at once, the same one again only every
+/// `ERROR_LOG_REPEAT` with the count of repeats in between, so an outage of hours leaves a
+/// handful of lines; and one line when calls succeed again.
+#[derive(Debug, Default)]
+struct ErrorLog {
+    /// Kind and code of the error last written.
+    last: Option<(ErrorKind, Option<String>)>,
+    written_at: Option<Instant>,
+    repeats: u32,
+}
+
+impl ErrorLog {
+    /// `Some(repeats since the last line about it)` when this error is to be written now.
+    fn note(&mut self, error: &ApiError, now: Instant) -> Option<u32> {
+        let key = (error.kind, error.code.clone());
+        let same = self.last.as_ref() == Some(&key);
+        let recent = self
+            .written_at
+            .is_some_and(|at| now.saturating_duration_since(at) < ERROR_LOG_REPEAT);
+        if same && recent {
+            self.repeats += 1;
+            return None;
+        }
+        let repeats = if same { self.repeats } else { 0 };
+        self.last = Some(key);
+        self.written_at = Some(now);
+        self.repeats = 0;
+        Some(repeats)
+    }
+
+    /// After a round that worked: `Some(repeats not yet written)` if an error had been written.
+    fn recovered(&mut self) -> Option<u32> {
+        self.last.take()?;
+        self.written_at = None;
+        Some(std::mem::take(&mut self.repeats))
+    }
 }
 
 /// What a finished round tells the scheduler.
@@ -100,6 +155,9 @@ enum RoundOutcome {
     Again(Duration),
     /// Nothing will change any more (an ended operation, read in full): stop polling this scope.
     Done,
+    /// The round failed with an error retrying soon will not cure (access denied, not found,
+    /// credentials): try again after this long.
+    Retry(Duration),
     /// The round failed with a transient error: back off.
     Failed,
 }
@@ -171,8 +229,11 @@ impl<A: StackSetApi> Poller<A> {
                     match finished {
                         Ok(Round { memory: kept, outcome }) => {
                             memory = Some(kept);
+                            if matches!(outcome, RoundOutcome::Again(_) | RoundOutcome::Done) {
+                                this.note_recovery();
+                            }
                             next_due = match outcome {
-                                RoundOutcome::Again(after) => {
+                                RoundOutcome::Again(after) | RoundOutcome::Retry(after) => {
                                     failures = 0;
                                     Some(Instant::now() + after)
                                 }
@@ -237,6 +298,17 @@ impl<A: StackSetApi> Poller<A> {
 
     fn failed(&self, generation: u64, error: ApiError) -> RoundOutcome {
         let transient = error.is_transient();
+        let write = self.lock_error_log().note(&error, Instant::now());
+        if let Some(repeats) = write {
+            tracing::warn!(
+                kind = ?error.kind,
+                code = error.code.as_deref().unwrap_or("none"),
+                request_id = error.request_id.as_deref().unwrap_or("none"),
+                repeats,
+                error = ?error.message,
+                "polling call failed"
+            );
+        }
         self.send(Msg::FetchFailed {
             generation,
             error,
@@ -246,18 +318,45 @@ impl<A: StackSetApi> Poller<A> {
             RoundOutcome::Failed
         } else {
             // Not worth hammering (access denied, not found...), but credentials can come back.
-            RoundOutcome::Again(self.config.idle_interval)
+            RoundOutcome::Retry(self.config.idle_interval)
+        }
+    }
+
+    fn lock_error_log(&self) -> std::sync::MutexGuard<'_, ErrorLog> {
+        self.error_log.lock().unwrap_or_else(|p| p.into_inner())
+    }
+
+    fn note_recovery(&self) {
+        let recovered = self.lock_error_log().recovered();
+        if let Some(repeats) = recovered {
+            tracing::info!(repeats, "polling calls succeed again");
         }
     }
 
     /// The stop lane: straight to the API, exempt from the ceiling, then a describe so the
     /// new status shows at once, then a nudge for a full refresh.
     async fn stop(self: Arc<Self>, request: StopRequest, watching_generation: Option<u64>) {
-        let result = self
-            .api
-            .stop_operation(&request.stack_set, &request.operation_id, request.call_as)
-            .await
-            .map(|accepted| accepted.request_id);
+        let result = if self.config.read_only {
+            Err(ApiError::new(
+                ErrorKind::ReadOnly,
+                "read-only is set: StopStackSetOperation was not sent",
+            ))
+        } else {
+            self.api
+                .stop_operation(&request.stack_set, &request.operation_id, request.call_as)
+                .await
+                .map(|accepted| accepted.request_id)
+        };
+        let attempt = StopAttempt {
+            origin: "dashboard",
+            stack_set: &request.stack_set,
+            operation_id: &request.operation_id,
+            call_as: request.call_as,
+            region: self.config.region.as_deref(),
+            endpoint: self.config.endpoint.as_deref(),
+            profile: self.config.profile.as_deref(),
+        };
+        audit::stop(&attempt, result.as_ref().map(|id| id.as_deref()));
         let sent = result.is_ok();
         self.send(Msg::StopFinished {
             request: request.clone(),

@@ -355,3 +355,135 @@ async fn first_rows_arrive_after_one_round_trip() {
         "the describe does not hold up the first page"
     );
 }
+
+fn stop_request() -> StopRequest {
+    StopRequest {
+        stack_set: "org".into(),
+        operation_id: "op-1".into(),
+        call_as: CallAs::SelfAccount,
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_read_only_poller_refuses_a_stop_without_calling_aws() {
+    let api = Arc::new(fake(OperationStatus::Running, 10));
+    let config = PollConfig {
+        read_only: true,
+        ..Default::default()
+    };
+    let (handle, mut rx) = start(Arc::clone(&api), config);
+    handle.send(Command::Stop(stop_request()));
+    settle().await;
+    assert_eq!(api.count("StopStackSetOperation"), 0);
+    let refused = drain(&mut rx)
+        .into_iter()
+        .any(|m| matches!(m, Msg::StopFinished { result: Err(ref e), .. } if e.kind == ErrorKind::ReadOnly));
+    assert!(refused, "the dialog hears why nothing was sent");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_stop_from_the_dashboard_leaves_an_audit_line() {
+    let (log, _guard) = crate::api::audit::capture::start();
+    let api = Arc::new(fake(OperationStatus::Running, 10));
+    let config = PollConfig {
+        region: Some("us-east-1".into()),
+        endpoint: Some("http://127.0.0.1:4566".into()),
+        profile: Some("ops".into()),
+        ..Default::default()
+    };
+    let (handle, _rx) = start(Arc::clone(&api), config);
+    handle.send(Command::Stop(stop_request()));
+    settle().await;
+    // A second stop of the same operation is refused by AWS: that attempt is audited too.
+    handle.send(Command::Stop(stop_request()));
+    settle().await;
+    let text = log.text();
+    let audit: Vec<&str> = text.lines().filter(|l| l.contains("sstop::audit")).collect();
+    assert_eq!(audit.len(), 2, "{text}");
+    for field in [
+        " INFO sstop::audit: stop",
+        "origin=\"dashboard\"",
+        "stack_set=\"org\"",
+        "operation=\"op-1\"",
+        "call_as=\"SELF\"",
+        "region=\"us-east-1\"",
+        "endpoint=\"http://127.0.0.1:4566\"",
+        "profile=\"ops\"",
+        "outcome=\"sent\"",
+        "request_id=\"fake-request-1\"",
+    ] {
+        assert!(audit[0].contains(field), "{field} missing: {}", audit[0]);
+    }
+    assert!(
+        audit[1].contains(" WARN ")
+            && audit[1].contains("outcome=\"refused\"")
+            && audit[1].contains("InvalidOperation"),
+        "{}",
+        audit[1]
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_long_outage_is_logged_a_few_times_not_every_round() {
+    let (log, _guard) = crate::api::audit::capture::start();
+    let api = Arc::new(fake(OperationStatus::Running, 10));
+    if let Ok(mut data) = api.data.lock() {
+        data.fail_with = Some(ApiError::new(ErrorKind::Throttled, "Rate exceeded"));
+    }
+    let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    // Rounds at 0, 5, 15, 35, 75, 135, 195, 255, 315, 375... (backoff capped at 60 s).
+    tokio::time::sleep(Duration::from_secs(400)).await;
+    settle().await;
+    let text = log.text();
+    let failed: Vec<&str> = text.lines().filter(|l| l.contains("polling call failed")).collect();
+    assert_eq!(failed.len(), 2, "{text}");
+    assert!(
+        failed[0].contains(" WARN ") && failed[0].contains("kind=Throttled"),
+        "{}",
+        failed[0]
+    );
+    assert!(failed[0].contains("repeats=0"), "{}", failed[0]);
+    // The line at 315 s counts the seven rounds in between that were not written.
+    assert!(failed[1].contains("repeats=7"), "{}", failed[1]);
+    if let Ok(mut data) = api.data.lock() {
+        data.fail_with = None;
+    }
+    tokio::time::sleep(Duration::from_secs(60)).await;
+    settle().await;
+    let text = log.text();
+    assert!(
+        text.lines()
+            .any(|l| l.contains("polling calls succeed again") && l.contains("repeats=1")),
+        "{text}"
+    );
+}
+
+#[test]
+fn the_error_log_writes_new_errors_at_once_and_repeats_rarely() {
+    let mut log = ErrorLog::default();
+    let t0 = Instant::now();
+    let throttled = ApiError::new(ErrorKind::Throttled, "Rate exceeded");
+    let denied = ApiError {
+        code: Some("AccessDenied".into()),
+        ..ApiError::new(ErrorKind::AccessDenied, "no")
+    };
+    assert_eq!(log.note(&throttled, t0), Some(0));
+    assert_eq!(log.note(&throttled, t0 + Duration::from_secs(10)), None);
+    assert_eq!(log.note(&throttled, t0 + Duration::from_secs(20)), None);
+    // Another error is news.
+    assert_eq!(log.note(&denied, t0 + Duration::from_secs(30)), Some(0));
+    assert_eq!(log.note(&denied, t0 + Duration::from_secs(40)), None);
+    // The same one, after the repeat interval, with the count of what was left out.
+    assert_eq!(
+        log.note(&denied, t0 + ERROR_LOG_REPEAT + Duration::from_secs(30)),
+        Some(1)
+    );
+    assert_eq!(log.recovered(), Some(0));
+    // Nothing to recover from twice; and after a recovery the error is news again.
+    assert_eq!(log.recovered(), None);
+    assert_eq!(
+        log.note(&denied, t0 + ERROR_LOG_REPEAT + Duration::from_secs(31)),
+        Some(0)
+    );
+}
