@@ -92,7 +92,11 @@ fn render_operation_screen(c: &mut Criterion) {
         let mut terminal = Terminal::new(TestBackend::new(200, 60)).expect("test backend");
         group.bench_with_input(BenchmarkId::from_parameter(label), &state, |b, state| {
             b.iter(|| {
-                terminal.draw(|frame| view(black_box(state), frame)).expect("draw");
+                terminal
+                    .draw(|frame| {
+                        view(black_box(state), frame);
+                    })
+                    .expect("draw");
             })
         });
     }

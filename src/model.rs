@@ -189,6 +189,9 @@ pub struct StackSetSummary {
     pub status: StackSetStatus,
     pub permission_model: Option<PermissionModel>,
     pub description: Option<String>,
+    /// The CallAs the overview found it under (a delegated administrator lists under both):
+    /// the stop dialog starts on it. None when not learned from a listing.
+    pub listed_as: Option<CallAs>,
 }
 
 /// What DescribeStackSet adds to the summary.

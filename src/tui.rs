@@ -6,7 +6,7 @@ use std::io::IsTerminal;
 use std::os::fd::{AsRawFd, RawFd};
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossterm::event::Event;
 use time::OffsetDateTime;
@@ -41,7 +41,8 @@ pub enum Exit {
 /// What reaches the loop from outside the app: terminal events and process signals.
 #[derive(Debug, Clone)]
 pub enum InputEvent {
-    Terminal(Event),
+    /// A terminal event, stamped with when the reader received it.
+    Terminal(Event, Instant),
     /// The tty returned EOF or an error: treat as a hang-up.
     Gone,
     Signal(Exit),
@@ -158,8 +159,13 @@ enum TtyState {
 /// SIGWINCH on a pipe of its own, so they wait at most this long.
 const READ_TICK: Duration = Duration::from_millis(50);
 
-/// Read terminal events on a thread of their own. crossterm is only asked, and never made to
-/// wait, once poll(2) says the tty is alive, so a dead terminal cannot keep a core busy.
+/// How long crossterm may wait for the rest of what poll(2) said is there. Its reader
+/// (`use-dev-tty`, level-triggered) answers a zero timeout with "nothing" without looking.
+const DRAIN_WAIT: Duration = Duration::from_millis(1);
+
+/// Read terminal events on a thread of their own. crossterm is only asked, and only briefly
+/// made to wait, once poll(2) says the tty is alive, so a dead terminal cannot keep a core busy;
+/// it is asked until it has nothing left, so a large input is read whole at once.
 fn spawn_input_reader(tty: Arc<Tty>, tx: mpsc::UnboundedSender<InputEvent>, stop: Arc<AtomicBool>) {
     std::thread::spawn(move || {
         while !stop.load(Ordering::Relaxed) {
@@ -168,11 +174,11 @@ fn spawn_input_reader(tty: Arc<Tty>, tx: mpsc::UnboundedSender<InputEvent>, stop
                 return;
             }
             loop {
-                match crossterm::event::poll(Duration::ZERO) {
+                match crossterm::event::poll(DRAIN_WAIT) {
                     Ok(false) => break,
                     Ok(true) => match crossterm::event::read() {
                         Ok(event) => {
-                            if tx.send(InputEvent::Terminal(event)).is_err() {
+                            if tx.send(InputEvent::Terminal(event, Instant::now())).is_err() {
                                 return;
                             }
                         }
@@ -225,11 +231,14 @@ fn test_panic_deadline() -> Option<tokio::time::Instant> {
 pub fn initial_state(settings: Settings, open: Option<(String, Option<String>)>) -> (State, Vec<Command>) {
     let mut state = State::new(settings, OffsetDateTime::now_utc());
     if let Some((stack_set, operation)) = open {
+        // One saved filter for each screen under the current one.
+        state.saved_filters.push(Default::default());
         state.screens.push(Screen::Operations {
             stack_set: stack_set.clone(),
         });
         state.operations.stack_set = stack_set.clone();
         if let Some(operation_id) = operation {
+            state.saved_filters.push(Default::default());
             state.screens.push(Screen::Operation {
                 stack_set: stack_set.clone(),
                 operation_id,
@@ -269,10 +278,13 @@ pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyh
         let _ = signal_tx.send(InputEvent::Signal(exit));
     });
     let mut terminal = ratatui::try_init()?;
+    // Pastes arrive as one event, so pasted text is only ever text, never keys.
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     // try_init's hook restores the terminal, then prints the message. A panic on another thread
     // (the poller) would leave the loop drawing on a restored, cooked terminal: end it all instead.
     let restore_and_report = std::panic::take_hook();
     std::panic::set_hook(Box::new(move |info| {
+        let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
         restore_and_report(info);
         std::process::exit(101);
     }));
@@ -288,11 +300,11 @@ pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyh
     };
     match outcome {
         Ok(Exit::Quit) => {
-            ratatui::restore();
+            restore();
             Ok(())
         }
         Ok(Exit::Signal(name)) => {
-            ratatui::restore();
+            restore();
             eprintln!("sstop: stopped by {name}");
             tracing::info!(signal = name, "stopped by a signal");
             std::process::exit(if name == "SIGINT" { 130 } else { 143 });
@@ -303,10 +315,16 @@ pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyh
             std::process::exit(129);
         }
         Err(err) => {
-            ratatui::restore();
+            restore();
             Err(err)
         }
     }
+}
+
+/// Hands the terminal back as it was: bracketed paste off, then ratatui's restore.
+fn restore() {
+    let _ = crossterm::execute!(std::io::stdout(), crossterm::event::DisableBracketedPaste);
+    ratatui::restore();
 }
 
 /// The event loop, on any ratatui backend: the real terminal, or a `TestBackend` in tests.
@@ -334,14 +352,24 @@ where
     }
 
     let exit = loop {
-        let frame = terminal.draw(|frame| crate::ui::view(&state, frame))?;
+        let mut drawn = crate::ui::Drawn::default();
+        let frame = terminal.draw(|frame| drawn = crate::ui::view(&state, frame))?;
         if let Some(observe) = observer.as_mut() {
             observe(&state, frame.buffer);
         }
+        // What the person can now see: the stop dialog's guard starts from here.
+        app::update(
+            &mut state,
+            Msg::Drawn(app::FrameReport {
+                at: Instant::now(),
+                dialog_shown: drawn.dialog_shown,
+                page_rows: drawn.page_rows,
+            }),
+        );
         let mut batch = Vec::new();
         tokio::select! {
             input = input_rx.recv() => match input {
-                Some(InputEvent::Terminal(event)) => batch.extend(terminal_msg(event)),
+                Some(InputEvent::Terminal(event, at)) => batch.extend(terminal_msg(event, at)),
                 Some(InputEvent::Signal(exit)) => break exit,
                 Some(InputEvent::Gone) | None => break Exit::TerminalGone,
             },
@@ -355,8 +383,8 @@ where
         let mut ended = None;
         while batch.len() < MAX_BATCH {
             match input_rx.try_recv() {
-                Ok(InputEvent::Terminal(event)) => {
-                    batch.extend(terminal_msg(event));
+                Ok(InputEvent::Terminal(event, at)) => {
+                    batch.extend(terminal_msg(event, at));
                     continue;
                 }
                 Ok(InputEvent::Signal(exit)) => ended = Some(exit),
@@ -388,9 +416,10 @@ where
     Ok(exit)
 }
 
-fn terminal_msg(event: Event) -> Option<Msg> {
+fn terminal_msg(event: Event, at: Instant) -> Option<Msg> {
     match event {
-        Event::Key(key) => Some(Msg::Key(key)),
+        Event::Key(key) => Some(Msg::Key(key, at)),
+        Event::Paste(text) => Some(Msg::Paste(text, at)),
         Event::Resize(width, height) => Some(Msg::Resize { width, height }),
         _ => None,
     }

@@ -2,7 +2,7 @@
 //! The loop is driven by key events and draws into a `TestBackend`; tests read its screen.
 
 use std::sync::Arc;
-use std::time::Duration;
+use std::time::{Duration, Instant};
 
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyModifiers};
 use ratatui::backend::TestBackend;
@@ -304,10 +304,18 @@ impl Dashboard {
     }
 
     fn press(&self, code: KeyCode) {
-        let _ = self.keys.send(InputEvent::Terminal(Event::Key(KeyEvent::new(
-            code,
-            KeyModifiers::NONE,
-        ))));
+        self.press_at(code, Instant::now());
+    }
+
+    fn press_at(&self, code: KeyCode, at: Instant) {
+        let event = Event::Key(KeyEvent::new(code, KeyModifiers::NONE));
+        let _ = self.keys.send(InputEvent::Terminal(event, at));
+    }
+
+    /// A key pressed by a person who has read the dialog: stamped a second ahead, as if after
+    /// a pause, so the dialog's guard lets it decide without the test sleeping.
+    fn press_after_pause(&self, code: KeyCode) {
+        self.press_at(code, Instant::now() + Duration::from_secs(1));
     }
 
     async fn wait_for(&mut self, what: &str) -> String {
@@ -369,15 +377,20 @@ async fn stopping_the_runaway_operation_by_keypress() {
     ui.open_line(RUNAWAY_OP).await;
     ui.wait_for("RUNNING").await;
     ui.wait_for("of 1600 results").await;
-    ui.press(KeyCode::Char('s'));
-    let dialog = ui.wait_for("Stop operation?").await;
+    // s and y typed in one burst: the y lands before anyone could have read the dialog.
+    let burst = Instant::now();
+    ui.press_at(KeyCode::Char('s'), burst);
+    ui.press_at(KeyCode::Char('y'), burst);
+    let dialog = ui.wait_for("Not sent").await;
+    assert!(dialog.contains("Stop operation?"), "{dialog}");
     assert!(dialog.contains("pending deployments will be cancelled"), "{dialog}");
     assert_eq!(
         sim.operation_status(RUNAWAY_SET, RUNAWAY_OP),
         Some(OperationStatus::Running),
         "nothing sent yet"
     );
-    ui.press(KeyCode::Char('y'));
+    assert_eq!(sim.request_counts().get("StopStackSetOperation"), None);
+    ui.press_after_pause(KeyCode::Char('y'));
     ui.wait_for("Stop sent").await;
     let stopping = sim.operation_status(RUNAWAY_SET, RUNAWAY_OP);
     assert!(
@@ -412,7 +425,7 @@ async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
     ui.press(KeyCode::Char('s'));
     ui.wait_for("Stop operation?").await;
     ui.press(KeyCode::Left);
-    ui.press(KeyCode::Char('y'));
+    ui.press_after_pause(KeyCode::Char('y'));
     ui.wait_for("Stack set not found as this caller").await;
     assert_eq!(
         sim.operation_status(ROLLOUT_SET, ROLLOUT_OP),
@@ -422,7 +435,7 @@ async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
     // Then as DELEGATED_ADMIN, pre-selected from the settings.
     ui.press(KeyCode::Char('s'));
     ui.wait_for("Stop operation?").await;
-    ui.press(KeyCode::Char('y'));
+    ui.press_after_pause(KeyCode::Char('y'));
     ui.wait_for("Stop sent").await;
     ui.press(KeyCode::Esc);
     sim.advance(Duration::from_secs(600));

@@ -61,7 +61,10 @@ fn settings() -> Settings {
 /// Draws `state` at `width` x `height` and returns the buffer.
 fn draw(state: &State, width: u16, height: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| view(state, frame)).unwrap();
+    terminal.draw(|frame| {
+        view(state, frame);
+    })
+    .unwrap();
     terminal.backend().buffer().clone()
 }
 
@@ -127,6 +130,7 @@ fn stack_set_row(name: &str, model: PermissionModel, latest: Option<Operation>, 
             status: StackSetStatus::Active,
             permission_model: Some(model),
             description: None,
+            listed_as: None,
         },
         latest,
         active,
@@ -179,6 +183,7 @@ fn stack_set_rows() -> Vec<StackSetRow> {
 fn stack_sets_state() -> State {
     let mut state = State::new(settings(), now());
     state.stack_sets.rows = stack_set_rows();
+    state.stack_sets.visible = (0..state.stack_sets.rows.len()).collect();
     state.stack_sets.selected = 2;
     state.stack_sets.freshness.fetched_at = Some(ago(3));
     state.stack_sets.freshness.loading = false;
@@ -232,6 +237,7 @@ fn operations_state() -> State {
         failed,
         stopped,
     ];
+    state.operations.visible = (0..state.operations.operations.len()).collect();
     state.operations.selected = 0;
     state.operations.freshness.fetched_at = Some(ago(2));
     state.operations.freshness.loading = false;
@@ -304,6 +310,7 @@ fn fill_operation(data: &mut OperationData, accounts: usize, regions: &[&str]) {
     data.grid.merge(results(accounts, regions));
     data.visible = data.grid.filtered_rows("", None);
     data.complete = true;
+    data.exact = true;
     data.freshness.fetched_at = Some(ago(3));
     data.freshness.loading = false;
     data.progress = vec![(ago(120), 40), (ago(60), 55), (now(), 70)];
@@ -322,21 +329,19 @@ fn operation_state() -> State {
     state
 }
 
-fn dialog(state: &State) -> StopDialog {
-    let grid = &state.operation.grid;
+fn dialog(_state: &State) -> StopDialog {
     StopDialog {
         stack_set: STACK_SET.into(),
         operation_id: OPERATION_ID.into(),
         action: "UPDATE".into(),
-        running: grid.count(ResultStatus::Running),
-        pending: grid.count(ResultStatus::Pending),
-        failed: grid.count(ResultStatus::Failed),
         call_as: CallAs::SelfAccount,
         delegated_admin_allowed: true,
         focus: DialogFocus::Cancel,
         mode: ConfirmMode::YesNo,
         typed: String::new(),
         phase: StopPhase::Asking,
+        shown_at: None,
+        last_input: std::time::Instant::now(),
     }
 }
 

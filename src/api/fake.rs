@@ -108,6 +108,7 @@ pub fn stack_set(name: &str, model: PermissionModel) -> StackSetSummary {
         status: StackSetStatus::Active,
         permission_model: Some(model),
         description: None,
+        listed_as: None,
     }
 }
 

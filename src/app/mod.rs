@@ -3,7 +3,10 @@
 
 pub mod grid;
 pub mod keymap;
+pub mod layout;
 pub mod update;
+
+use std::time::Instant;
 
 use time::OffsetDateTime;
 use tui_input::Input;
@@ -11,7 +14,7 @@ use tui_input::Input;
 use crate::api::ApiError;
 use crate::model::{CallAs, Operation, PermissionModel, ResultStatus, StackSetSummary};
 pub use grid::{FailureGroup, ResultGrid};
-pub use keymap::{Action, KeyMap};
+pub use keymap::{Action, KeyMap, Mode};
 pub use update::update;
 
 /// What the poller should keep fresh: the screen the user is looking at.
@@ -58,7 +61,13 @@ pub struct StackSetRow {
 /// Everything that arrives from outside: keys, time, and the poller's results.
 #[derive(Debug, Clone)]
 pub enum Msg {
-    Key(crossterm::event::KeyEvent),
+    /// A key, stamped with when the terminal reader received it: the stop dialog's guard
+    /// compares these times.
+    Key(crossterm::event::KeyEvent, Instant),
+    /// Text pasted into the terminal (bracketed paste): for the focused input, never keys.
+    Paste(String, Instant),
+    /// A frame reached the terminal; what it showed, so `update` knows what a person can see.
+    Drawn(FrameReport),
     Tick(OffsetDateTime),
     Resize {
         width: u16,
@@ -112,6 +121,16 @@ pub enum Msg {
         request: StopRequest,
         result: Result<Option<String>, ApiError>,
     },
+}
+
+/// What the last frame drew, as the view reports it: the layout facts `update` needs.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct FrameReport {
+    pub at: Instant,
+    /// The stop dialog was drawn whole, buttons and all.
+    pub dialog_shown: bool,
+    /// Rows of the current screen's list or grid: what page up/down moves by.
+    pub page_rows: u16,
 }
 
 /// Where a batch of results stands in the poller's read of an operation.
@@ -175,9 +194,6 @@ pub struct StopDialog {
     pub stack_set: String,
     pub operation_id: String,
     pub action: String,
-    pub running: usize,
-    pub pending: usize,
-    pub failed: usize,
     pub call_as: CallAs,
     /// SELF_MANAGED stack sets cannot be stopped as DELEGATED_ADMIN: the choice is not offered.
     pub delegated_admin_allowed: bool,
@@ -186,6 +202,26 @@ pub struct StopDialog {
     /// What the user typed in type-name mode.
     pub typed: String,
     pub phase: StopPhase,
+    /// When a frame first showed the dialog whole (since it opened or its phase last asked
+    /// again); None until then. Decisions count only a guard's length after it.
+    pub shown_at: Option<Instant>,
+    /// The last key or paste that reached the dialog, starting with the key that opened it:
+    /// a decision must come a guard's length after it, so a burst cannot decide.
+    pub last_input: Instant,
+}
+
+/// The stop dialog's counts of the operation's deployments, as the grid knows them.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum StopCounts {
+    /// No complete read of the results yet.
+    Counting,
+    Known {
+        running: usize,
+        pending: usize,
+        failed: usize,
+        /// False when part of the grid is inferred from an earlier read.
+        exact: bool,
+    },
 }
 
 /// Where sstop's calls go; shown in the stop dialog and the header.
@@ -239,6 +275,8 @@ pub struct Freshness {
 pub struct StackSetsData {
     pub rows: Vec<StackSetRow>,
     pub freshness: Freshness,
+    /// Indexes into `rows` that pass the filter, in order; `selected` indexes this.
+    pub visible: Vec<usize>,
     pub selected: usize,
 }
 
@@ -248,6 +286,8 @@ pub struct OperationsData {
     pub permission_model: Option<PermissionModel>,
     pub operations: Vec<Operation>,
     pub freshness: Freshness,
+    /// Indexes into `operations` that pass the filter, in order; `selected` indexes this.
+    pub visible: Vec<usize>,
     pub selected: usize,
 }
 
@@ -328,12 +368,17 @@ pub struct State {
     pub stack_sets: StackSetsData,
     pub operations: OperationsData,
     pub operation: OperationData,
-    /// Row filter (account id or OU) typed after `/`.
+    /// The current screen's filter, typed after `/`: account or OU on the grid, names, ids
+    /// and reasons on the lists.
     pub filter: Input,
+    /// The filters of the screens below the current one, restored on the way back.
+    pub saved_filters: Vec<Input>,
     pub filter_editing: bool,
     pub status_filter: Option<ResultStatus>,
     pub flash: Option<Flash>,
     pub size: (u16, u16),
+    /// Rows a page moves, as the last frame drew the current screen.
+    pub page_rows: u16,
     pub quit: bool,
 }
 
@@ -355,11 +400,38 @@ impl State {
             operations: OperationsData::default(),
             operation: OperationData::new(""),
             filter: Input::default(),
+            saved_filters: Vec::new(),
             filter_editing: false,
             status_filter: None,
             flash: None,
             size: (100, 30),
+            page_rows: 10,
             quit: false,
+        }
+    }
+
+    /// The layer of the keymap that has the keyboard.
+    pub fn mode(&self) -> Mode {
+        match &self.overlay {
+            Some(Overlay::Confirm(_)) => Mode::Dialog,
+            Some(Overlay::Help | Overlay::CellDetail) => Mode::Popup,
+            None if self.filter_editing => Mode::Filter,
+            None => Mode::Normal,
+        }
+    }
+
+    /// What the stop dialog can say of the operation's deployments right now.
+    pub fn stop_counts(&self, dialog: &StopDialog) -> StopCounts {
+        let data = &self.operation;
+        let same = data.operation.as_ref().is_some_and(|op| op.id == dialog.operation_id);
+        if !same || !data.complete {
+            return StopCounts::Counting;
+        }
+        StopCounts::Known {
+            running: data.grid.count(ResultStatus::Running),
+            pending: data.grid.count(ResultStatus::Pending),
+            failed: data.grid.count(ResultStatus::Failed),
+            exact: data.exact,
         }
     }
 

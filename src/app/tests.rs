@@ -1,5 +1,8 @@
 //! Tests of `update`: navigation, filtering, drill-down, stale results and the stop dialog.
 
+use std::sync::OnceLock;
+use std::time::{Duration, Instant};
+
 use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use time::macros::datetime;
 use time::OffsetDateTime;
@@ -13,8 +16,37 @@ use crate::model::{
 
 const NOW: OffsetDateTime = datetime!(2026-11-22 03:30 UTC);
 
+/// The instant every test's keys count from.
+fn t0() -> Instant {
+    static T0: OnceLock<Instant> = OnceLock::new();
+    *T0.get_or_init(Instant::now)
+}
+
+fn at_ms(ms: u64) -> Instant {
+    t0() + Duration::from_millis(ms)
+}
+
+/// A key typed at t0: keys in one test without a time all come in one burst.
 fn key(code: KeyCode) -> Msg {
-    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE))
+    key_at(code, 0)
+}
+
+fn key_at(code: KeyCode, ms: u64) -> Msg {
+    Msg::Key(KeyEvent::new(code, KeyModifiers::NONE), at_ms(ms))
+}
+
+/// A frame showing whatever is open, at `ms`.
+fn drawn(ms: u64) -> Msg {
+    Msg::Drawn(FrameReport {
+        at: at_ms(ms),
+        dialog_shown: true,
+        page_rows: 10,
+    })
+}
+
+/// The dialog on screen at 0 ms, then a key a person presses after reading it (1 s later).
+fn decide(code: KeyCode) -> [Msg; 2] {
+    [drawn(0), key_at(code, 1000)]
 }
 
 fn ch(c: char) -> Msg {
@@ -28,6 +60,7 @@ fn summary(name: &str, model: PermissionModel) -> StackSetSummary {
         status: StackSetStatus::Active,
         permission_model: Some(model),
         description: None,
+        listed_as: None,
     }
 }
 
@@ -275,9 +308,17 @@ fn stop_then_yes_sends_exactly_one_stop_with_the_chosen_call_as() {
     };
     assert_eq!(dialog.call_as, CallAs::DelegatedAdmin, "pre-selected from --call-as");
     assert_eq!(dialog.focus, DialogFocus::Cancel);
-    assert_eq!((dialog.running, dialog.pending, dialog.failed), (1, 2, 1));
+    assert_eq!(
+        state.stop_counts(dialog),
+        StopCounts::Known {
+            running: 1,
+            pending: 2,
+            failed: 1,
+            exact: true
+        }
+    );
     apply(&mut state, [key(KeyCode::Left)]);
-    let commands = apply(&mut state, [ch('y')]);
+    let commands = apply(&mut state, decide(KeyCode::Char('y')));
     assert_eq!(
         commands,
         vec![Command::Stop(StopRequest {
@@ -287,14 +328,14 @@ fn stop_then_yes_sends_exactly_one_stop_with_the_chosen_call_as() {
         })]
     );
     // A second y while the request is in flight sends nothing more.
-    assert!(apply(&mut state, [ch('y')]).is_empty());
+    assert!(apply(&mut state, [key_at(KeyCode::Char('y'), 5000)]).is_empty());
 }
 
 #[test]
 fn enter_on_the_stop_button_sends_the_stop() {
     let mut state = on_operation(Settings::default(), OperationStatus::Running);
     apply(&mut state, [ch('s'), key(KeyCode::Tab)]);
-    let commands = apply(&mut state, [key(KeyCode::Enter)]);
+    let commands = apply(&mut state, decide(KeyCode::Enter));
     assert!(matches!(commands.as_slice(), [Command::Stop(_)]), "{commands:?}");
 }
 
@@ -367,14 +408,15 @@ fn type_name_mode_needs_the_exact_name() {
     assert!(apply(&mut state, [ch('y'), key(KeyCode::Backspace)]).is_empty());
     let rest: Vec<Msg> = "line".chars().map(ch).collect();
     apply(&mut state, rest);
-    let commands = apply(&mut state, [key(KeyCode::Enter)]);
+    let commands = apply(&mut state, decide(KeyCode::Enter));
     assert!(matches!(commands.as_slice(), [Command::Stop(_)]), "{commands:?}");
 }
 
 #[test]
 fn stop_outcomes_are_worded_in_the_dialog() {
     let mut state = on_operation(Settings::default(), OperationStatus::Running);
-    let commands = apply(&mut state, [ch('s'), ch('y')]);
+    apply(&mut state, [ch('s')]);
+    let commands = apply(&mut state, decide(KeyCode::Char('y')));
     let [Command::Stop(request)] = commands.as_slice() else {
         panic!("{commands:?}")
     };
@@ -395,8 +437,9 @@ fn stop_outcomes_are_worded_in_the_dialog() {
             message: "The operation has already ended: nothing to stop.".into()
         }
     );
-    // y retries.
-    let commands = apply(&mut state, [ch('y')]);
+    // y retries, once the failure has been on screen.
+    assert!(apply(&mut state, [key_at(KeyCode::Char('y'), 2000)]).is_empty());
+    let commands = apply(&mut state, [drawn(2000), key_at(KeyCode::Char('y'), 3000)]);
     assert!(matches!(commands.as_slice(), [Command::Stop(_)]));
     apply(
         &mut state,
@@ -455,10 +498,390 @@ fn quit_keys_quit() {
     assert_eq!(apply(&mut state, [ch('q')]), vec![Command::Quit]);
     let mut state = on_operation(Settings::default(), OperationStatus::Running);
     apply(&mut state, [ch('s')]);
-    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL));
+    let ctrl_c = Msg::Key(KeyEvent::new(KeyCode::Char('c'), KeyModifiers::CONTROL), t0());
     assert_eq!(
         apply(&mut state, [ctrl_c]),
         vec![Command::Quit],
         "ctrl-c quits even from the dialog"
     );
+}
+
+/// Pastes, bursts, resizes and frames from the adversary's side: typed-ahead `s y`, a paste of
+/// a filter with a newline and `s`/`y` after it, a dialog under a too-small screen.
+mod guard {
+    use super::*;
+
+    fn paste(text: &str, ms: u64) -> Msg {
+        Msg::Paste(text.into(), at_ms(ms))
+    }
+
+    fn stops(commands: &[Command]) -> usize {
+        commands.iter().filter(|c| matches!(c, Command::Stop(_))).count()
+    }
+
+    #[test]
+    fn typed_ahead_confirmation_is_discarded() {
+        let mut state = on_operation(Settings::default(), OperationStatus::Running);
+        let commands = apply(&mut state, [ch('s'), drawn(0), key_at(KeyCode::Char('y'), 50)]);
+        assert_eq!(stops(&commands), 0);
+        assert!(matches!(state.overlay, Some(Overlay::Confirm(_))), "the dialog stays open");
+        assert!(state.flash.as_ref().is_some_and(|f| f.text.starts_with("Not sent")));
+        // Key repeat: y held down keeps the burst going; each y is under the guard.
+        let repeat: Vec<Msg> = (1..40).map(|i| key_at(KeyCode::Char('y'), 50 + i * 33)).collect();
+        assert_eq!(stops(&apply(&mut state, repeat)), 0);
+        // After a pause, one deliberate y sends.
+        assert_eq!(stops(&apply(&mut state, [key_at(KeyCode::Char('y'), 2000)])), 1);
+    }
+
+    #[test]
+    fn a_dialog_never_drawn_whole_cannot_be_confirmed() {
+        let mut state = on_operation(Settings::default(), OperationStatus::Running);
+        apply(&mut state, [ch('s')]);
+        let hidden = Msg::Drawn(FrameReport {
+            at: at_ms(0),
+            dialog_shown: false,
+            page_rows: 3,
+        });
+        let commands = apply(&mut state, [hidden, key_at(KeyCode::Char('y'), 5000)]);
+        assert_eq!(stops(&commands), 0);
+    }
+
+    #[test]
+    fn keys_do_nothing_while_the_screen_is_too_small() {
+        let mut state = on_operation(Settings::default(), OperationStatus::Running);
+        apply(&mut state, [Msg::Resize { width: 40, height: 10 }]);
+        let commands = apply(&mut state, [ch('s'), drawn(0), key_at(KeyCode::Char('y'), 2000)]);
+        assert_eq!(stops(&commands), 0);
+        assert_eq!(state.overlay, None, "s opened nothing");
+        assert_eq!(apply(&mut state, [ch('q')]), vec![Command::Quit], "q still quits");
+    }
+
+    #[test]
+    fn a_paste_is_filter_text_and_never_keys() {
+        let mut state = on_operation(Settings::default(), OperationStatus::Running);
+        apply(&mut state, [ch('/'), paste("222222222222\nsystem", 0)]);
+        assert!(state.filter_editing, "the newline did not end the filter");
+        assert_eq!(state.filter.value(), "222222222222 system");
+        // A paste of s and y outside an input does nothing at all.
+        apply(&mut state, [key(KeyCode::Enter)]);
+        let commands = apply(&mut state, [paste("sy", 10), drawn(20), paste("y", 2000)]);
+        assert_eq!(stops(&commands), 0);
+        assert_eq!(state.overlay, None);
+    }
+
+    #[test]
+    fn a_huge_paste_is_cut_with_a_notice() {
+        let mut state = on_operation(Settings::default(), OperationStatus::Running);
+        let big = "1".repeat(1 << 20);
+        apply(&mut state, [ch('/'), paste(&big, 0)]);
+        assert_eq!(state.filter.value().chars().count(), layout::MAX_FILTER_CHARS);
+        assert!(state.flash.as_ref().is_some_and(|f| f.text.contains("Paste cut")));
+        // Typing past the cap is refused too, with the same kind of notice.
+        apply(&mut state, [ch('9')]);
+        assert_eq!(state.filter.value().chars().count(), layout::MAX_FILTER_CHARS);
+    }
+
+    #[test]
+    fn a_pasted_name_still_needs_a_deliberate_enter() {
+        let settings = Settings {
+            confirm: ConfirmMode::TypeName,
+            ..Default::default()
+        };
+        let mut state = on_operation(settings, OperationStatus::Running);
+        let commands = apply(
+            &mut state,
+            [ch('s'), drawn(0), paste("org-baseline", 1000), key_at(KeyCode::Enter, 1010)],
+        );
+        assert_eq!(stops(&commands), 0, "enter in the paste's burst");
+        assert_eq!(stops(&apply(&mut state, [key_at(KeyCode::Enter, 2000)])), 1);
+    }
+
+    #[test]
+    fn stop_from_the_operations_list_opens_the_grid_and_counts_first() {
+        let mut state = state_with(Settings::default());
+        apply(&mut state, [key(KeyCode::Down), key(KeyCode::Enter)]);
+        let generation = state.generation;
+        apply(
+            &mut state,
+            [Msg::Operations {
+                generation,
+                stack_set: "org-baseline".into(),
+                result: Ok(vec![operation("op-1", OperationStatus::Running)]),
+                at: NOW,
+            }],
+        );
+        let commands = apply(&mut state, [ch('s')]);
+        assert!(
+            matches!(commands.as_slice(), [Command::Watch { scope: Scope::Operation { .. }, .. }]),
+            "{commands:?}"
+        );
+        let Some(Overlay::Confirm(dialog)) = &state.overlay else {
+            panic!("no dialog")
+        };
+        assert_eq!(state.stop_counts(dialog), StopCounts::Counting);
+        let generation = state.generation;
+        apply(
+            &mut state,
+            [
+                Msg::OperationDescribed {
+                    generation,
+                    operation: operation("op-1", OperationStatus::Running),
+                    at: NOW,
+                },
+                Msg::ResultsPage {
+                    generation,
+                    results: vec![result("111111111111", "us-east-1", ResultStatus::Pending, "ou-a")],
+                    read: ReadKind::Partial,
+                    at: NOW,
+                },
+            ],
+        );
+        let Some(Overlay::Confirm(dialog)) = &state.overlay else {
+            panic!("no dialog")
+        };
+        assert_eq!(state.stop_counts(dialog), StopCounts::Counting, "a partial read is not a count");
+        apply(
+            &mut state,
+            [Msg::ResultsPage {
+                generation,
+                results: vec![result("222222222222", "us-east-1", ResultStatus::Pending, "ou-a")],
+                read: ReadKind::Full,
+                at: NOW,
+            }],
+        );
+        let Some(Overlay::Confirm(dialog)) = &state.overlay else {
+            panic!("no dialog")
+        };
+        assert_eq!(
+            state.stop_counts(dialog),
+            StopCounts::Known {
+                running: 0,
+                pending: 2,
+                failed: 0,
+                exact: true
+            }
+        );
+    }
+
+    #[test]
+    fn lists_filter_and_the_filter_comes_back_on_the_way_back() {
+        let mut state = state_with(Settings::default());
+        apply(&mut state, [ch('/'), ch('o'), ch('r'), ch('g'), key(KeyCode::Enter)]);
+        assert_eq!(state.stack_sets.visible.len(), 1);
+        apply(&mut state, [key(KeyCode::Enter)]);
+        assert_eq!(
+            state.screen(),
+            &Screen::Operations {
+                stack_set: "org-baseline".into()
+            }
+        );
+        assert_eq!(state.filter.value(), "", "a new screen starts unfiltered");
+        apply(&mut state, [key(KeyCode::Esc)]);
+        assert_eq!(state.filter.value(), "org");
+        assert_eq!(state.stack_sets.visible.len(), 1);
+    }
+
+    /// One thing that can happen to the app, for the property test.
+    #[derive(Debug, Clone)]
+    enum Event {
+        Key(KeyCode),
+        Paste(String),
+        Drawn(bool),
+        Resize(u16, u16),
+        Wait(u64),
+        StopAnswer(bool),
+    }
+
+    fn event() -> impl proptest::strategy::Strategy<Value = Event> {
+        use proptest::prelude::*;
+        let keys = prop::sample::select(vec![
+            KeyCode::Char('s'),
+            KeyCode::Char('y'),
+            KeyCode::Char('n'),
+            KeyCode::Char('a'),
+            KeyCode::Char('/'),
+            KeyCode::Char('f'),
+            KeyCode::Char('j'),
+            KeyCode::Char('o'),
+            KeyCode::Char('r'),
+            KeyCode::Char('g'),
+            KeyCode::Enter,
+            KeyCode::Esc,
+            KeyCode::Tab,
+            KeyCode::Left,
+            KeyCode::Backspace,
+        ]);
+        prop_oneof![
+            6 => keys.prop_map(Event::Key),
+            1 => "[sy\n/a-z]{0,12}".prop_map(Event::Paste),
+            3 => any::<bool>().prop_map(Event::Drawn),
+            1 => (prop::sample::select(vec![20u16, 59, 60, 100]), prop::sample::select(vec![5u16, 14, 15, 30]))
+                .prop_map(|(w, h)| Event::Resize(w, h)),
+            3 => prop::sample::select(vec![0u64, 10, 100, 299, 300, 1000]).prop_map(Event::Wait),
+            1 => any::<bool>().prop_map(Event::StopAnswer),
+        ]
+    }
+
+    /// No Stop command unless the dialog was drawn whole at least the guard's length before the
+    /// key, the key came the guard's length after any other input, the screen was big enough,
+    /// and the command came from a key (never a paste, a frame, a resize or an answer).
+    #[test]
+    fn no_stop_without_a_seen_dialog_and_a_deliberate_key() {
+        use proptest::strategy::Strategy;
+        use proptest::test_runner::{Config, TestRunner};
+        let guard = layout::CONFIRM_GUARD.as_millis() as u64;
+        let mut runner = TestRunner::new(Config {
+            cases: 2000,
+            ..Config::default()
+        });
+        let sent = std::cell::Cell::new(0usize);
+        let strategy = (
+            proptest::collection::vec(event(), 1..60),
+            proptest::bool::ANY,
+            proptest::bool::ANY,
+        );
+        runner
+            .run(&strategy.boxed(), |(events, from_list, type_name)| {
+                let settings = Settings {
+                    confirm: if type_name { ConfirmMode::TypeName } else { ConfirmMode::YesNo },
+                    ..Default::default()
+                };
+                let mut state = on_operation(settings, OperationStatus::Running);
+                if from_list {
+                    apply(&mut state, [key(KeyCode::Esc)]);
+                    let generation = state.generation;
+                    apply(
+                        &mut state,
+                        [Msg::Operations {
+                            generation,
+                            stack_set: "org-baseline".into(),
+                            result: Ok(vec![operation("op-1", OperationStatus::Running)]),
+                            at: NOW,
+                        }],
+                    );
+                }
+                let mut now = 0u64;
+                // The oracle's own record, from the events alone.
+                let mut seen_whole_at: Option<u64> = None;
+                let mut last_input: Option<u64> = None;
+                let mut size = (100u16, 30u16);
+                let mut open = false;
+                for event in events {
+                    let is_open = matches!(state.overlay, Some(Overlay::Confirm(_)));
+                    if !is_open {
+                        seen_whole_at = None;
+                    }
+                    let (msg, key_time) = match event {
+                        Event::Key(code) => (key_at(code, now), Some(now)),
+                        Event::Paste(text) => (paste(&text, now), None),
+                        Event::Drawn(shown) => (
+                            Msg::Drawn(FrameReport {
+                                at: at_ms(now),
+                                dialog_shown: shown && crate::app::layout::fits(size.0, size.1),
+                                page_rows: 5,
+                            }),
+                            None,
+                        ),
+                        Event::Resize(w, h) => {
+                            size = (w, h);
+                            (Msg::Resize { width: w, height: h }, None)
+                        }
+                        Event::Wait(ms) => {
+                            now += ms;
+                            continue;
+                        }
+                        Event::StopAnswer(ok) => {
+                            let request = StopRequest {
+                                stack_set: "org-baseline".into(),
+                                operation_id: "op-1".into(),
+                                call_as: CallAs::SelfAccount,
+                            };
+                            let result = if ok {
+                                Ok(None)
+                            } else {
+                                Err(ApiError::new(ErrorKind::Throttled, "Rate exceeded"))
+                            };
+                            (Msg::StopFinished { request, result }, None)
+                        }
+                    };
+                    let was_failed = matches!(&state.overlay, Some(Overlay::Confirm(d)) if matches!(d.phase, StopPhase::Failed { .. }));
+                    let is_drawn = matches!(msg, Msg::Drawn(_));
+                    let is_input = matches!(msg, Msg::Key(..) | Msg::Paste(..));
+                    let commands = update(&mut state, msg.clone());
+                    let stop_sent = stops(&commands);
+                    if stop_sent > 0 {
+                        let t = key_time.expect("only a key may send a stop");
+                        assert!(open, "a stop from a dialog that was not open before the key");
+                        let seen = seen_whole_at.expect("a stop from a dialog never drawn whole");
+                        assert!(t >= seen + guard, "decided {}ms after the dialog was seen", t - seen);
+                        let last = last_input.expect("the opening key is an input");
+                        assert!(t >= last + guard, "decided {}ms after the previous input", t - last);
+                        assert!(crate::app::layout::fits(size.0, size.1));
+                        sent.set(sent.get() + stop_sent);
+                    }
+                    let now_open = matches!(state.overlay, Some(Overlay::Confirm(_)));
+                    let now_failed = matches!(&state.overlay, Some(Overlay::Confirm(d)) if matches!(d.phase, StopPhase::Failed { .. }));
+                    if now_open && (!open || (now_failed && !was_failed)) {
+                        // A new question: it must be seen anew, from the frame after this.
+                        seen_whole_at = None;
+                    }
+                    if !now_open {
+                        last_input = None;
+                    }
+                    if is_input && now_open {
+                        last_input = Some(last_input.map_or(now, |l| l.max(now)));
+                    }
+                    if is_drawn && now_open {
+                        match msg {
+                            Msg::Drawn(report) if report.dialog_shown => {
+                                seen_whole_at.get_or_insert(now);
+                            }
+                            _ => seen_whole_at = None,
+                        }
+                    }
+                    open = now_open;
+                }
+                Ok(())
+            })
+            .unwrap();
+        assert!(sent.get() > 0, "the generator never reached a stop: the property is vacuous");
+    }
+}
+
+#[test]
+fn the_dialog_starts_on_the_call_as_the_stack_set_was_listed_under() {
+    // A delegated admin's own stack set is found under SELF; stopping it as DELEGATED_ADMIN fails.
+    let settings = Settings {
+        call_as: CallAs::DelegatedAdmin,
+        ..Default::default()
+    };
+    let mut state = State::new(settings, NOW);
+    state.generation = 1;
+    let mut own = summary("org-baseline", PermissionModel::ServiceManaged);
+    own.listed_as = Some(CallAs::SelfAccount);
+    apply(
+        &mut state,
+        [Msg::StackSets {
+            generation: 1,
+            result: Ok(vec![own]),
+            at: NOW,
+        }],
+    );
+    apply(&mut state, [key(KeyCode::Enter)]);
+    let generation = state.generation;
+    apply(
+        &mut state,
+        [Msg::Operations {
+            generation,
+            stack_set: "org-baseline".into(),
+            result: Ok(vec![operation("op-1", OperationStatus::Running)]),
+            at: NOW,
+        }],
+    );
+    apply(&mut state, [ch('s')]);
+    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
+        panic!("no dialog")
+    };
+    assert_eq!(dialog.call_as, CallAs::SelfAccount);
+    assert!(dialog.delegated_admin_allowed, "the other choice stays offered");
 }

@@ -1,24 +1,34 @@
 //! The one function that changes state: `update(&mut State, Msg) -> Vec<Command>`.
 //! Pure: no I/O, no clock, no SDK. Results for a scope the user has left are dropped by generation.
 
+use std::time::Instant;
+
 use crossterm::event::{Event, KeyCode, KeyEvent, KeyEventKind, KeyModifiers};
+use time::OffsetDateTime;
 use tui_input::backend::crossterm::EventHandler;
+use tui_input::Input;
 
 use super::{
-    Action, Command, ConfirmMode, DialogFocus, Flash, OperationData, Overlay, ReadKind, Screen, StackSetRow, State,
-    StopDialog, StopPhase, StopRequest,
+    keymap, layout, Action, Command, ConfirmMode, DialogFocus, Flash, FrameReport, Mode, Msg, OperationData,
+    OperationsData, Overlay, ReadKind, Screen, StackSetRow, StackSetsData, State, StopDialog, StopPhase,
+    StopRequest,
 };
 use crate::api::{ApiError, ErrorKind};
-use crate::model::{CallAs, OperationStatus, PermissionModel, ResultStatus};
-
-/// Rows of chrome above and below the grid; the rest of the screen pages.
-const GRID_CHROME_ROWS: u16 = 9;
+use crate::model::{CallAs, Operation, OperationStatus, PermissionModel, ResultStatus};
 /// Progress samples kept for throughput: about a minute at the default interval.
 const PROGRESS_SAMPLES: usize = 12;
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
+    if msg.generation().is_some_and(|generation| generation != state.generation) {
+        return Vec::new();
+    }
     match msg {
-        Msg::Key(key) => on_key(state, key),
+        Msg::Key(key, at) => on_key(state, key, at),
+        Msg::Paste(text, at) => on_paste(state, &text, at),
+        Msg::Drawn(report) => {
+            on_drawn(state, report);
+            Vec::new()
+        }
         Msg::Tick(now) => {
             state.now = now;
             Vec::new()
@@ -27,92 +37,27 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             state.size = (width, height);
             Vec::new()
         }
-        Msg::StackSets { generation, result, at } => {
-            if generation != state.generation {
-                return Vec::new();
-            }
-            let data = &mut state.stack_sets;
-            match result {
-                Ok(summaries) => {
-                    let selected_name = data.rows.get(data.selected).map(|r| r.summary.name.clone());
-                    let old = std::mem::take(&mut data.rows);
-                    data.rows = summaries
-                        .into_iter()
-                        .map(|summary| {
-                            let previous = old.iter().find(|r| r.summary.name == summary.name);
-                            StackSetRow {
-                                latest: previous.and_then(|p| p.latest.clone()),
-                                active: previous.is_some_and(|p| p.active),
-                                checked_at: previous.and_then(|p| p.checked_at),
-                                summary,
-                            }
-                        })
-                        .collect();
-                    sort_stack_sets(&mut data.rows);
-                    data.selected = reselect(&data.rows, selected_name, |r| &r.summary.name);
-                    data.freshness.fetched_at = Some(at);
-                    data.freshness.error = None;
-                }
-                Err(error) => data.freshness.error = Some(error),
-            }
-            data.freshness.loading = false;
+        Msg::StackSets { result, at, .. } => {
+            on_stack_sets(state, result, at);
             Vec::new()
         }
         Msg::StackSetChecked {
-            generation,
             stack_set,
             latest,
             active,
             at,
+            ..
         } => {
-            if generation != state.generation {
-                return Vec::new();
-            }
-            let data = &mut state.stack_sets;
-            let selected_name = data.rows.get(data.selected).map(|r| r.summary.name.clone());
-            if let Some(row) = data.rows.iter_mut().find(|r| r.summary.name == stack_set) {
-                row.latest = latest;
-                row.active = active;
-                row.checked_at = Some(at);
-            }
-            sort_stack_sets(&mut data.rows);
-            // The top row stays selected as active stack sets rise to the top; any other follows its item.
-            if data.selected != 0 {
-                data.selected = reselect(&data.rows, selected_name, |r| &r.summary.name);
-            }
+            on_stack_set_checked(state, &stack_set, latest, active, at);
             Vec::new()
         }
         Msg::Operations {
-            generation,
-            stack_set,
-            result,
-            at,
+            stack_set, result, at, ..
         } => {
-            if generation != state.generation || stack_set != state.operations.stack_set {
-                return Vec::new();
-            }
-            let data = &mut state.operations;
-            match result {
-                Ok(operations) => {
-                    let selected_id = data.operations.get(data.selected).map(|o| o.id.clone());
-                    data.operations = operations;
-                    data.selected = reselect(&data.operations, selected_id, |o| &o.id);
-                    data.freshness.fetched_at = Some(at);
-                    data.freshness.error = None;
-                }
-                Err(error) => data.freshness.error = Some(error),
-            }
-            data.freshness.loading = false;
+            on_operations(state, &stack_set, result, at);
             Vec::new()
         }
-        Msg::OperationDescribed {
-            generation,
-            operation,
-            at,
-        } => {
-            if generation != state.generation {
-                return Vec::new();
-            }
+        Msg::OperationDescribed { operation, at, .. } => {
             let data = &mut state.operation;
             data.grid.set_region_order(&operation.preferences.region_order);
             data.operation = Some(operation);
@@ -120,47 +65,11 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             data.freshness.error = None;
             Vec::new()
         }
-        Msg::ResultsPage {
-            generation,
-            results,
-            read,
-            at,
-        } => {
-            if generation != state.generation {
-                return Vec::new();
-            }
-            let new_rows = state.operation.grid.merge(results);
-            let data = &mut state.operation;
-            if read != ReadKind::Partial {
-                data.complete |= read == ReadKind::Full;
-                data.exact = read == ReadKind::Full;
-                data.freshness.loading = false;
-                data.freshness.fetched_at = Some(at);
-                data.freshness.error = None;
-                let finished =
-                    data.grid.len() - data.grid.count(ResultStatus::Pending) - data.grid.count(ResultStatus::Running);
-                data.progress.push((at, finished));
-                if data.progress.len() > PROGRESS_SAMPLES {
-                    data.progress.remove(0);
-                }
-            }
-            if new_rows || state.status_filter.is_some() {
-                refilter(state);
-            }
-            if matches!(state.screen(), Screen::Failures { .. }) {
-                state.operation.failures = state.operation.grid.failure_groups();
-                clamp(&mut state.operation.failures_selected, state.operation.failures.len());
-            }
+        Msg::ResultsPage { results, read, at, .. } => {
+            on_results(state, results, read, at);
             Vec::new()
         }
-        Msg::FetchFailed {
-            generation,
-            error,
-            at: _,
-        } => {
-            if generation != state.generation {
-                return Vec::new();
-            }
+        Msg::FetchFailed { error, .. } => {
             let freshness = match state.screen() {
                 Screen::StackSets => &mut state.stack_sets.freshness,
                 Screen::Operations { .. } => &mut state.operations.freshness,
@@ -177,37 +86,152 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             Vec::new()
         }
         Msg::StopFinished { request, result } => {
-            let text = match &result {
-                Ok(request_id) => format!(
-                    "Stop sent for {} (request id {})",
-                    request.operation_id,
-                    request_id.as_deref().unwrap_or("none")
-                ),
-                Err(error) => stop_error_text(error),
-            };
-            let matches_dialog = matches!(&state.overlay, Some(Overlay::Confirm(d))
-                if d.operation_id == request.operation_id && d.phase == StopPhase::Sending);
-            if matches_dialog {
-                if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
-                    dialog.phase = match &result {
-                        Ok(request_id) => StopPhase::Sent {
-                            request_id: request_id.clone(),
-                        },
-                        Err(_) => StopPhase::Failed { message: text.clone() },
-                    };
-                }
-            }
-            state.flash = Some(Flash {
-                is_error: result.is_err(),
-                text,
-                at: state.now,
-            });
+            on_stop_finished(state, request, result);
             Vec::new()
         }
     }
 }
 
-use super::Msg;
+impl Msg {
+    /// The generation a poller result was fetched under; None for messages that are not results
+    /// of a watch (keys, time, stops).
+    fn generation(&self) -> Option<u64> {
+        match self {
+            Msg::StackSets { generation, .. }
+            | Msg::StackSetChecked { generation, .. }
+            | Msg::Operations { generation, .. }
+            | Msg::OperationDescribed { generation, .. }
+            | Msg::ResultsPage { generation, .. }
+            | Msg::FetchFailed { generation, .. } => Some(*generation),
+            _ => None,
+        }
+    }
+}
+
+fn on_stack_sets(state: &mut State, result: Result<Vec<crate::model::StackSetSummary>, ApiError>, at: OffsetDateTime) {
+    let data = &mut state.stack_sets;
+    match result {
+        Ok(summaries) => {
+            let selected_name = selected_stack_set(data).map(|r| r.summary.name.clone());
+            let old = std::mem::take(&mut data.rows);
+            data.rows = summaries
+                .into_iter()
+                .map(|summary| {
+                    let previous = old.iter().find(|r| r.summary.name == summary.name);
+                    StackSetRow {
+                        latest: previous.and_then(|p| p.latest.clone()),
+                        active: previous.is_some_and(|p| p.active),
+                        checked_at: previous.and_then(|p| p.checked_at),
+                        summary,
+                    }
+                })
+                .collect();
+            sort_stack_sets(&mut data.rows);
+            refilter_stack_sets(state, selected_name, true);
+            let data = &mut state.stack_sets;
+            data.freshness.fetched_at = Some(at);
+            data.freshness.error = None;
+        }
+        Err(error) => data.freshness.error = Some(error),
+    }
+    state.stack_sets.freshness.loading = false;
+}
+
+fn on_stack_set_checked(
+    state: &mut State,
+    stack_set: &str,
+    latest: Option<crate::model::Operation>,
+    active: bool,
+    at: OffsetDateTime,
+) {
+    let data = &mut state.stack_sets;
+    let selected_name = selected_stack_set(data).map(|r| r.summary.name.clone());
+    let keep_top = data.selected == 0;
+    if let Some(row) = data.rows.iter_mut().find(|r| r.summary.name == stack_set) {
+        row.latest = latest;
+        row.active = active;
+        row.checked_at = Some(at);
+    }
+    sort_stack_sets(&mut data.rows);
+    // The top row stays selected as active stack sets rise to the top; any other follows its item.
+    refilter_stack_sets(state, selected_name, !keep_top);
+}
+
+fn on_operations(
+    state: &mut State,
+    stack_set: &str,
+    result: Result<Vec<crate::model::Operation>, ApiError>,
+    at: OffsetDateTime,
+) {
+    if stack_set != state.operations.stack_set {
+        return;
+    }
+    match result {
+        Ok(operations) => {
+            let data = &mut state.operations;
+            let selected_id = selected_operation(data).map(|o| o.id.clone());
+            data.operations = operations;
+            data.freshness.fetched_at = Some(at);
+            data.freshness.error = None;
+            refilter_operations(state, selected_id);
+        }
+        Err(error) => state.operations.freshness.error = Some(error),
+    }
+    state.operations.freshness.loading = false;
+}
+
+fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, read: ReadKind, at: OffsetDateTime) {
+    let new_rows = state.operation.grid.merge(results);
+    let data = &mut state.operation;
+    if read != ReadKind::Partial {
+        data.complete |= read == ReadKind::Full;
+        data.exact = read == ReadKind::Full;
+        data.freshness.loading = false;
+        data.freshness.fetched_at = Some(at);
+        data.freshness.error = None;
+        let finished =
+            data.grid.len() - data.grid.count(ResultStatus::Pending) - data.grid.count(ResultStatus::Running);
+        data.progress.push((at, finished));
+        if data.progress.len() > PROGRESS_SAMPLES {
+            data.progress.remove(0);
+        }
+    }
+    if new_rows || state.status_filter.is_some() {
+        refilter(state);
+    }
+    if matches!(state.screen(), Screen::Failures { .. }) {
+        regroup_failures(state);
+    }
+}
+
+fn on_stop_finished(state: &mut State, request: StopRequest, result: Result<Option<String>, ApiError>) {
+    let text = match &result {
+        Ok(request_id) => format!(
+            "Stop sent for {} (request id {})",
+            request.operation_id,
+            request_id.as_deref().unwrap_or("none")
+        ),
+        Err(error) => stop_error_text(error),
+    };
+    if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
+        if dialog.operation_id == request.operation_id && dialog.phase == StopPhase::Sending {
+            dialog.phase = match &result {
+                Ok(request_id) => StopPhase::Sent {
+                    request_id: request_id.clone(),
+                },
+                Err(_) => StopPhase::Failed { message: text.clone() },
+            };
+            // A retry is a new decision: the failure must be on screen before it counts.
+            dialog.shown_at = None;
+        }
+    }
+    state.flash = Some(Flash {
+        is_error: result.is_err(),
+        text,
+        at: state.now,
+    });
+}
+
 
 /// Plain words for every way a stop can fail.
 pub fn stop_error_text(error: &ApiError) -> String {
@@ -245,15 +269,110 @@ fn sort_stack_sets(rows: &mut [StackSetRow]) {
     });
 }
 
-/// Keep the selection on the same item after a list is replaced.
-fn reselect<T>(items: &[T], previous: Option<String>, key: impl Fn(&T) -> &String) -> usize {
-    previous
-        .and_then(|name| items.iter().position(|item| *key(item) == name))
-        .unwrap_or(0)
-}
-
 fn clamp(index: &mut usize, len: usize) {
     *index = (*index).min(len.saturating_sub(1));
+}
+
+fn selected_stack_set(data: &StackSetsData) -> Option<&StackSetRow> {
+    data.visible.get(data.selected).and_then(|i| data.rows.get(*i))
+}
+
+fn selected_operation(data: &OperationsData) -> Option<&Operation> {
+    data.visible.get(data.selected).and_then(|i| data.operations.get(*i))
+}
+
+/// Case-insensitive substring match of the filter against any of `fields`.
+fn matches_filter(needle: &str, fields: &[&str]) -> bool {
+    needle.is_empty() || fields.iter().any(|f| f.to_lowercase().contains(needle))
+}
+
+fn needle(state: &State) -> String {
+    state.filter.value().trim().to_lowercase()
+}
+
+/// The filter of the first screen on the stack that `is_screen` picks: the live one if it is
+/// the current screen, else the one saved when the user went deeper.
+fn needle_of(state: &State, is_screen: impl Fn(&Screen) -> bool) -> String {
+    let Some(index) = state.screens.iter().position(is_screen) else {
+        return String::new();
+    };
+    let input = if index + 1 == state.screens.len() {
+        Some(&state.filter)
+    } else {
+        state.saved_filters.get(index)
+    };
+    input.map(|f| f.value().trim().to_lowercase()).unwrap_or_default()
+}
+
+/// Recompute which stack sets pass the filter; the selection follows `follow` when asked to.
+fn refilter_stack_sets(state: &mut State, follow: Option<String>, follow_item: bool) {
+    let needle = needle_of(state, |s| matches!(s, Screen::StackSets));
+    let data = &mut state.stack_sets;
+    data.visible = (0..data.rows.len())
+        .filter(|i| {
+            let s = &data.rows[*i].summary;
+            matches_filter(&needle, &[&s.name, s.description.as_deref().unwrap_or("")])
+        })
+        .collect();
+    if follow_item {
+        if let Some(name) = follow {
+            data.selected = data
+                .visible
+                .iter()
+                .position(|i| data.rows[*i].summary.name == name)
+                .unwrap_or(0);
+        }
+    }
+    clamp(&mut data.selected, data.visible.len());
+}
+
+/// Recompute which operations pass the filter (id, action or status); the selection follows its item.
+fn refilter_operations(state: &mut State, follow: Option<String>) {
+    let needle = needle_of(state, |s| matches!(s, Screen::Operations { .. }));
+    let data = &mut state.operations;
+    data.visible = (0..data.operations.len())
+        .filter(|i| {
+            let op = &data.operations[*i];
+            matches_filter(&needle, &[&op.id, &op.action.to_string(), &op.status.to_string()])
+        })
+        .collect();
+    if let Some(id) = follow {
+        data.selected = data
+            .visible
+            .iter()
+            .position(|i| data.operations[*i].id == id)
+            .unwrap_or(0);
+    }
+    clamp(&mut data.selected, data.visible.len());
+}
+
+/// Failure groups of the grid that pass the filter (reason, status, account or Region).
+fn regroup_failures(state: &mut State) {
+    let needle = needle(state);
+    let mut groups = state.operation.grid.failure_groups();
+    groups.retain(|g| {
+        matches_filter(&needle, &[&g.reason, g.status.as_str()])
+            || g.accounts.iter().any(|a| a.contains(&needle))
+            || g.regions.iter().any(|r| r.contains(&needle))
+    });
+    state.operation.failures = groups;
+    clamp(&mut state.operation.failures_selected, state.operation.failures.len());
+}
+
+/// The current screen's list after its filter changed.
+fn refilter_screen(state: &mut State) {
+    match state.screen() {
+        Screen::StackSets => {
+            let follow = selected_stack_set(&state.stack_sets).map(|r| r.summary.name.clone());
+            refilter_stack_sets(state, follow, true);
+        }
+        Screen::Operations { .. } => {
+            let follow = selected_operation(&state.operations).map(|o| o.id.clone());
+            refilter_operations(state, follow);
+        }
+        Screen::Operation { .. } => refilter(state),
+        Screen::Failures { .. } => regroup_failures(state),
+    }
 }
 
 fn refilter(state: &mut State) {
@@ -281,9 +400,12 @@ fn flash(state: &mut State, text: impl Into<String>, is_error: bool) {
     });
 }
 
-/// Move to another screen and tell the poller to watch it under a new generation.
+/// Move to another screen and tell the poller to watch it under a new generation. The screen
+/// left behind keeps its filter for the way back.
 fn enter(state: &mut State, screen: Screen) -> Vec<Command> {
     let old_scope = state.scope();
+    state.saved_filters.push(std::mem::take(&mut state.filter));
+    state.filter_editing = false;
     state.screens.push(screen);
     rescope(state, old_scope)
 }
@@ -294,7 +416,11 @@ fn back(state: &mut State) -> Vec<Command> {
     }
     let old_scope = state.scope();
     state.screens.pop();
-    rescope(state, old_scope)
+    state.filter = state.saved_filters.pop().unwrap_or_default();
+    state.filter_editing = false;
+    let commands = rescope(state, old_scope);
+    refilter_screen(state);
+    commands
 }
 
 fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
@@ -307,7 +433,7 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
         super::Scope::StackSets => state.stack_sets.freshness.loading = true,
         super::Scope::Operations { stack_set } => {
             if state.operations.stack_set != *stack_set {
-                state.operations = super::OperationsData {
+                state.operations = OperationsData {
                     stack_set: stack_set.clone(),
                     ..Default::default()
                 };
@@ -316,8 +442,6 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
         }
         super::Scope::Operation { stack_set, .. } => {
             state.operation = OperationData::new(stack_set);
-            state.filter.reset();
-            state.filter_editing = false;
             state.status_filter = None;
         }
     }
@@ -327,51 +451,145 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
     }]
 }
 
-fn grid_page(state: &State) -> usize {
-    state.size.1.saturating_sub(GRID_CHROME_ROWS).max(1) as usize
+fn page(state: &State) -> usize {
+    state.page_rows.max(1) as usize
 }
 
-fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
+fn on_drawn(state: &mut State, report: FrameReport) {
+    state.page_rows = report.page_rows;
+    if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
+        if !report.dialog_shown {
+            dialog.shown_at = None;
+        } else if dialog.shown_at.is_none() {
+            dialog.shown_at = Some(report.at);
+        }
+    }
+}
+
+fn on_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> {
     if key.kind == KeyEventKind::Release {
         return Vec::new();
     }
-    let is_ctrl_c = key.code == KeyCode::Char('c') && key.modifiers.contains(KeyModifiers::CONTROL);
-    if is_ctrl_c {
+    if keymap::is_ctrl_c(&key) {
         state.quit = true;
         return vec![Command::Quit];
     }
-    match &state.overlay {
-        Some(Overlay::Confirm(_)) => return on_dialog_key(state, key),
-        Some(Overlay::Help) | Some(Overlay::CellDetail) => {
-            let action = state.settings.keymap.action(&key);
-            if action == Some(Action::Quit) && key.code != KeyCode::Char('q') {
-                state.quit = true;
-                return vec![Command::Quit];
-            }
-            state.overlay = None;
-            return Vec::new();
+    // Nothing but the notice is on screen: a key must not act on what no one can see.
+    if !layout::fits(state.size.0, state.size.1) {
+        if state.settings.keymap.action(Mode::Normal, &key, false) == Some(Action::Quit) {
+            state.quit = true;
+            return vec![Command::Quit];
         }
-        None => {}
+        return Vec::new();
     }
-    if state.filter_editing {
-        match key.code {
-            KeyCode::Enter => state.filter_editing = false,
-            KeyCode::Esc => {
-                state.filter.reset();
-                state.filter_editing = false;
-                refilter(state);
+    match state.mode() {
+        Mode::Dialog => on_dialog_key(state, key, at),
+        Mode::Popup => {
+            // Any key closes help and detail.
+            state.overlay = None;
+            Vec::new()
+        }
+        Mode::Filter => {
+            on_filter_key(state, key);
+            Vec::new()
+        }
+        Mode::Normal => match state.settings.keymap.action(Mode::Normal, &key, false) {
+            Some(action) => on_action(state, action, at),
+            None => Vec::new(),
+        },
+    }
+}
+
+fn on_filter_key(state: &mut State, key: KeyEvent) {
+    match state.settings.keymap.action(Mode::Filter, &key, true) {
+        Some(Action::KeepFilter) => state.filter_editing = false,
+        Some(Action::ClearFilter) => {
+            state.filter.reset();
+            state.filter_editing = false;
+            refilter_screen(state);
+        }
+        _ => {
+            let is_char = matches!(key.code, KeyCode::Char(_)) && !key.modifiers.contains(KeyModifiers::CONTROL);
+            if is_char && state.filter.value().chars().count() >= layout::MAX_FILTER_CHARS {
+                flash(
+                    state,
+                    format!("The filter holds at most {} characters.", layout::MAX_FILTER_CHARS),
+                    true,
+                );
+                return;
             }
-            _ => {
-                if state.filter.handle_event(&Event::Key(key)).is_some() {
-                    refilter(state);
+            if state.filter.handle_event(&Event::Key(key)).is_some() {
+                refilter_screen(state);
+            }
+        }
+    }
+}
+
+/// Pasted text goes to the input that has focus, as text, and nowhere else: a paste never
+/// acts as keys.
+fn on_paste(state: &mut State, text: &str, at: Instant) -> Vec<Command> {
+    if !layout::fits(state.size.0, state.size.1) {
+        return Vec::new();
+    }
+    match state.mode() {
+        Mode::Filter => {
+            let room = layout::MAX_FILTER_CHARS.saturating_sub(state.filter.value().chars().count());
+            let (clean, cut) = clean_paste(text, room);
+            let value = format!("{}{}", state.filter.value(), clean);
+            state.filter = Input::new(value);
+            if cut {
+                flash(
+                    state,
+                    format!("Paste cut: the filter holds at most {} characters.", layout::MAX_FILTER_CHARS),
+                    true,
+                );
+            }
+            refilter_screen(state);
+        }
+        Mode::Dialog => {
+            let Some(Overlay::Confirm(dialog)) = &mut state.overlay else {
+                return Vec::new();
+            };
+            // A paste is a burst: whatever follows it right away cannot decide.
+            dialog.last_input = dialog.last_input.max(at);
+            if dialog.mode == ConfirmMode::TypeName && dialog.phase == StopPhase::Asking {
+                let room = layout::MAX_TYPED_NAME_CHARS.saturating_sub(dialog.typed.chars().count());
+                let (clean, cut) = clean_paste(text, room);
+                dialog.typed.push_str(&clean);
+                if cut {
+                    flash(state, "Paste cut: the name box holds at most 256 characters.", true);
                 }
             }
         }
-        return Vec::new();
+        Mode::Normal | Mode::Popup => {
+            let filter_key = state.settings.keymap.keys_text(Action::Filter);
+            flash(state, format!("Paste ignored: press {filter_key} to filter first."), true);
+        }
     }
-    let Some(action) = state.settings.keymap.action(&key) else {
-        return Vec::new();
-    };
+    Vec::new()
+}
+
+/// Pasted text as one line of at most `room` characters: line breaks become spaces and other
+/// control characters go. Returns whether anything was cut.
+fn clean_paste(text: &str, room: usize) -> (String, bool) {
+    let mut out = String::new();
+    let mut count = 0;
+    for c in text.chars() {
+        let c = match c {
+            '\n' | '\r' | '\t' => ' ',
+            c if c.is_control() => continue,
+            c => c,
+        };
+        if count == room {
+            return (out, true);
+        }
+        out.push(c);
+        count += 1;
+    }
+    (out, false)
+}
+
+fn on_action(state: &mut State, action: Action, at: Instant) -> Vec<Command> {
     match action {
         Action::Quit => {
             state.quit = true;
@@ -386,13 +604,17 @@ fn on_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
             vec![Command::RefreshNow]
         }
         Action::Back => back(state),
+        Action::Filter => {
+            state.filter_editing = true;
+            Vec::new()
+        }
         _ => match state.screen().clone() {
             Screen::StackSets => on_stack_sets_key(state, action),
-            Screen::Operations { stack_set } => on_operations_key(state, action, &stack_set),
+            Screen::Operations { stack_set } => on_operations_key(state, action, &stack_set, at),
             Screen::Operation {
                 stack_set,
                 operation_id,
-            } => on_operation_key(state, action, &stack_set, &operation_id),
+            } => on_operation_key(state, action, &stack_set, &operation_id, at),
             Screen::Failures { .. } => on_failures_key(state, action),
         },
     }
@@ -414,13 +636,13 @@ fn move_in_list(index: &mut usize, len: usize, action: Action, page: usize) -> b
 }
 
 fn on_stack_sets_key(state: &mut State, action: Action) -> Vec<Command> {
-    let page = grid_page(state);
+    let page = page(state);
     let data = &mut state.stack_sets;
-    if move_in_list(&mut data.selected, data.rows.len(), action, page) {
+    if move_in_list(&mut data.selected, data.visible.len(), action, page) {
         return Vec::new();
     }
     match action {
-        Action::Enter => match data.rows.get(data.selected) {
+        Action::Enter => match selected_stack_set(data) {
             Some(row) => {
                 let stack_set = row.summary.name.clone();
                 let model = row.summary.permission_model;
@@ -438,13 +660,13 @@ fn on_stack_sets_key(state: &mut State, action: Action) -> Vec<Command> {
     }
 }
 
-fn on_operations_key(state: &mut State, action: Action, stack_set: &str) -> Vec<Command> {
-    let page = grid_page(state);
+fn on_operations_key(state: &mut State, action: Action, stack_set: &str, at: Instant) -> Vec<Command> {
+    let page = page(state);
     let data = &mut state.operations;
-    if move_in_list(&mut data.selected, data.operations.len(), action, page) {
+    if move_in_list(&mut data.selected, data.visible.len(), action, page) {
         return Vec::new();
     }
-    let selected = data.operations.get(data.selected).cloned();
+    let selected = selected_operation(data).cloned();
     match (action, selected) {
         (Action::Enter, Some(op)) => enter(
             state,
@@ -453,13 +675,29 @@ fn on_operations_key(state: &mut State, action: Action, stack_set: &str) -> Vec<
                 operation_id: op.id,
             },
         ),
-        (Action::Stop, Some(op)) => open_stop_dialog(state, stack_set, &op.id),
+        // The list has no counts of the operation's deployments: stop from its grid, where the
+        // dialog can count them.
+        (Action::Stop, Some(op)) => {
+            if let Err(why) = check_stoppable(state, &op) {
+                flash(state, why, true);
+                return Vec::new();
+            }
+            let mut commands = enter(
+                state,
+                Screen::Operation {
+                    stack_set: stack_set.to_string(),
+                    operation_id: op.id.clone(),
+                },
+            );
+            commands.extend(open_stop_dialog(state, stack_set, &op.id, at));
+            commands
+        }
         _ => Vec::new(),
     }
 }
 
-fn on_operation_key(state: &mut State, action: Action, stack_set: &str, operation_id: &str) -> Vec<Command> {
-    let page = grid_page(state);
+fn on_operation_key(state: &mut State, action: Action, stack_set: &str, operation_id: &str, at: Instant) -> Vec<Command> {
+    let page = page(state);
     let data = &mut state.operation;
     let columns = data.grid.regions.len();
     match action {
@@ -469,7 +707,6 @@ fn on_operation_key(state: &mut State, action: Action, stack_set: &str, operatio
             move_in_list(&mut data.cursor_row, data.visible.len(), action, page);
         }
         Action::Enter | Action::Detail => state.overlay = Some(Overlay::CellDetail),
-        Action::Filter => state.filter_editing = true,
         Action::CycleStatus => {
             state.status_filter = match state.status_filter {
                 None => Some(ResultStatus::Failed),
@@ -482,23 +719,28 @@ fn on_operation_key(state: &mut State, action: Action, stack_set: &str, operatio
             refilter(state);
         }
         Action::Failures => {
-            state.operation.failures = state.operation.grid.failure_groups();
             state.operation.failures_selected = 0;
             // Same scope, so no new watch: the poller keeps feeding the grid behind this screen.
-            state.screens.push(Screen::Failures {
-                stack_set: stack_set.to_string(),
-                operation_id: operation_id.to_string(),
-            });
+            let commands = enter(
+                state,
+                Screen::Failures {
+                    stack_set: stack_set.to_string(),
+                    operation_id: operation_id.to_string(),
+                },
+            );
+            regroup_failures(state);
+            return commands;
         }
-        Action::Stop => return open_stop_dialog(state, stack_set, operation_id),
+        Action::Stop => return open_stop_dialog(state, stack_set, operation_id, at),
         _ => {}
     }
     Vec::new()
 }
 
 fn on_failures_key(state: &mut State, action: Action) -> Vec<Command> {
+    let page = page(state);
     let data = &mut state.operation;
-    move_in_list(&mut data.failures_selected, data.failures.len(), action, 5);
+    move_in_list(&mut data.failures_selected, data.failures.len(), action, page);
     Vec::new()
 }
 
@@ -514,164 +756,159 @@ fn permission_model_of(state: &State, stack_set: &str) -> Option<PermissionModel
         .and_then(|r| r.summary.permission_model)
 }
 
-fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str) -> Vec<Command> {
+/// Why an operation cannot be stopped, in words for the footer; Ok when it can.
+fn check_stoppable(state: &State, operation: &Operation) -> Result<(), String> {
     if state.settings.read_only {
-        flash(
-            state,
-            "READ-ONLY: stopping is disabled (--read-only or read_only in the config).",
-            true,
-        );
-        return Vec::new();
+        return Err("READ-ONLY: stopping is disabled (--read-only or read_only in the config).".to_string());
     }
-    let loaded = state.operation.operation.as_ref().filter(|op| op.id == operation_id);
-    let listed = state.operations.operations.iter().find(|op| op.id == operation_id);
-    let Some(operation) = loaded.or(listed).cloned() else {
-        flash(
-            state,
-            "The operation's status is not known yet: wait for it to load.",
-            true,
-        );
-        return Vec::new();
-    };
     if !operation.status.is_stoppable() {
         let why = match operation.status {
             OperationStatus::Stopping => "it is already stopping".to_string(),
             status => format!("it is {status}"),
         };
-        flash(state, format!("Nothing to stop: {why}."), true);
+        return Err(format!("Nothing to stop: {why}."));
+    }
+    Ok(())
+}
+
+fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str, at: Instant) -> Vec<Command> {
+    let loaded = state.operation.operation.as_ref().filter(|op| op.id == operation_id);
+    let listed = state.operations.operations.iter().find(|op| op.id == operation_id);
+    let Some(operation) = loaded.or(listed).cloned() else {
+        let why = if state.settings.read_only {
+            "READ-ONLY: stopping is disabled (--read-only or read_only in the config)."
+        } else {
+            "The operation's status is not known yet: wait for it to load."
+        };
+        flash(state, why, true);
+        return Vec::new();
+    };
+    if let Err(why) = check_stoppable(state, &operation) {
+        flash(state, why, true);
         return Vec::new();
     }
-    let grid = &state.operation.grid;
-    let grid_is_this_op = loaded.is_some() && !grid.is_empty();
-    let count = |status| if grid_is_this_op { grid.count(status) } else { 0 };
     let delegated_admin_allowed = permission_model_of(state, stack_set) != Some(PermissionModel::SelfManaged);
-    let call_as = if delegated_admin_allowed {
-        state.settings.call_as
-    } else {
-        CallAs::SelfAccount
+    // Start on the CallAs the stack set was found under, which every other call about it uses.
+    let listed_as = state
+        .stack_sets
+        .rows
+        .iter()
+        .find(|r| r.summary.name == stack_set)
+        .and_then(|r| r.summary.listed_as);
+    let call_as = match (delegated_admin_allowed, listed_as) {
+        (false, _) => CallAs::SelfAccount,
+        (true, Some(listed)) => listed,
+        (true, None) => state.settings.call_as,
     };
     state.overlay = Some(Overlay::Confirm(StopDialog {
         stack_set: stack_set.to_string(),
         operation_id: operation_id.to_string(),
         action: operation.action.to_string(),
-        running: count(ResultStatus::Running),
-        pending: count(ResultStatus::Pending),
-        failed: if grid_is_this_op {
-            grid.count(ResultStatus::Failed)
-        } else {
-            operation.failed_count.unwrap_or(0) as usize
-        },
         call_as,
         delegated_admin_allowed,
         focus: DialogFocus::Cancel,
         mode: state.settings.confirm,
         typed: String::new(),
         phase: StopPhase::Asking,
+        shown_at: None,
+        last_input: at,
     }));
     Vec::new()
 }
 
-fn on_dialog_key(state: &mut State, key: KeyEvent) -> Vec<Command> {
+/// Whether a decision key arriving `at` is deliberate: the dialog has been seen whole for the
+/// guard's length, and the key is not part of a burst.
+fn deliberate(dialog: &StopDialog, at: Instant) -> bool {
+    let guard = layout::CONFIRM_GUARD;
+    dialog
+        .shown_at
+        .is_some_and(|shown| at >= shown + guard && at >= dialog.last_input + guard)
+}
+
+fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> {
+    let keymap = state.settings.keymap.clone();
     let Some(Overlay::Confirm(dialog)) = &mut state.overlay else {
         return Vec::new();
     };
-    let send = |dialog: &mut StopDialog| {
-        dialog.phase = StopPhase::Sending;
-        vec![Command::Stop(StopRequest {
-            stack_set: dialog.stack_set.clone(),
-            operation_id: dialog.operation_id.clone(),
-            call_as: dialog.call_as,
-        })]
-    };
-    match &dialog.phase {
-        StopPhase::Sending => {
-            // One request at a time; only closing is allowed while it is in flight.
-            if key.code == KeyCode::Esc {
-                state.overlay = None;
-            }
-            return Vec::new();
-        }
-        StopPhase::Sent { .. } => {
-            if matches!(
-                key.code,
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('n')
-            ) {
-                state.overlay = None;
-            }
-            return Vec::new();
-        }
-        StopPhase::Failed { .. } => {
-            return match key.code {
-                KeyCode::Char('y') => send(dialog),
-                KeyCode::Esc | KeyCode::Enter | KeyCode::Char('q') | KeyCode::Char('n') => {
-                    state.overlay = None;
-                    Vec::new()
-                }
-                _ => Vec::new(),
-            };
-        }
-        StopPhase::Asking => {}
+    let typing = dialog.mode == ConfirmMode::TypeName && dialog.phase == StopPhase::Asking;
+    let action = keymap.action(Mode::Dialog, &key, typing);
+    let is_deliberate = deliberate(dialog, at);
+    dialog.last_input = dialog.last_input.max(at);
+    // Backing out is never dangerous: it acts at once, in every phase.
+    if action == Some(Action::CancelStop) {
+        state.overlay = None;
+        return Vec::new();
     }
-    let toggle_call_as = |dialog: &mut StopDialog| {
-        if dialog.delegated_admin_allowed {
-            dialog.call_as = match dialog.call_as {
-                CallAs::SelfAccount => CallAs::DelegatedAdmin,
-                CallAs::DelegatedAdmin => CallAs::SelfAccount,
-            };
+    let decision = match (&dialog.phase, action) {
+        (StopPhase::Sending | StopPhase::Sent { .. }, _) => return Vec::new(),
+        (StopPhase::Failed { .. }, Some(Action::ConfirmStop)) => true,
+        (StopPhase::Failed { .. }, _) => return Vec::new(),
+        (StopPhase::Asking, Some(Action::SwitchCallAs)) => {
+            if dialog.delegated_admin_allowed {
+                dialog.call_as = match dialog.call_as {
+                    CallAs::SelfAccount => CallAs::DelegatedAdmin,
+                    CallAs::DelegatedAdmin => CallAs::SelfAccount,
+                };
+            }
+            return Vec::new();
         }
-    };
-    match (dialog.mode, key.code) {
-        (_, KeyCode::Esc) => {
-            state.overlay = None;
-            Vec::new()
-        }
-        (_, KeyCode::Left | KeyCode::Right) => {
-            toggle_call_as(dialog);
-            Vec::new()
-        }
-        (ConfirmMode::YesNo, KeyCode::Char('n')) => {
-            state.overlay = None;
-            Vec::new()
-        }
-        (ConfirmMode::YesNo, KeyCode::Char('y')) => send(dialog),
-        (ConfirmMode::YesNo, KeyCode::Tab | KeyCode::BackTab) => {
+        (StopPhase::Asking, Some(Action::NextButton)) if !typing => {
             dialog.focus = match dialog.focus {
                 DialogFocus::Cancel => DialogFocus::Stop,
                 DialogFocus::Stop => DialogFocus::Cancel,
             };
-            Vec::new()
+            return Vec::new();
         }
-        (ConfirmMode::YesNo, KeyCode::Char('a')) => {
-            toggle_call_as(dialog);
-            Vec::new()
-        }
-        (ConfirmMode::YesNo, KeyCode::Enter) => match dialog.focus {
-            DialogFocus::Stop => send(dialog),
-            DialogFocus::Cancel => {
-                state.overlay = None;
-                Vec::new()
-            }
-        },
-        (ConfirmMode::TypeName, KeyCode::Enter) => {
-            if dialog.typed == dialog.stack_set {
-                send(dialog)
-            } else {
+        (StopPhase::Asking, Some(Action::ConfirmStop)) => !typing,
+        (StopPhase::Asking, Some(Action::PressButton)) if typing => {
+            if dialog.typed != dialog.stack_set {
                 let text = format!(
                     "Type the stack set name exactly ({}) to stop, or esc.",
                     dialog.stack_set
                 );
                 flash(state, text, true);
-                Vec::new()
+                return Vec::new();
             }
+            true
         }
-        (ConfirmMode::TypeName, KeyCode::Backspace) => {
-            dialog.typed.pop();
-            Vec::new()
+        (StopPhase::Asking, Some(Action::PressButton)) => match dialog.focus {
+            DialogFocus::Stop => true,
+            DialogFocus::Cancel => {
+                state.overlay = None;
+                return Vec::new();
+            }
+        },
+        (StopPhase::Asking, _) if typing => {
+            match key.code {
+                KeyCode::Backspace => {
+                    dialog.typed.pop();
+                }
+                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
+                    if dialog.typed.chars().count() < layout::MAX_TYPED_NAME_CHARS {
+                        dialog.typed.push(c);
+                    }
+                }
+                _ => {}
+            }
+            return Vec::new();
         }
-        (ConfirmMode::TypeName, KeyCode::Char(c)) => {
-            dialog.typed.push(c);
-            Vec::new()
-        }
-        _ => Vec::new(),
+        (StopPhase::Asking, _) => return Vec::new(),
+    };
+    if !decision {
+        return Vec::new();
     }
+    if !is_deliberate {
+        flash(
+            state,
+            "Not sent: the stop dialog takes a decision only after it has been on screen and the keys have been still for 0.3 s. Press it again.",
+            true,
+        );
+        return Vec::new();
+    }
+    dialog.phase = StopPhase::Sending;
+    vec![Command::Stop(StopRequest {
+        stack_set: dialog.stack_set.clone(),
+        operation_id: dialog.operation_id.clone(),
+        call_as: dialog.call_as,
+    })]
 }

@@ -427,6 +427,10 @@ impl<A: StackSetApi> Poller<A> {
             }
             summaries.sort_by(|a, b| a.name.cmp(&b.name));
             summaries.dedup_by(|a, b| a.name == b.name);
+            // The stop dialog starts on the CallAs every other call about the stack set uses.
+            for summary in &mut summaries {
+                summary.listed_as = Some(self.call_as_for(&summary.name));
+            }
             memory.stack_sets = summaries.iter().map(|s| s.name.clone()).collect();
             self.send(Msg::StackSets {
                 generation,

@@ -9,13 +9,15 @@ use unicode_width::UnicodeWidthStr;
 
 use super::format;
 use super::theme::Theme;
-use crate::app::{ConfirmMode, DialogFocus, State, StopDialog, StopPhase};
+use crate::app::{Action, ConfirmMode, DialogFocus, KeyMap, State, StopCounts, StopDialog, StopPhase};
 use crate::model::{CallAs, ResultStatus};
 
 const MAX_WIDTH: u16 = 76;
 const LABEL_WIDTH: usize = 11;
 
-pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Draws the dialog; returns whether all of it fit (a decision needs the whole dialog seen).
+pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame, area: Rect) -> bool {
+    let counts = state.stop_counts(dialog);
     let width = MAX_WIDTH.min(area.width.saturating_sub(2));
     let text_width = (width as usize).saturating_sub(4);
     let mut lines: Vec<Line> = vec![Line::raw("")];
@@ -53,31 +55,51 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
     };
     lines.push(field(
         "Right now",
-        vec![
-            count(ResultStatus::Running, dialog.running, "running"),
-            Span::raw("   "),
-            count(ResultStatus::Pending, dialog.pending, "pending"),
-            Span::raw("   "),
-            count(ResultStatus::Failed, dialog.failed, "failed"),
-        ],
+        match counts {
+            StopCounts::Counting => vec![Span::styled(
+                format!("counting{}", theme.dots()),
+                theme.warn(),
+            )],
+            StopCounts::Known {
+                running,
+                pending,
+                failed,
+                exact,
+            } => {
+                let mut spans = vec![
+                    count(ResultStatus::Running, running, "running"),
+                    Span::raw("   "),
+                    count(ResultStatus::Pending, pending, "pending"),
+                    Span::raw("   "),
+                    count(ResultStatus::Failed, failed, "failed"),
+                ];
+                if !exact {
+                    spans.push(Span::styled("  (est.)", theme.dim()));
+                }
+                spans
+            }
+        },
     ));
     lines.push(Line::raw(""));
-    for part in format::wrap(&consequence(dialog), text_width) {
+    for part in format::wrap(&consequence(counts), text_width) {
         lines.push(Line::raw(format!(" {part}")));
     }
     for part in format::wrap(&call_target(state), text_width) {
         lines.push(Line::styled(format!(" {part}"), theme.dim()));
     }
-    lines.extend(call_as_lines(dialog, theme, text_width));
+    lines.extend(call_as_lines(dialog, &state.settings.keymap, theme, text_width));
     lines.push(Line::raw(""));
-    lines.extend(decision_lines(dialog, theme, text_width));
+    lines.extend(decision_lines(dialog, &state.settings.keymap, theme, text_width));
 
-    let height = (lines.len() as u16 + 2).min(area.height);
+    let needed = lines.len() as u16 + 2;
+    let shown_whole = needed <= area.height && width + 2 <= area.width;
+    let height = needed.min(area.height);
     let block = theme
         .block()
         .border_style(theme.error())
         .title(Span::styled(" Stop operation? ", theme.error()));
     super::popup(frame, super::centered(area, width, height), block, lines);
+    shown_whole
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {
@@ -85,20 +107,35 @@ fn plural(n: usize, one: &str, many: &str) -> String {
 }
 
 /// What StopStackSetOperation will do to the deployments, in the dialog's own numbers.
-fn consequence(dialog: &StopDialog) -> String {
-    let pending = match dialog.pending {
+fn consequence(counts: StopCounts) -> String {
+    let StopCounts::Known {
+        running,
+        pending,
+        exact,
+        ..
+    } = counts
+    else {
+        return "Pending deployments will be cancelled; running ones will finish first. Counting them now."
+            .to_string();
+    };
+    let pending = match pending {
         0 => "No pending deployments to cancel".to_string(),
         n => format!(
             "{} will be cancelled",
             plural(n, "pending deployment", "pending deployments")
         ),
     };
-    let running = match dialog.running {
+    let running = match running {
         0 => "none is running".to_string(),
         1 => "1 running one will finish first".to_string(),
         n => format!("{n} running ones will finish first"),
     };
-    format!("{pending}; {running}.")
+    let estimate = if exact {
+        ""
+    } else {
+        " (Estimated: part of these counts comes from the last full read of the results.)"
+    };
+    format!("{pending}; {running}.{estimate}")
 }
 
 /// `Call goes to: profile P, region R, endpoint E`, with "default" where nothing was set.
@@ -115,7 +152,7 @@ fn call_target(state: &State) -> String {
 }
 
 /// The CallAs choice; the switch hint only while the user is still deciding.
-fn call_as_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+fn call_as_lines(dialog: &StopDialog, keymap: &KeyMap, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let label = |text: &str| Span::styled(format!(" {} ", format::fit(text, LABEL_WIDTH, "")), theme.heading());
     if !dialog.delegated_admin_allowed {
         let text = "SELF (DELEGATED_ADMIN is not available for a self-managed stack set)";
@@ -138,14 +175,21 @@ fn call_as_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<'
     ];
     if dialog.phase == StopPhase::Asking {
         spans.push(Span::raw("   "));
-        spans.push(Span::styled(theme.key_name("←/→"), theme.key()));
+        let typing = dialog.mode == ConfirmMode::TypeName;
+        let keys = if typing {
+            non_text_keys(keymap, Action::SwitchCallAs, theme)
+        } else {
+            theme.key_name(&keymap.keys_text(Action::SwitchCallAs))
+        };
+        spans.push(Span::styled(keys, theme.key()));
         spans.push(Span::styled(" switch", theme.dim()));
     }
     vec![Line::from(spans)]
 }
 
-fn decision_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<'static>> {
+fn decision_lines(dialog: &StopDialog, keymap: &KeyMap, theme: &Theme, width: usize) -> Vec<Line<'static>> {
     let ellipsis = theme.dots();
+    let keys = |action: Action| theme.key_name(&keymap.keys_text(action));
     match &dialog.phase {
         StopPhase::Asking => match dialog.mode {
             ConfirmMode::YesNo => {
@@ -170,7 +214,12 @@ fn decision_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<
                     Line::raw(""),
                     hint_line(
                         theme,
-                        &[("tab", "move"), ("enter", "choose"), ("y", "stop"), ("n/esc", "cancel")],
+                        &[
+                            (&keys(Action::NextButton), "move"),
+                            (&keys(Action::PressButton), "choose"),
+                            (&keys(Action::ConfirmStop), "stop"),
+                            (&keys(Action::CancelStop), "cancel"),
+                        ],
                         "  ",
                     ),
                 ]
@@ -182,13 +231,20 @@ fn decision_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<
                     Span::styled(theme.text_cursor(), theme.key()),
                 ]),
                 Line::raw(""),
-                hint_line(theme, &[("enter", "to stop"), ("esc", "to cancel")], ", "),
+                hint_line(
+                    theme,
+                    &[
+                        (&non_text_keys(keymap, Action::PressButton, theme), "to stop"),
+                        (&non_text_keys(keymap, Action::CancelStop, theme), "to cancel"),
+                    ],
+                    ", ",
+                ),
             ],
         },
         StopPhase::Sending => vec![
             Line::styled(format!(" Sending StopStackSetOperation{ellipsis}"), theme.warn()),
             Line::raw(""),
-            hint_line(theme, &[("esc", "to close")], ""),
+            hint_line(theme, &[(&keys(Action::CancelStop), "to close")], ""),
         ],
         StopPhase::Sent { request_id } => {
             let id = request_id
@@ -201,7 +257,7 @@ fn decision_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<
                 .map(|l| Line::styled(format!(" {l}"), theme.ok()))
                 .collect();
             lines.push(Line::raw(""));
-            lines.push(hint_line(theme, &[("esc", "to close")], ""));
+            lines.push(hint_line(theme, &[(&keys(Action::CancelStop), "to close")], ""));
             lines
         }
         StopPhase::Failed { message } => {
@@ -211,10 +267,28 @@ fn decision_lines(dialog: &StopDialog, theme: &Theme, width: usize) -> Vec<Line<
                 .map(|l| Line::styled(format!(" {l}"), theme.error()))
                 .collect();
             lines.push(Line::raw(""));
-            lines.push(hint_line(theme, &[("y", "to try again"), ("esc", "to close")], ", "));
+            lines.push(hint_line(
+                theme,
+                &[
+                    (&keys(Action::ConfirmStop), "to try again"),
+                    (&keys(Action::CancelStop), "to close"),
+                ],
+                ", ",
+            ));
             lines
         }
     }
+}
+
+/// The keys of an action that still act while a name is typed (printable keys are text then).
+fn non_text_keys(keymap: &KeyMap, action: Action, theme: &Theme) -> String {
+    let keys: Vec<String> = keymap
+        .keys_for(action)
+        .iter()
+        .filter(|k| !k.is_text())
+        .map(|k| k.to_string())
+        .collect();
+    theme.key_name(&keys.join("/"))
 }
 
 /// `key what` pairs joined by `separator`, e.g. `enter to stop, esc to cancel`.

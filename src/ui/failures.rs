@@ -15,7 +15,8 @@ const STATUS_WIDTH: usize = 11;
 /// The list never takes more than this share of the body; the selected group needs room too.
 const LIST_MAX_PERCENT: u16 = 45;
 
-pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Draws the groups and the selected one's spread; returns the list's rows per page.
+pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 {
     let data = &state.operation;
     let groups = &data.failures;
     let total: usize = groups.iter().map(|g| g.count).sum();
@@ -26,12 +27,14 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     ]);
     if groups.is_empty() {
         let block = theme.block().title(title);
-        let lines = vec![
-            Line::raw(""),
-            Line::styled(" No failed or cancelled results.", theme.dim()),
-        ];
+        let text = if state.filter.value().is_empty() {
+            " No failed or cancelled results.".to_string()
+        } else {
+            format!(" No failure matches the filter {:?}.", state.filter.value())
+        };
+        let lines = vec![Line::raw(""), Line::styled(text, theme.dim())];
         frame.render_widget(Paragraph::new(lines).block(block), area);
-        return;
+        return 1;
     }
     let list_height = (groups.len() as u16 + 2)
         .min(area.height * LIST_MAX_PERCENT / 100)
@@ -72,6 +75,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     if let Some(group) = groups.get(data.failures_selected) {
         draw_group(group, theme, frame, detail_area);
     }
+    list_height.saturating_sub(2)
 }
 
 /// Reasons can hold newlines; a list row shows them on one line.

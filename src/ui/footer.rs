@@ -13,6 +13,9 @@ use super::format;
 use super::theme::Theme;
 use crate::app::{Action, KeyMap, Overlay, Screen, State, StopPhase};
 
+/// Characters of a filter being typed that the footer shows (the end of it).
+const FILTER_SHOWN: usize = 30;
+
 /// How long a flash message replaces the key hints.
 const FLASH_SECONDS: i64 = 5;
 
@@ -81,16 +84,23 @@ fn fitting(mut hints: Vec<Hint>, room: usize) -> Vec<Hint> {
 
 /// The preferred key for an action: the first without ctrl, as the keymap lists them.
 pub fn key_label(keymap: &KeyMap, action: Action, theme: &Theme) -> String {
-    let keys = format::split_keys(&keymap.keys_for(action));
-    let key = keys.iter().find(|k| !k.starts_with("ctrl-")).or(keys.first());
-    theme.key_name(key.map(String::as_str).unwrap_or("?"))
+    let keys = keymap.keys_for(action);
+    let key = keys.iter().find(|k| !k.ctrl).or(keys.first());
+    theme.key_name(&key.map_or("?".to_string(), |k| k.to_string()))
+}
+
+/// Like `key_label`, but only keys that act while text is typed (not printable ones).
+fn non_text_label(keymap: &KeyMap, action: Action, theme: &Theme) -> String {
+    let keys = keymap.keys_for(action);
+    let key = keys.iter().find(|k| !k.is_text()).or(keys.first());
+    theme.key_name(&key.map_or("?".to_string(), |k| k.to_string()))
 }
 
 /// Keys for moving: the arrows when they are bound to the moves, else each move's own key.
 fn move_label(keymap: &KeyMap, theme: &Theme, actions: &[(Action, &str)]) -> String {
     let arrows_bound = actions
         .iter()
-        .all(|(action, arrow)| format::split_keys(&keymap.keys_for(*action)).iter().any(|k| k == arrow));
+        .all(|(action, arrow)| keymap.keys_for(*action).iter().any(|k| k.to_string() == *arrow));
     if arrows_bound && !theme.ascii {
         actions.iter().map(|(_, arrow)| *arrow).collect()
     } else if arrows_bound && actions.len() == 4 {
@@ -127,22 +137,36 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
     };
 
     match &state.overlay {
-        Some(Overlay::Help) | Some(Overlay::CellDetail) => return vec![hint("esc".into(), "close", 0)],
+        Some(Overlay::Help) | Some(Overlay::CellDetail) => return vec![hint(key(Action::Close), "close", 0)],
         Some(Overlay::Confirm(dialog)) => {
+            let cancel = non_text_label(keymap, Action::CancelStop, theme);
             return match &dialog.phase {
-                StopPhase::Asking => vec![hint("esc".into(), "cancel", 0)],
-                StopPhase::Sending => vec![hint("esc".into(), "close (the request still goes out)", 0)],
-                StopPhase::Sent { .. } => vec![hint("esc".into(), "close", 0)],
-                StopPhase::Failed { .. } => vec![hint("y".into(), "try again", 0), hint("esc".into(), "close", 0)],
+                StopPhase::Asking => vec![hint(cancel, "cancel", 0)],
+                StopPhase::Sending => vec![hint(cancel, "close (the request still goes out)", 0)],
+                StopPhase::Sent { .. } => vec![hint(cancel, "close", 0)],
+                StopPhase::Failed { .. } => vec![
+                    hint(key(Action::ConfirmStop), "try again", 0),
+                    hint(cancel, "close", 0),
+                ],
             };
         }
         None => {}
     }
     if state.filter_editing {
+        let what = match state.screen() {
+            Screen::StackSets => "name",
+            Screen::Operations { .. } => "id, action or status",
+            Screen::Operation { .. } => "account or OU",
+            Screen::Failures { .. } => "reason, account or Region",
+        };
+        // The end of a long filter is where the typing happens: show that.
+        let value: Vec<char> = state.filter.value().chars().collect();
+        let tail: String = value[value.len().saturating_sub(FILTER_SHOWN)..].iter().collect();
+        let lead = if tail.chars().count() < value.len() { theme.ellipsis() } else { "" };
         return vec![
-            hint("type".into(), "account or OU", 0),
-            hint("enter".into(), "keep filter", 0),
-            hint("esc".into(), "clear filter", 0),
+            hint(format!("/{lead}{tail}{}", theme.text_cursor()), what, 0),
+            hint(key(Action::KeepFilter), "keep filter", 0),
+            hint(key(Action::ClearFilter), "clear filter", 0),
         ];
     }
     let can_stop = !state.settings.read_only;
@@ -151,10 +175,12 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
         Screen::StackSets => {
             out.push(hint(move_label(keymap, theme, &vertical), "move", 1));
             out.push(hint(key(Action::Enter), "operations", 0));
+            out.push(hint(key(Action::Filter), "filter", 2));
         }
         Screen::Operations { .. } => {
             out.push(hint(move_label(keymap, theme, &vertical), "move", 1));
             out.push(hint(key(Action::Enter), "results", 0));
+            out.push(hint(key(Action::Filter), "filter", 2));
             if can_stop {
                 out.push(hint(key(Action::Stop), "stop", 0));
             }
@@ -171,6 +197,7 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
         }
         Screen::Failures { .. } => {
             out.push(hint(move_label(keymap, theme, &vertical), "move", 1));
+            out.push(hint(key(Action::Filter), "filter", 2));
         }
     }
     out.push(hint(key(Action::Refresh), "refresh", 4));

@@ -1,5 +1,5 @@
-//! The help overlay: every action with the keys bound to it (as configured), in two columns,
-//! then the keys of the stop dialog and what the grid glyphs mean.
+//! The help overlay: every layer of the keymap (as configured) with each action's keys, in two
+//! columns, then what the grid glyphs mean.
 
 use ratatui::layout::Rect;
 use ratatui::text::{Line, Span};
@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::format;
 use super::theme::Theme;
-use crate::app::State;
+use crate::app::{Mode, State};
 use crate::model::ResultStatus;
 
 const MAX_WIDTH: u16 = 84;
@@ -18,59 +18,40 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
     let column_width = (width as usize).saturating_sub(3) / 2;
     let description_width = column_width.saturating_sub(KEYS_WIDTH + 2);
     let ellipsis = theme.ellipsis();
+    let keymap = &state.settings.keymap;
 
-    let entries: Vec<Vec<Span>> = state
-        .settings
-        .keymap
-        .all()
-        .into_iter()
-        .map(|(action, keys)| {
-            vec![
-                Span::styled(
-                    format!(" {}", format::fit(&theme.key_name(&keys), KEYS_WIDTH, ellipsis)),
-                    theme.key(),
-                ),
-                Span::raw(format!(
-                    " {}",
-                    format::fit(action.describe(), description_width, ellipsis)
-                )),
-            ]
-        })
-        .collect();
-    let half = entries.len().div_ceil(2);
     let mut lines = Vec::new();
-    for i in 0..half {
-        let mut spans = entries[i].clone();
-        if let Some(right) = entries.get(i + half) {
-            spans.push(Span::raw(" "));
-            spans.extend(right.iter().cloned());
+    for mode in Mode::ALL {
+        let entries: Vec<Vec<Span>> = keymap
+            .layer(mode)
+            .into_iter()
+            .map(|(action, keys)| {
+                vec![
+                    Span::styled(
+                        format!(" {}", format::fit(&theme.key_name(&keys), KEYS_WIDTH, ellipsis)),
+                        theme.key(),
+                    ),
+                    Span::raw(format!(
+                        " {}",
+                        format::fit(action.describe(), description_width, ellipsis)
+                    )),
+                ]
+            })
+            .collect();
+        if mode != Mode::Normal {
+            lines.push(Line::styled(format!(" {}", mode.describe()), theme.heading()));
         }
-        lines.push(Line::from(spans));
+        let half = entries.len().div_ceil(2);
+        for i in 0..half {
+            let mut spans = entries[i].clone();
+            if let Some(right) = entries.get(i + half) {
+                spans.push(Span::raw(" "));
+                spans.extend(right.iter().cloned());
+            }
+            lines.push(Line::from(spans));
+        }
     }
 
-    lines.push(Line::raw(""));
-    lines.push(Line::styled(" In the stop dialog", theme.heading()));
-    let dialog_keys = [
-        ("y", "send the stop"),
-        ("n/esc", "cancel (esc also closes after sending)"),
-        ("tab", "move between the buttons"),
-        ("enter", "press the focused button (or confirm the typed name)"),
-        ("←/→", "switch CallAs, where DELEGATED_ADMIN is offered"),
-    ];
-    for (key, what) in dialog_keys {
-        lines.push(Line::from(vec![
-            Span::styled(
-                format!(" {}", format::fit(&theme.key_name(key), KEYS_WIDTH, ellipsis)),
-                theme.key(),
-            ),
-            Span::raw(format!(
-                " {}",
-                format::truncate(what, (width as usize).saturating_sub(KEYS_WIDTH + 4), ellipsis)
-            )),
-        ]));
-    }
-
-    lines.push(Line::raw(""));
     let mut legend = vec![Span::styled(
         format!(" {}", format::fit("Grid", KEYS_WIDTH, "")),
         theme.heading(),

@@ -20,40 +20,44 @@ use ratatui::widgets::{Clear, Paragraph};
 use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
+use crate::app::layout::{self, FOOTER_HEIGHT, HEADER_HEIGHT, MIN_HEIGHT, MIN_WIDTH};
 use crate::app::{Freshness, Overlay, Screen, State};
 use theme::Theme;
 
-/// Below this the screens cannot be laid out; a notice is drawn instead.
-pub const MIN_WIDTH: u16 = 60;
-pub const MIN_HEIGHT: u16 = 15;
+/// What a frame showed that `update` needs to know (the loop sends it back as `Msg::Drawn`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+pub struct Drawn {
+    /// The stop dialog was drawn whole, buttons and all.
+    pub dialog_shown: bool,
+    /// Rows of the current screen's list or grid.
+    pub page_rows: u16,
+}
 
-/// Lines the header takes at the top of every screen.
-const HEADER_HEIGHT: u16 = 2;
-
-/// Draws the whole terminal from `state`.
-pub fn view(state: &State, frame: &mut Frame) {
+/// Draws the whole terminal from `state`, and says what it showed.
+pub fn view(state: &State, frame: &mut Frame) -> Drawn {
     let area = frame.area();
     let theme = Theme::new(&state.settings);
-    if area.width < MIN_WIDTH || area.height < MIN_HEIGHT {
-        draw_too_small(frame, area);
+    let mut drawn = Drawn::default();
+    if !layout::fits(area.width, area.height) {
+        draw_too_small(state, frame, area);
     } else {
         let [header, body, footer_area] = Layout::vertical([
             Constraint::Length(HEADER_HEIGHT),
             Constraint::Min(1),
-            Constraint::Length(1),
+            Constraint::Length(FOOTER_HEIGHT),
         ])
         .areas(area);
         draw_header(state, &theme, frame, header);
-        match state.screen() {
+        drawn.page_rows = match state.screen() {
             Screen::StackSets => stacksets::draw(state, &theme, frame, body),
             Screen::Operations { .. } => operations::draw(state, &theme, frame, body),
             Screen::Operation { .. } => operation::draw(state, &theme, frame, body),
             Screen::Failures { .. } => failures::draw(state, &theme, frame, body),
-        }
+        };
         match &state.overlay {
             Some(Overlay::Help) => help::draw(state, &theme, frame, body),
             Some(Overlay::CellDetail) => detail::draw(state, &theme, frame, body),
-            Some(Overlay::Confirm(dialog)) => confirm::draw(state, dialog, &theme, frame, body),
+            Some(Overlay::Confirm(dialog)) => drawn.dialog_shown = confirm::draw(state, dialog, &theme, frame, body),
             None => {}
         }
         footer::draw(state, &theme, frame, footer_area);
@@ -61,11 +65,13 @@ pub fn view(state: &State, frame: &mut Frame) {
     if theme.ascii {
         force_ascii(frame, area);
     }
+    drawn
 }
 
-fn draw_too_small(frame: &mut Frame, area: Rect) {
+fn draw_too_small(state: &State, frame: &mut Frame, area: Rect) {
+    let quit = state.settings.keymap.keys_text(crate::app::Action::Quit);
     let text = format!(
-        "terminal too small: {}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT}",
+        "terminal too small: {}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT} ({quit} or ctrl-c quits)",
         area.width, area.height
     );
     let lines = format::wrap(&text, area.width as usize);

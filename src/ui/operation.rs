@@ -33,7 +33,8 @@ const COUNT_ORDER: [ResultStatus; 5] = [
     ResultStatus::Cancelled,
 ];
 
-pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Draws the summary, filter line and grid; returns the grid's rows per page.
+pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 {
     let [summary, filter, grid] = Layout::vertical([
         Constraint::Length(SUMMARY_LINES),
         Constraint::Length(1),
@@ -51,6 +52,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         filter,
     );
     draw_grid(state, theme, &geometry, frame.buffer_mut(), grid);
+    grid.height.saturating_sub(geometry.header_lines)
 }
 
 /// Where the grid's parts go, derived from the state and the area alone.

@@ -21,8 +21,12 @@ const PREFS_MIN: usize = 24;
 /// Lines under the list for the selected operation.
 const DETAIL_LINES: usize = 3;
 
-pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Draws the list and the selected operation's detail; returns the list's rows per page.
+pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 {
     let data = &state.operations;
+    let width = area.width as usize;
+    let height = area.height as usize;
+    let list_height = height.saturating_sub(1 + DETAIL_LINES + 1).max(1);
     if data.operations.is_empty() {
         let freshness = &data.freshness;
         let text = match (&freshness.error, freshness.fetched_at) {
@@ -43,14 +47,14 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             Paragraph::new(vec![Line::raw(""), Line::styled(format!(" {text}"), style)]),
             area,
         );
-        return;
+        return list_height as u16;
     }
-    let width = area.width as usize;
-    let height = area.height as usize;
-    let list_height = height.saturating_sub(1 + DETAIL_LINES + 1).max(1);
-    let (start, end) = super::window(data.selected, data.operations.len(), list_height);
-    let shown = &data.operations[start..end];
-    let columns = Columns::for_width(width, shown);
+    let (start, end) = super::window(data.selected, data.visible.len(), list_height);
+    let shown: Vec<Operation> = data.visible[start..end]
+        .iter()
+        .filter_map(|i| data.operations.get(*i).cloned())
+        .collect();
+    let columns = Columns::for_width(width, &shown);
     let ellipsis = theme.ellipsis();
 
     let mut lines = vec![columns.heading(theme, ellipsis)];
@@ -62,14 +66,22 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
             line
         });
     }
+    if data.visible.is_empty() {
+        lines.push(Line::styled(
+            format!(" No operation matches the filter {:?}.", state.filter.value()),
+            theme.dim(),
+        ));
+    }
     // Pad so the detail sits at the bottom of the body.
     while lines.len() < height.saturating_sub(DETAIL_LINES) {
         lines.push(Line::raw(""));
     }
-    if let Some(op) = data.operations.get(data.selected) {
-        lines.extend(detail(op, state, theme, width, start, end, data.operations.len()));
+    let selected = data.visible.get(data.selected).and_then(|i| data.operations.get(*i));
+    if let Some(op) = selected {
+        lines.extend(detail(op, state, theme, width, start, end, data.visible.len()));
     }
     frame.render_widget(Paragraph::new(lines), area);
+    list_height as u16
 }
 
 /// Preferences, reason and position for the selected operation.

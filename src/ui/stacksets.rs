@@ -21,36 +21,49 @@ const OP_STATUS: usize = 9;
 const AGE: usize = 6;
 const CHECKED: usize = 11;
 
-pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
+/// Draws the list; returns its rows per page.
+pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 {
     let data = &state.stack_sets;
+    let height = (area.height as usize).saturating_sub(2);
     if data.rows.is_empty() {
         frame.render_widget(Paragraph::new(empty_message(state, theme, area.width as usize)), area);
-        return;
+        return height as u16;
     }
     let layout = Columns::for_width(area.width as usize);
     let ellipsis = theme.ellipsis();
     let active = data.rows.iter().filter(|r| r.active).count();
     let mut lines = vec![layout.heading(theme, ellipsis)];
 
-    let height = (area.height as usize).saturating_sub(2);
-    let (start, end) = super::window(data.selected, data.rows.len(), height);
-    for (index, row) in data.rows[start..end].iter().enumerate() {
+    let (start, end) = super::window(data.selected, data.visible.len(), height);
+    for (index, row) in data.visible[start..end].iter().filter_map(|i| data.rows.get(*i)).enumerate() {
         let selected = start + index == data.selected;
         lines.push(layout.row(row, state, theme, selected));
     }
+    if data.visible.is_empty() {
+        lines.push(Line::styled(" No stack set matches the filter.", theme.dim()));
+    }
     let mut summary = format!("{} stack sets, {active} with an active operation", data.rows.len());
-    if end - start < data.rows.len() {
+    if !state.filter.value().is_empty() {
+        summary.push_str(&format!(
+            "{}{} match {:?}",
+            theme.separator(),
+            data.visible.len(),
+            state.filter.value()
+        ));
+    }
+    if end - start < data.visible.len() {
         summary.push_str(&format!(
             "{}rows {}{}{} of {}",
             theme.separator(),
             start + 1,
             theme.dash(),
             end,
-            data.rows.len()
+            data.visible.len()
         ));
     }
     lines.push(Line::styled(format!(" {summary}"), theme.dim()));
     frame.render_widget(Paragraph::new(lines), area);
+    height as u16
 }
 
 fn empty_message<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>> {
