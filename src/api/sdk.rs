@@ -341,7 +341,13 @@ where
     let request_id = err.request_id().map(str::to_string);
     tracing::debug!(error = %aws_smithy_types::error::display::DisplayErrorContext(&err), "call failed");
     let detail = error_chain(&err);
+    // Something answered, but not CloudFormation: a web server's or a proxy's page.
+    let foreign = err.raw_response().and_then(not_cloudformation);
     let (kind, code, message) = match (&err, credentials_error(&err)) {
+        (SdkError::ServiceError(service), _) if service.err().code().is_none() && foreign.is_some() => {
+            let (kind, message) = foreign.unwrap_or((ErrorKind::Other, detail.clone()));
+            (kind, None, message)
+        }
         (SdkError::ServiceError(service), _) => {
             let code = service.err().code().map(str::to_string);
             let message = service.err().message().unwrap_or("no message").to_string();
@@ -380,7 +386,10 @@ where
             };
             (kind, None, detail.clone())
         }
-        (SdkError::ResponseError(_), None) => (ErrorKind::Network, None, detail.clone()),
+        (SdkError::ResponseError(_), None) => match foreign {
+            Some((kind, message)) => (kind, None, message),
+            None => (ErrorKind::Network, None, detail.clone()),
+        },
         _ => {
             let lower = detail.to_ascii_lowercase();
             let kind = if lower.contains("credential") || lower.contains("identity") {
@@ -401,6 +410,41 @@ where
         message,
         request_id,
     }
+}
+
+/// An answer that is not CloudFormation's XML, described for a person: its status and content
+/// type, and where to look. None for an XML answer (CloudFormation's, even when unexpected).
+fn not_cloudformation(raw: &aws_smithy_runtime_api::http::Response) -> Option<(ErrorKind, String)> {
+    let content_type = raw.headers().get("content-type").map(str::trim).unwrap_or("");
+    let media = content_type.split(';').next().unwrap_or("").trim().to_ascii_lowercase();
+    let xml = if media.is_empty() {
+        // No content type: judge by the first bytes.
+        let body = raw.body().bytes().unwrap_or_default().trim_ascii_start();
+        let head = String::from_utf8_lossy(&body[..body.len().min(16)]).to_ascii_lowercase();
+        head.starts_with('<') && !head.starts_with("<!doctype html") && !head.starts_with("<html")
+    } else {
+        media.ends_with("/xml") || media.ends_with("+xml")
+    };
+    if xml {
+        return None;
+    }
+    let status = raw.status().as_u16();
+    let what = if content_type.is_empty() {
+        "no content type".to_string()
+    } else {
+        media
+    };
+    let kind = if status >= 500 {
+        ErrorKind::Service
+    } else {
+        ErrorKind::Other
+    };
+    Some((
+        kind,
+        format!(
+            "the endpoint answered {status} with {what}, not CloudFormation XML: check --endpoint-url (endpoint_url in the config, AWS_ENDPOINT_URL)"
+        ),
+    ))
 }
 
 /// The credentials provider's error, wherever it sits in the chain of sources.
@@ -686,6 +730,59 @@ mod tests {
             .expect_err("read-only");
         assert_eq!(err.kind, ErrorKind::ReadOnly, "{err:?}");
         assert_eq!(sim.request_counts().get("StopStackSetOperation"), None);
+    }
+
+    /// A web server on loopback that answers every request with `status` and an HTML page.
+    async fn html_server(status: axum::http::StatusCode) -> String {
+        let listener = tokio::net::TcpListener::bind("127.0.0.1:0").await.expect("bind");
+        let addr = listener.local_addr().expect("addr");
+        let page = move || async move {
+            (
+                status,
+                [(axum::http::header::CONTENT_TYPE, "text/html; charset=utf-8")],
+                "<!DOCTYPE html><html><body>Welcome</body></html>",
+            )
+        };
+        tokio::spawn(async move {
+            let _ = axum::serve(listener, axum::Router::new().fallback(page)).await;
+        });
+        format!("http://{addr}")
+    }
+
+    async fn client_for(endpoint: String) -> SdkApi {
+        let mut options = ConnectOptions::new();
+        options.endpoint_url = Some(endpoint);
+        options.region = Some("us-east-1".into());
+        options.dummy_credentials = true;
+        options.max_attempts = 1;
+        SdkApi::connect(&options).await.expect("client").0
+    }
+
+    #[tokio::test]
+    async fn an_html_answer_is_described_not_shown_as_no_message() {
+        let api = client_for(html_server(axum::http::StatusCode::OK).await).await;
+        let err = api
+            .list_stack_sets(CallAs::SelfAccount, None)
+            .await
+            .expect_err("HTML is no answer");
+        assert_eq!(
+            err.message,
+            "the endpoint answered 200 with text/html, not CloudFormation XML: check --endpoint-url (endpoint_url in the config, AWS_ENDPOINT_URL)"
+        );
+        assert_eq!(err.kind, ErrorKind::Other);
+        assert_eq!(err.advice(None), err.message);
+        // A proxy's error page: the same words, and retried as a server fault.
+        let api = client_for(html_server(axum::http::StatusCode::BAD_GATEWAY).await).await;
+        let err = api
+            .describe_stack_set("s", CallAs::SelfAccount)
+            .await
+            .expect_err("HTML is no answer");
+        assert!(
+            err.message
+                .starts_with("the endpoint answered 502 with text/html, not CloudFormation XML"),
+            "{err:?}"
+        );
+        assert_eq!(err.kind, ErrorKind::Service);
     }
 
     #[test]
