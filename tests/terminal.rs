@@ -9,7 +9,11 @@ use std::process::{Child, Command, Output, Stdio};
 use std::sync::atomic::{AtomicUsize, Ordering};
 use std::time::{Duration, Instant};
 
-const BIN: &str = env!("CARGO_BIN_EXE_sstop");
+/// The binary under test; `SSTOP_TEST_BIN` runs these tests against another build (e.g. an
+/// older commit's, to see a test fail before its fix).
+fn bin() -> String {
+    std::env::var("SSTOP_TEST_BIN").unwrap_or_else(|_| env!("CARGO_BIN_EXE_sstop").to_string())
+}
 /// Generous: a debug build starting on a loaded 2-core CI machine.
 const START: Duration = Duration::from_secs(20);
 /// The promise: gone within a second of the terminal closing.
@@ -82,7 +86,7 @@ impl Tmux {
             "echo $$ > {d}/pid\nexec env {env} {base} {bin} {args}\n",
             d = q(&dir),
             base = base_env(&dir),
-            bin = q(BIN)
+            bin = q(bin())
         );
         std::fs::write(&file, text).expect("write script");
         format!("sh {}", q(file.display().to_string()))
@@ -505,7 +509,7 @@ struct Sim {
 impl Sim {
     fn start() -> Sim {
         use std::io::BufRead;
-        let mut child = Command::new(BIN)
+        let mut child = Command::new(bin())
             .args(["sim", "--listen", "127.0.0.1:0", "--scenario", "runaway"])
             .env("XDG_STATE_HOME", std::env::temp_dir())
             .stdout(Stdio::piped())
@@ -565,4 +569,181 @@ fn stat_fields_are_read_past_the_command_name() {
     assert_eq!(stat_field(stat, 3).as_deref(), Some("S"));
     assert_eq!(stat_field(stat, 14).as_deref(), Some("11"));
     assert!(Path::new("/proc/self/stat").exists());
+}
+
+/// `sstop sim --log-requests` on a free port with its request log in a file: the witness of every
+/// call the dashboard sends. Killed on drop.
+struct LoggedSim {
+    child: Child,
+    url: String,
+    log: PathBuf,
+}
+
+impl LoggedSim {
+    fn start(tmux: &Tmux) -> LoggedSim {
+        use std::io::BufRead;
+        let log = tmux.path("sim.log");
+        let mut child = Command::new(bin())
+            .args(["sim", "--listen", "127.0.0.1:0", "--scenario", "runaway", "--log-requests"])
+            .env("XDG_STATE_HOME", tmux.path("sim-state"))
+            .stdout(Stdio::piped())
+            .stderr(std::fs::File::create(&log).expect("sim log"))
+            .spawn()
+            .expect("sstop sim starts");
+        let mut line = String::new();
+        std::io::BufReader::new(child.stdout.take().unwrap())
+            .read_line(&mut line)
+            .expect("sim prints its address");
+        let url = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
+        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line: {line:?}");
+        LoggedSim { child, url, log }
+    }
+
+    /// StopStackSetOperation requests the emulator has answered.
+    fn stops(&self) -> usize {
+        std::fs::read_to_string(&self.log)
+            .unwrap_or_default()
+            .lines()
+            .filter(|l| l.contains("StopStackSetOperation"))
+            .count()
+    }
+
+    /// Any request at all: proof the log is the witness it should be.
+    fn requests(&self) -> usize {
+        std::fs::read_to_string(&self.log).unwrap_or_default().lines().count()
+    }
+}
+
+impl Drop for LoggedSim {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+const RUNAWAY_SET: &str = "vpc-flow-logs";
+const RUNAWAY_OP: &str = "e1f2d3c4-b5a6-4978-8d6e-5f4a3b2c1d0e";
+
+/// The dashboard against `sim` in a fresh tmux, opened at the runaway stack set (and its
+/// operation's grid with `grid`), waiting until the screen shows it.
+fn dashboard_on(name: &str, grid: bool) -> (Tmux, LoggedSim) {
+    let tmux = Tmux::new(name);
+    let sim = LoggedSim::start(&tmux);
+    let env = "AWS_ACCESS_KEY_ID=AKIDSSTOPTEST AWS_SECRET_ACCESS_KEY=sstop-test-secret AWS_EC2_METADATA_DISABLED=true \
+               AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null";
+    let operation = if grid { format!(" --operation {RUNAWAY_OP}") } else { String::new() };
+    foreground(
+        &tmux,
+        env,
+        &format!(
+            "--endpoint-url {} --region us-east-1 --stack-set {RUNAWAY_SET}{operation}",
+            sim.url
+        ),
+    );
+    if grid {
+        tmux.wait_screen("the grid", |s| s.contains("of 1600 results"));
+    } else {
+        tmux.wait_screen("the operations list", |s| s.contains("e1f2d3c4") && s.contains("RUNNING"));
+    }
+    (tmux, sim)
+}
+
+/// A person's pause: longer than the dialog's guard.
+fn pause() {
+    std::thread::sleep(Duration::from_millis(600));
+}
+
+#[test]
+fn typed_ahead_s_y_never_stops_but_a_deliberate_y_does() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, sim) = dashboard_on("typeahead", true);
+    // One send-keys: s and y reach the terminal together, as typed ahead or pasted raw.
+    tmux.tmux(&["send-keys", "sy"]);
+    tmux.wait_screen("the burst refused", |s| s.contains("Not sent"));
+    pause();
+    assert_eq!(sim.stops(), 0, "a burst sent a stop; screen:\n{}", tmux.screen());
+    // The control: the same dialog, a pause, then y: the witness sees exactly one stop.
+    tmux.tmux(&["send-keys", "y"]);
+    tmux.wait_screen("the stop sent", |s| s.contains("Stop sent"));
+    assert_eq!(sim.stops(), 1);
+}
+
+#[test]
+fn a_filter_typed_on_the_operations_list_is_text_not_keys() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, sim) = dashboard_on("opsfilter", false);
+    tmux.tmux(&["send-keys", "/prod-sys"]);
+    pause();
+    tmux.tmux(&["send-keys", "y"]);
+    pause();
+    let screen = tmux.screen();
+    assert!(sim.requests() > 0, "the log records nothing: no witness");
+    assert_eq!(sim.stops(), 0, "typing a filter stopped the operation:\n{screen}");
+    assert!(!screen.contains("Stop operation?"), "{screen}");
+    assert!(screen.contains("/prod-sysy"), "the filter holds what was typed:\n{screen}");
+}
+
+#[test]
+fn a_paste_into_the_grid_filter_is_text_not_keys() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, sim) = dashboard_on("paste", true);
+    tmux.tmux(&["send-keys", "/"]);
+    pause();
+    tmux.tmux(&["set-buffer", "302233440001\nsystem"]);
+    // -p: bracketed, as a terminal pastes when the program asked for it.
+    tmux.tmux(&["paste-buffer", "-p"]);
+    pause();
+    tmux.tmux(&["send-keys", "y"]);
+    pause();
+    let screen = tmux.screen();
+    assert_eq!(sim.stops(), 0, "a paste stopped the operation:\n{screen}");
+    assert!(!screen.contains("Stop operation?"), "{screen}");
+}
+
+#[test]
+fn keys_do_nothing_while_the_terminal_is_too_small() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, sim) = dashboard_on("toosmall", true);
+    tmux.tmux(&["resize-window", "-x", "40", "-y", "10"]);
+    tmux.wait_screen("the notice", |s| s.contains("too small"));
+    tmux.tmux(&["send-keys", "s"]);
+    pause();
+    tmux.tmux(&["send-keys", "y"]);
+    pause();
+    assert_eq!(sim.stops(), 0, "a stop sent through an unseen dialog");
+    tmux.tmux(&["resize-window", "-x", "100", "-y", "30"]);
+    let screen = tmux.wait_screen("the grid again", |s| s.contains("of 1600 results"));
+    assert!(!screen.contains("Stop operation?"), "s opened a dialog no one saw:\n{screen}");
+}
+
+#[test]
+fn a_large_raw_paste_neither_freezes_input_nor_spins() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, _sim) = dashboard_on("bigpaste", true);
+    let pid = tmux.pid();
+    tmux.tmux(&["send-keys", "/"]);
+    pause();
+    // Without -p: raw keystrokes, as from a terminal without bracketed paste. 8 KB.
+    let text = "5".repeat(8 * 1024);
+    tmux.tmux(&["set-buffer", &text]);
+    tmux.tmux(&["paste-buffer"]);
+    tmux.wait_screen("the cap notice", |s| s.contains("at most 200 characters"));
+    pause();
+    let before = cpu_ticks(pid).expect("sstop's cpu time");
+    std::thread::sleep(Duration::from_secs(1));
+    let after = cpu_ticks(pid).expect("sstop's cpu time");
+    let busy = (after - before) as f64 / ticks_per_second() as f64;
+    assert!(busy < 0.5, "sstop used {busy:.2} s of CPU in 1 s after the paste: spinning");
+    tmux.tmux(&["send-keys", "C-c"]);
+    assert_eq!(tmux.wait_file("status").trim(), "0", "ctrl-c did not quit after the paste");
 }
