@@ -331,6 +331,14 @@ impl Dashboard {
         }
     }
 
+    async fn wait_gone(&mut self, what: &str) {
+        let unwanted = what.to_string();
+        let gone = tokio::time::timeout(Duration::from_secs(20), self.screen.wait_for(|s| !s.contains(&unwanted)))
+            .await
+            .is_ok();
+        assert!(gone, "{what:?} never went away; screen:\n{}", *self.screen.borrow());
+    }
+
     /// Move the selection down until the selected line contains `what` (lists are highlighted
     /// by position, so look the line up and count).
     async fn open_line(&mut self, what: &str) {
@@ -432,6 +440,9 @@ async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
         Some(OperationStatus::Running)
     );
     ui.press(KeyCode::Esc);
+    // The old dialog must be gone first, or the next wait would see it and the y would land
+    // before the new dialog is drawn (which the guard rightly refuses).
+    ui.wait_gone("Stop operation?").await;
     // Then as DELEGATED_ADMIN, pre-selected from the settings.
     ui.press(KeyCode::Char('s'));
     ui.wait_for("Stop operation?").await;
