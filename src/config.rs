@@ -56,6 +56,8 @@ pub struct Config {
     pub max_requests_per_second: Option<f64>,
     /// Seconds one attempt may take before it is cut and retried.
     pub attempt_timeout: Option<u64>,
+    /// Seconds one credentials lookup (a `credential_process`, SSO...) may take before it is cut.
+    pub credential_timeout: Option<u64>,
     #[serde(default)]
     pub keys: BTreeMap<Action, Keys>,
     /// The file this was read from, for messages that name where a setting came from.
@@ -85,6 +87,7 @@ pub enum ConfigError {
 pub const POLL_INTERVAL: RangeInclusive<u64> = 1..=3600;
 pub const IDLE_INTERVAL: RangeInclusive<u64> = 1..=3600;
 pub const ATTEMPT_TIMEOUT: RangeInclusive<u64> = 1..=600;
+pub const CREDENTIAL_TIMEOUT: RangeInclusive<u64> = 1..=600;
 pub const MAX_REQUESTS_PER_SECOND: RangeInclusive<f64> = 0.1..=1000.0;
 
 /// Where the config lives when `--config` is not given, e.g. `~/.config/sstop/config.toml` on Linux.
@@ -147,6 +150,7 @@ impl Config {
             ("poll_interval", self.poll_interval, POLL_INTERVAL),
             ("idle_interval", self.idle_interval, IDLE_INTERVAL),
             ("attempt_timeout", self.attempt_timeout, ATTEMPT_TIMEOUT),
+            ("credential_timeout", self.credential_timeout, CREDENTIAL_TIMEOUT),
         ] {
             if let Some(value) = value.filter(|v| !range.contains(v)) {
                 return Err(out_of_range(key, value.to_string()));
@@ -186,6 +190,7 @@ fn range_of(key: &str) -> Option<String> {
         "poll_interval" => Some(secs(POLL_INTERVAL)),
         "idle_interval" => Some(secs(IDLE_INTERVAL)),
         "attempt_timeout" => Some(secs(ATTEMPT_TIMEOUT)),
+        "credential_timeout" => Some(secs(CREDENTIAL_TIMEOUT)),
         "max_requests_per_second" => Some(format!(
             "{} to {}",
             MAX_REQUESTS_PER_SECOND.start(),
@@ -248,6 +253,11 @@ mod tests {
             (
                 "attempt_timeout = 9223372036854775807\n",
                 "attempt_timeout",
+                "use 1 to 600 (seconds)",
+            ),
+            (
+                "credential_timeout = 0\n",
+                "credential_timeout",
                 "use 1 to 600 (seconds)",
             ),
             (

@@ -120,6 +120,9 @@ fn connect_options(cli: &Cli, config: &Config) -> ConnectOptions {
     if let Some(secs) = config.attempt_timeout {
         options.attempt_timeout = Duration::from_secs(secs.max(1));
     }
+    if let Some(secs) = config.credential_timeout {
+        options.credential_timeout = Duration::from_secs(secs);
+    }
     options
 }
 
@@ -150,11 +153,14 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
             dashboard(&cli, &config, options, call_as, Some(DEMO_PROFILE.to_string())).await
         }
         Some(Commands::Results(args)) => {
-            let api = match connect(&cli, &config).await {
-                Ok(api) => api,
-                Err(code) => return code,
-            };
-            print_results(&api, args, call_as(&cli, &config)).await
+            interruptible(async {
+                let api = match connect(&cli, &config).await {
+                    Ok(api) => api,
+                    Err(code) => return code,
+                };
+                print_results(&api, args, call_as(&cli, &config)).await
+            })
+            .await
         }
         Some(Commands::Stop(args)) => {
             // Read-only is absolute: refused before anything else, with no connection made.
@@ -172,13 +178,22 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
             if !args.yes && !std::io::stdin().is_terminal() {
                 return usage_error("refusing to stop without confirmation: no terminal to ask on; pass --yes");
             }
-            let options = connect_options(&cli, &config);
-            let (api, resolved) = match SdkApi::connect(&options).await {
-                Ok(found) => found,
-                Err(err) => return usage_error(err),
-            };
             let call_as = call_as(&cli, &config);
-            stop(&api, args, cli_attempt(args, call_as, &options, Some(&resolved))).await
+            // Asked before anything is looked up, and outside `interruptible`: the answer is read
+            // blocking, and ctrl-c there must end sstop as it always does.
+            if !args.yes && !confirmed(args, call_as) {
+                eprintln!("Not stopped.");
+                return ExitCode::FAILURE;
+            }
+            let options = connect_options(&cli, &config);
+            interruptible(async {
+                let (api, resolved) = match SdkApi::connect(&options).await {
+                    Ok(found) => found,
+                    Err(err) => return usage_error(err),
+                };
+                stop(&api, args, cli_attempt(args, call_as, &options, Some(&resolved))).await
+            })
+            .await
         }
         None => {
             let options = connect_options(&cli, &config);
@@ -449,21 +464,42 @@ async fn print_results(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> Exi
     }
 }
 
+/// y/N on the terminal.
+fn confirmed(args: &StopArgs, call_as: CallAs) -> bool {
+    eprint!(
+        "Stop operation {} of stack set {} as {}? [y/N] ",
+        args.operation_id,
+        args.stack_set,
+        call_as.as_str()
+    );
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+}
+
+/// A subcommand's network work, cut short by ctrl-c, SIGTERM or SIGHUP: returning instead of
+/// dying by the signal lets the runtime's shutdown end a credential_process still running in
+/// its own process group (the terminal's ctrl-c does not reach that group).
+async fn interruptible(work: impl std::future::Future<Output = ExitCode>) -> ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return work.await;
+    };
+    let (name, number) = tokio::select! {
+        code = work => return code,
+        _ = int.recv() => ("SIGINT", libc::SIGINT),
+        _ = term.recv() => ("SIGTERM", libc::SIGTERM),
+        _ = hup.recv() => ("SIGHUP", libc::SIGHUP),
+    };
+    eprintln!("sstop: interrupted by {name}");
+    ExitCode::from(128 + number as u8)
+}
+
 async fn stop(api: &SdkApi, args: &StopArgs, attempt: StopAttempt<'_>) -> ExitCode {
     let call_as = attempt.call_as;
-    if !args.yes {
-        eprint!(
-            "Stop operation {} of stack set {} as {}? [y/N] ",
-            args.operation_id,
-            args.stack_set,
-            call_as.as_str()
-        );
-        let mut answer = String::new();
-        if std::io::stdin().read_line(&mut answer).is_err() || !answer.trim().eq_ignore_ascii_case("y") {
-            eprintln!("Not stopped.");
-            return ExitCode::FAILURE;
-        }
-    }
     let result = api.stop_operation(&args.stack_set, &args.operation_id, call_as).await;
     audit::stop(&attempt, result.as_ref().map(|accepted| accepted.request_id.as_deref()));
     match result {

@@ -506,7 +506,10 @@ fn every_stop_attempt_from_the_command_line_is_audited_at_the_default_level() {
         }
     }
     // The Region as resolved for the two that connected; a read-only refusal connects nowhere.
-    assert!(lines[..2].iter().all(|l| l.contains("region=\"us-east-1\"")), "{lines:#?}");
+    assert!(
+        lines[..2].iter().all(|l| l.contains("region=\"us-east-1\"")),
+        "{lines:#?}"
+    );
     let sent = &lines[0];
     assert!(
         sent.contains(" INFO sstop::audit: stop")
@@ -659,4 +662,214 @@ fn the_emulator_binds_loopback_and_warns_otherwise() {
     let mut stderr = String::new();
     child.stderr.take().unwrap().read_to_string(&mut stderr).unwrap();
     assert!(stderr.contains("not a loopback address"), "{stderr}");
+}
+
+/// An AWS config whose profile `name` gets its credentials from `script` (a shell script body,
+/// which can write to `pids` in the same dir), and an sstop config with a short lookup timeout.
+struct HelperProfile {
+    aws_config: std::path::PathBuf,
+    sstop_config: std::path::PathBuf,
+    pids: std::path::PathBuf,
+}
+
+impl HelperProfile {
+    fn new(home: &Path, name: &str, script: &str) -> HelperProfile {
+        let pids = home.join("pids");
+        let helper = write(home, "helper.sh", &format!("#!/bin/sh\n{script}\n"));
+        std::fs::set_permissions(&helper, std::fs::Permissions::from_mode(0o755)).unwrap();
+        let aws_config = write(
+            home,
+            "aws-config",
+            &format!(
+                "[profile {name}]\nregion = us-east-1\ncredential_process = {}\n",
+                helper.display()
+            ),
+        );
+        let sstop_config = write(home, "sstop.toml", "credential_timeout = 1\n");
+        HelperProfile {
+            aws_config,
+            sstop_config,
+            pids,
+        }
+    }
+
+    /// `sstop ARGS --profile NAME` aimed at the emulator, with no other credentials around.
+    fn sstop(&self, home: &Path, sim: &Sim, name: &str) -> Command {
+        let mut cmd = sstop(home);
+        cmd.env("AWS_CONFIG_FILE", &self.aws_config)
+            .env("AWS_SHARED_CREDENTIALS_FILE", home.join("no-credentials"))
+            .args(["--profile", name, "--endpoint-url", &sim.url(), "--config"])
+            .arg(&self.sstop_config);
+        cmd
+    }
+
+    fn pids(&self) -> Vec<i32> {
+        std::fs::read_to_string(&self.pids)
+            .unwrap_or_default()
+            .split_whitespace()
+            .filter_map(|p| p.parse().ok())
+            .collect()
+    }
+}
+
+/// Whether process `pid` has ended or ends within `within`: a pidfd turns readable when it
+/// does, so this waits on the kernel's word, not on a guessed sleep.
+fn ends_within(pid: i32, within: std::time::Duration) -> bool {
+    // SAFETY: plain syscalls on a descriptor this function owns.
+    unsafe {
+        let fd = libc::syscall(libc::SYS_pidfd_open, pid, 0) as i32;
+        if fd < 0 {
+            // No such process: already gone and reaped.
+            return true;
+        }
+        let mut watch = libc::pollfd {
+            fd,
+            events: libc::POLLIN,
+            revents: 0,
+        };
+        let ready = libc::poll(&mut watch, 1, within.as_millis() as i32);
+        libc::close(fd);
+        ready == 1
+    }
+}
+
+/// `f` on a thread, its answer if it comes within `within`.
+fn within<T: Send + 'static>(within: std::time::Duration, f: impl FnOnce() -> T + Send + 'static) -> Option<T> {
+    let (tx, rx) = std::sync::mpsc::channel();
+    std::thread::spawn(move || {
+        let _ = tx.send(f());
+    });
+    rx.recv_timeout(within).ok()
+}
+
+#[test]
+fn a_hanging_credential_process_is_cut_named_and_ended() {
+    let sim = Sim::start();
+    let home = home();
+    // The helper and a child of its own hang; both pids are noted.
+    let helper = HelperProfile::new(
+        home.path(),
+        "slow",
+        &format!(
+            "sleep 1000 &\necho $$ $! >> '{}'\nwait",
+            home.path().join("pids").display()
+        ),
+    );
+    let err = one_line_error(
+        helper
+            .sstop(home.path(), &sim, "slow")
+            .args(["results", RUNAWAY_SET, RUNAWAY_OP]),
+        1,
+    );
+    assert!(
+        err.contains("the credential_process of profile slow did not answer within 1 s")
+            && err.contains("aws configure export-credentials --profile slow")
+            && err.contains("credential_timeout"),
+        "{err}"
+    );
+    let pids = helper.pids();
+    assert_eq!(pids.len(), 2, "one helper and its child: {pids:?}");
+    for pid in pids {
+        assert!(
+            ends_within(pid, std::time::Duration::from_secs(5)),
+            "process {pid} of the helper outlived sstop"
+        );
+    }
+    assert_eq!(sim.handle.total_requests(), 0, "no call without credentials");
+}
+
+#[test]
+fn bad_json_from_a_credential_process_is_named_as_such() {
+    let sim = Sim::start();
+    let home = home();
+    let helper = HelperProfile::new(home.path(), "broken", "echo '<html>not json</html>'");
+    let err = one_line_error(
+        helper
+            .sstop(home.path(), &sim, "broken")
+            .args(["stop", RUNAWAY_SET, RUNAWAY_OP, "--yes"]),
+        1,
+    );
+    assert!(
+        err.contains("the credential_process of profile broken printed bad JSON")
+            && !err.contains("no AWS credentials found"),
+        "{err}"
+    );
+    assert_eq!(sim.handle.request_counts().get("StopStackSetOperation"), None);
+}
+
+#[test]
+fn a_working_credential_process_is_used() {
+    let sim = Sim::start();
+    let home = home();
+    let helper = HelperProfile::new(
+        home.path(),
+        "ok",
+        &format!(
+            "echo $$ >> '{}'\necho '{{\"Version\": 1, \"AccessKeyId\": \"AKIDHELPER\", \"SecretAccessKey\": \"s\"}}'",
+            home.path().join("pids").display()
+        ),
+    );
+    let out = helper
+        .sstop(home.path(), &sim, "ok")
+        .args(["results", RUNAWAY_SET, RUNAWAY_OP, "--output", "json"])
+        .output()
+        .unwrap();
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    // One run for every page of results: the credentials are kept.
+    assert_eq!(helper.pids().len(), 1, "{:?}", helper.pids());
+}
+
+#[test]
+fn an_interrupted_lookup_leaves_no_helper_behind() {
+    let sim = Sim::start();
+    let home = home();
+    let started = home.path().join("started");
+    let fifo = std::ffi::CString::new(started.as_os_str().as_encoded_bytes()).unwrap();
+    // SAFETY: mkfifo on a path in our own temp dir.
+    assert_eq!(unsafe { libc::mkfifo(fifo.as_ptr(), 0o600) }, 0);
+    let helper = HelperProfile::new(
+        home.path(),
+        "slow",
+        &format!("sleep 1000 &\necho $$ $! > '{}'\nwait", started.display()),
+    );
+    // A long timeout: only the interrupt ends this lookup.
+    write(home.path(), "sstop.toml", "credential_timeout = 600\n");
+    let child = std::process::Command::new(env!("CARGO_BIN_EXE_sstop"))
+        .env_clear()
+        .env("PATH", "/usr/bin:/bin")
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path().join("config"))
+        .env("XDG_STATE_HOME", home.path().join("state"))
+        .env("AWS_EC2_METADATA_DISABLED", "true")
+        .env("AWS_CONFIG_FILE", &helper.aws_config)
+        .args(["--profile", "slow", "--endpoint-url", &sim.url(), "--config"])
+        .arg(&helper.sstop_config)
+        .args(["results", RUNAWAY_SET, RUNAWAY_OP])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::piped())
+        .spawn()
+        .unwrap();
+    let sstop_pid = child.id() as i32;
+    // The helper writes once it runs; the read blocks until then.
+    let pids = within(std::time::Duration::from_secs(20), move || {
+        std::fs::read_to_string(started)
+    })
+    .expect("the helper starts")
+    .unwrap();
+    let pids: Vec<i32> = pids.split_whitespace().filter_map(|p| p.parse().ok()).collect();
+    assert_eq!(pids.len(), 2, "{pids:?}");
+    // SAFETY: a signal to the child this test started.
+    unsafe { libc::kill(sstop_pid, libc::SIGINT) };
+    let out = within(std::time::Duration::from_secs(20), move || child.wait_with_output())
+        .expect("sstop ends on SIGINT")
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(130), "{stderr}");
+    assert!(stderr.contains("interrupted by SIGINT"), "{stderr}");
+    for pid in pids {
+        assert!(
+            ends_within(pid, std::time::Duration::from_secs(5)),
+            "process {pid} of the helper outlived sstop"
+        );
+    }
 }

@@ -2,6 +2,7 @@
 //! and (in `sdk`) the one implementation that talks to AWS. SDK types never leave this module.
 
 pub mod audit;
+pub mod credentials;
 pub mod fake;
 pub mod sdk;
 
@@ -18,6 +19,9 @@ pub enum ErrorKind {
     ExpiredCredentials,
     /// No credentials anywhere in the provider chain.
     NoCredentials,
+    /// A credentials source failed in its own way (a `credential_process` that hangs, fails or
+    /// prints bad JSON): the message names it and what to check.
+    CredentialSource,
     AccessDenied,
     StackSetNotFound,
     OperationNotFound,
@@ -70,6 +74,7 @@ impl ApiError {
             ErrorKind::NoCredentials => {
                 format!("no AWS credentials found: run `{login}`, `aws configure`, or set AWS_PROFILE; sstop retries by itself")
             }
+            ErrorKind::CredentialSource => format!("{}; sstop retries by itself", self.message),
             ErrorKind::AccessDenied => format!("access denied: {}", self.message),
             ErrorKind::Throttled => "throttled by CloudFormation (Rate exceeded): backing off".to_string(),
             ErrorKind::Network => format!("cannot reach CloudFormation: {}", self.message),

@@ -7,12 +7,14 @@ use aws_config::retry::RetryConfig;
 use aws_config::timeout::TimeoutConfig;
 use aws_config::{BehaviorVersion, Region};
 use aws_credential_types::provider::error::CredentialsError;
+use aws_credential_types::provider::SharedCredentialsProvider;
 use aws_sdk_cloudformation::error::{ProvideErrorMetadata, SdkError};
 use aws_sdk_cloudformation::operation::RequestId;
 use aws_sdk_cloudformation::types as sdk;
 use aws_sdk_cloudformation::Client;
 use time::OffsetDateTime;
 
+use super::credentials::{self, Guarded, Source, SourceFailed};
 use super::{ApiError, ErrorKind, StackSetApi, StopAccepted};
 use crate::model::{
     CallAs, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, Page, PermissionModel,
@@ -31,6 +33,8 @@ pub struct ConnectOptions {
     pub attempt_timeout: Duration,
     pub operation_timeout: Duration,
     pub max_attempts: u32,
+    /// The longest one credentials lookup (a `credential_process`, SSO, instance metadata) may take.
+    pub credential_timeout: Duration,
     /// Never send StopStackSetOperation: `stop_operation` refuses without a request.
     pub read_only: bool,
 }
@@ -41,6 +45,7 @@ impl ConnectOptions {
             attempt_timeout: Duration::from_secs(10),
             operation_timeout: Duration::from_secs(30),
             max_attempts: 3,
+            credential_timeout: Duration::from_secs(30),
             ..Default::default()
         }
     }
@@ -70,6 +75,8 @@ pub enum ConnectError {
 #[derive(Debug, Clone)]
 pub struct SdkApi {
     client: Client,
+    /// Resolved before each call, outside the SDK's attempt timeout (None: static credentials).
+    credentials: Option<Guarded>,
     /// Checked at the last step before a stop is sent, behind the dialog's and the CLI's own checks.
     read_only: bool,
 }
@@ -124,9 +131,24 @@ impl SdkApi {
             return Err(ConnectError::BadRegion(region));
         }
         let endpoint = config.endpoint_url().map(str::to_string);
+        let credentials = match (options.dummy_credentials, config.credentials_provider()) {
+            (false, Some(chain)) => Some(Guarded::new(
+                credentials_source(options.profile.as_deref(), chain).await,
+                options.credential_timeout,
+            )),
+            _ => None,
+        };
+        let mut builder = aws_sdk_cloudformation::config::Builder::from(&config);
+        if let Some(guarded) = &credentials {
+            // Ours caches and bounds the lookup; a second cache in front would only hide it.
+            builder = builder
+                .credentials_provider(guarded.clone())
+                .identity_cache(aws_config::identity::IdentityCache::no_cache());
+        }
         Ok((
             SdkApi {
-                client: Client::new(&config),
+                client: Client::from_conf(builder.build()),
+                credentials,
                 read_only: options.read_only,
             },
             Resolved { region, endpoint },
@@ -136,7 +158,21 @@ impl SdkApi {
     pub fn from_client(client: Client) -> Self {
         SdkApi {
             client,
+            credentials: None,
             read_only: false,
+        }
+    }
+
+    /// Credentials in hand before a call is sent, so their lookup has its own timeout and
+    /// message rather than the call's "timed out".
+    async fn ready(&self) -> Result<(), ApiError> {
+        match &self.credentials {
+            Some(guarded) => guarded
+                .credentials()
+                .await
+                .map(drop)
+                .map_err(|failed| ApiError::new(failed.kind, failed.message)),
+            None => Ok(()),
         }
     }
 
@@ -144,6 +180,25 @@ impl SdkApi {
     pub fn read_only(mut self, read_only: bool) -> Self {
         self.read_only = read_only;
         self
+    }
+}
+
+/// Where credentials come from: the profile's `credential_process` run by us when aws-config's
+/// chain would run it, otherwise the chain itself. The profile is the flag's, else AWS_PROFILE's,
+/// else "default", as aws-config picks it.
+async fn credentials_source(profile: Option<&str>, chain: SharedCredentialsProvider) -> Source {
+    let from_env = std::env::var("AWS_PROFILE").ok().filter(|p| !p.is_empty());
+    let named = profile.map(str::to_string).or(from_env);
+    let effective = named.clone().unwrap_or_else(|| "default".to_string());
+    match credentials::credential_process_of(&effective).await {
+        Some(command) => Source::Process {
+            profile: effective,
+            command,
+        },
+        None => Source::Chain {
+            provider: chain,
+            profile: named,
+        },
     }
 }
 
@@ -465,7 +520,12 @@ fn credentials_expired(lower: &str) -> bool {
 
 /// Kind and a one-line message for a credentials failure. The provider's own text can run to a
 /// line per provider tried; the first line is enough for a header.
-fn credentials_failure(err: &CredentialsError) -> (ErrorKind, String) {
+pub(super) fn credentials_failure(err: &CredentialsError) -> (ErrorKind, String) {
+    // Our own lookup's failure is already worded.
+    let ours = std::error::Error::source(err).and_then(|s| s.downcast_ref::<SourceFailed>());
+    if let Some(failed) = ours {
+        return (failed.kind, failed.message.clone());
+    }
     let detail = error_chain(err);
     match err {
         CredentialsError::CredentialsNotLoaded(_) => (
@@ -485,6 +545,7 @@ impl StackSetApi for SdkApi {
         call_as: CallAs,
         next_token: Option<String>,
     ) -> Result<Page<StackSetSummary>, ApiError> {
+        self.ready().await?;
         let out = self
             .client
             .list_stack_sets()
@@ -502,6 +563,7 @@ impl StackSetApi for SdkApi {
     }
 
     async fn describe_stack_set(&self, stack_set: &str, call_as: CallAs) -> Result<StackSetDetail, ApiError> {
+        self.ready().await?;
         let out = self
             .client
             .describe_stack_set()
@@ -534,6 +596,7 @@ impl StackSetApi for SdkApi {
         max_results: i32,
         next_token: Option<String>,
     ) -> Result<Page<Operation>, ApiError> {
+        self.ready().await?;
         let out = self
             .client
             .list_stack_set_operations()
@@ -556,6 +619,7 @@ impl StackSetApi for SdkApi {
         operation_id: &str,
         call_as: CallAs,
     ) -> Result<Operation, ApiError> {
+        self.ready().await?;
         let out = self
             .client
             .describe_stack_set_operation()
@@ -578,6 +642,7 @@ impl StackSetApi for SdkApi {
         status: Option<ResultStatus>,
         next_token: Option<String>,
     ) -> Result<Page<OperationResult>, ApiError> {
+        self.ready().await?;
         let mut request = self
             .client
             .list_stack_set_operation_results()
@@ -613,6 +678,7 @@ impl StackSetApi for SdkApi {
                 "read-only is set: StopStackSetOperation was not sent",
             ));
         }
+        self.ready().await?;
         let out = self
             .client
             .stop_stack_set_operation()
