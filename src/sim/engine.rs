@@ -864,9 +864,46 @@ impl Engine {
     }
 
     /// Starts (or queues) an operation on a stack set and returns its id.
+    /// Starts (or queues) an operation: checks the request, expands its targets into the
+    /// account x Region matrix, decides every outcome up front, then registers it.
     pub fn start_operation(&mut self, name: &str, call_as: CallAs, req: OpRequest) -> Result<String, SimError> {
-        let now = self.now;
         let si = self.resolve(name, call_as)?;
+        if let Some(retried) = self.check_op_request(si, &req)? {
+            return Ok(retried);
+        }
+        let (pairs, regions, echo) = self.targets_of(si, &req)?;
+        let order = execution_order(&regions, &req.prefs);
+        let (mut results, runs) = self.plan_matrix(si, &req, &pairs, &order)?;
+        // The id is drawn before the outcomes, so a seed gives the same rollout as it always has.
+        let id: Arc<str> = match req.id.clone() {
+            Some(id) => id.into(),
+            None => self.uuid().into(),
+        };
+        self.plan_outcomes(si, &req, &order, &mut results);
+        let op = Operation {
+            id: id.clone(),
+            action: req.action,
+            status: OperationStatus::Queued,
+            prefs: req.prefs,
+            created: self.now,
+            ended: None,
+            status_reason: None,
+            targets: echo,
+            regions: order,
+            results,
+            failed_count: 0,
+            runs,
+            cursor: 0,
+            heap: BinaryHeap::new(),
+            halt: None,
+        };
+        self.register(si, op);
+        Ok(id.to_string())
+    }
+
+    /// Validates preferences, Regions and the OperationId, and whether another operation is in
+    /// the way. `Ok(Some(id))` when the request repeats one already started (an SDK retry).
+    fn check_op_request(&self, si: usize, req: &OpRequest) -> Result<Option<String>, SimError> {
         validate_prefs(&req.prefs)?;
         for r in &req.regions {
             if r.is_empty()
@@ -885,19 +922,23 @@ impl Engine {
             if let Some(op) = self.stack_sets[si].operation(id) {
                 // An SDK retry of the same request: answer as the first time did.
                 if op.action == req.action {
-                    return Ok(id.clone());
+                    return Ok(Some(id.clone()));
                 }
                 return Err(SimError::operation_id_exists(id));
             }
         }
         let ss = &self.stack_sets[si];
-        let managed = ss.managed_execution;
         if let Some(cur) = ss.current_operation() {
-            if !managed {
+            if !ss.managed_execution {
                 return Err(SimError::operation_in_progress(&ss.name, &cur.id));
             }
         }
-        // (account, ou) pairs and regions, then the account × Region matrix.
+        Ok(None)
+    }
+
+    /// The (account, OU) pairs and Regions an operation targets, and the targets to echo back.
+    fn targets_of(&self, si: usize, req: &OpRequest) -> Result<(Vec<AccountOu>, Vec<String>, Option<Targets>), SimError> {
+        let ss = &self.stack_sets[si];
         let (pairs, regions, echo): (Vec<AccountOu>, Vec<String>, Option<Targets>) = match &req.targets {
             TargetSpec::Explicit(t) => {
                 if req.regions.is_empty() {
@@ -928,41 +969,25 @@ impl Engine {
                 "An operation may target at most 100,000 stack instances",
             ));
         }
-        let must_exist = req.action != OperationAction::Create;
-        let order = execution_order(&regions, &req.prefs);
-        let id: Arc<str> = match req.id {
-            Some(id) => id.into(),
-            None => self.uuid().into(),
-        };
-        let global = self.behaviour.clone();
-        let ss_behaviour = self.stack_sets[si].behaviour.clone();
-        let timing = req
-            .behaviour
-            .timing
-            .or(ss_behaviour.timing)
-            .or(global.timing)
-            .unwrap_or_default();
-        let failures: Vec<&FailureRule> = req
-            .behaviour
-            .failures
-            .iter()
-            .chain(&ss_behaviour.failures)
-            .chain(&global.failures)
-            .collect();
-        let gates: Vec<&GateRule> = req
-            .behaviour
-            .gates
-            .iter()
-            .chain(&ss_behaviour.gates)
-            .chain(&global.gates)
-            .collect();
+        Ok((pairs, regions, echo))
+    }
 
+    /// One PENDING result per account in each Region (in execution order), and each Region's
+    /// run with its effective concurrency and failure tolerance.
+    fn plan_matrix(
+        &self,
+        si: usize,
+        req: &OpRequest,
+        pairs: &[AccountOu],
+        order: &[String],
+    ) -> Result<(Vec<ResultRec>, Vec<RegionRun>), SimError> {
         let ss = &self.stack_sets[si];
+        let must_exist = req.action != OperationAction::Create;
         let mut results = Vec::new();
         let mut runs = Vec::new();
         for (ri, region) in order.iter().enumerate() {
             let mut pending = VecDeque::new();
-            for (account, ou) in &pairs {
+            for (account, ou) in pairs {
                 let exists = ss.instances.get(account).is_some_and(|m| m.contains_key(region));
                 if must_exist && !exists {
                     if matches!(req.targets, TargetSpec::AllInstances) {
@@ -1012,8 +1037,36 @@ impl Engine {
         if results.len() > u32::MAX as usize / 2 || order.len() > usize::from(u16::MAX) {
             return Err(SimError::validation("Too many stack instances"));
         }
-        // Decide every outcome now, in a fixed order, from the seeded generator.
-        for rec in &mut results {
+        Ok((results, runs))
+    }
+
+    /// Decides every result's outcome now, in a fixed order, from the seeded generator: its
+    /// deploy time, its account gate, and whether a failure rule hits it.
+    fn plan_outcomes(&mut self, si: usize, req: &OpRequest, order: &[String], results: &mut [ResultRec]) {
+        let global = self.behaviour.clone();
+        let ss_behaviour = self.stack_sets[si].behaviour.clone();
+        let stack_set = self.stack_sets[si].name.clone();
+        let timing = req
+            .behaviour
+            .timing
+            .or(ss_behaviour.timing)
+            .or(global.timing)
+            .unwrap_or_default();
+        let failures: Vec<&FailureRule> = req
+            .behaviour
+            .failures
+            .iter()
+            .chain(&ss_behaviour.failures)
+            .chain(&global.failures)
+            .collect();
+        let gates: Vec<&GateRule> = req
+            .behaviour
+            .gates
+            .iter()
+            .chain(&ss_behaviour.gates)
+            .chain(&global.gates)
+            .collect();
+        for rec in results {
             let region = &order[usize::from(rec.region)];
             let ou = rec.ou.as_deref();
             let jitter = if timing.jitter_ms > 0 {
@@ -1056,7 +1109,7 @@ impl Engine {
                             f.reason
                                 .replace("{account}", &rec.account)
                                 .replace("{region}", region)
-                                .replace("{stack_set}", &ss.name),
+                                .replace("{stack_set}", &stack_set),
                         );
                         break;
                     }
@@ -1064,26 +1117,15 @@ impl Engine {
             }
             rec.plan = plan;
         }
+    }
 
-        let mut op = Operation {
-            id: id.clone(),
-            action: req.action,
-            status: OperationStatus::Queued,
-            prefs: req.prefs,
-            created: now,
-            ended: None,
-            status_reason: None,
-            targets: echo,
-            regions: order,
-            results,
-            failed_count: 0,
-            runs,
-            cursor: 0,
-            heap: BinaryHeap::new(),
-            halt: None,
-        };
+    /// Adds the operation to its stack set: a CREATE's new instances appear at once (OUTDATED),
+    /// and it starts now unless another operation is current, in which case it queues.
+    fn register(&mut self, si: usize, mut op: Operation) {
+        let now = self.now;
         let ss = &mut self.stack_sets[si];
-        if req.action == OperationAction::Create {
+        let id = op.id.clone();
+        if op.action == OperationAction::Create {
             for rec in &op.results {
                 let region = &op.regions[usize::from(rec.region)];
                 ss.instances
@@ -1109,9 +1151,8 @@ impl Engine {
         } else {
             ss.queue.push_back(pos);
         }
-        ss.op_index.insert(id.clone(), pos);
+        ss.op_index.insert(id, pos);
         ss.operations.push(op);
-        Ok(id.to_string())
     }
 
     pub fn stop_operation(&mut self, name: &str, call_as: CallAs, op: &str) -> Result<(), SimError> {
