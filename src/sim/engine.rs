@@ -873,12 +873,13 @@ impl Engine {
         }
         let (pairs, regions, echo) = self.targets_of(si, &req)?;
         let order = execution_order(&regions, &req.prefs);
-        let (mut results, runs) = self.plan_matrix(si, &req, &pairs, &order)?;
-        // The id is drawn before the outcomes, so a seed gives the same rollout as it always has.
+        // Random draws keep their order (the id, then each outcome), so a seed gives the same
+        // rollout as it always has.
         let id: Arc<str> = match req.id.clone() {
             Some(id) => id.into(),
             None => self.uuid().into(),
         };
+        let (mut results, runs) = self.plan_matrix(si, &req, &pairs, &order)?;
         self.plan_outcomes(si, &req, &order, &mut results);
         let op = Operation {
             id: id.clone(),
