@@ -208,6 +208,8 @@ pub struct StopDialog {
     /// The last key or paste that reached the dialog, starting with the key that opened it:
     /// a decision must come a guard's length after it, so a burst cannot decide.
     pub last_input: Instant,
+    /// The last frame could not show the whole dialog (the terminal is too small for it).
+    pub clipped: bool,
 }
 
 /// The stop dialog's counts of the operation's deployments, as the grid knows them.

@@ -544,6 +544,11 @@ mod guard {
         });
         let commands = apply(&mut state, [hidden, key_at(KeyCode::Char('y'), 5000)]);
         assert_eq!(stops(&commands), 0);
+        assert!(
+            state.flash.as_ref().is_some_and(|f| f.text.contains("too small to show the whole")),
+            "the refusal names the cause: {:?}",
+            state.flash
+        );
     }
 
     #[test]
@@ -884,4 +889,56 @@ fn the_dialog_starts_on_the_call_as_the_stack_set_was_listed_under() {
     };
     assert_eq!(dialog.call_as, CallAs::SelfAccount);
     assert!(dialog.delegated_admin_allowed, "the other choice stays offered");
+}
+
+#[test]
+fn throughput_counts_only_what_finished_after_the_first_complete_read() {
+    let mut state = on_operation(Settings::default(), OperationStatus::Running);
+    // on_operation's one full read is the first sample: one result finished so far.
+    assert_eq!(state.operation.progress.len(), 1);
+    assert_eq!(state.operation.throughput_per_min(), None, "one sample is no rate");
+    // A fresh watch: incremental reads before the first full one must not count as progress.
+    let mut state = state_with(Settings::default());
+    apply(&mut state, [key(KeyCode::Down), key(KeyCode::Enter)]);
+    let generation = state.generation;
+    apply(
+        &mut state,
+        [Msg::Operations {
+            generation,
+            stack_set: "org-baseline".into(),
+            result: Ok(vec![operation("op-1", OperationStatus::Running)]),
+            at: NOW,
+        }],
+    );
+    apply(&mut state, [key(KeyCode::Enter)]);
+    let generation = state.generation;
+    let done = |account: &str| result(account, "us-east-1", ResultStatus::Succeeded, "ou-a");
+    apply(
+        &mut state,
+        [
+            Msg::ResultsPage {
+                generation,
+                results: vec![done("111111111111")],
+                read: ReadKind::Incremental,
+                at: NOW,
+            },
+            Msg::ResultsPage {
+                generation,
+                results: (0..50).map(|i| done(&format!("2000000000{i:02}"))).collect(),
+                read: ReadKind::Full,
+                at: NOW + time::Duration::seconds(30),
+            },
+        ],
+    );
+    assert_eq!(state.operation.progress.len(), 1, "the loading jump is not a sample");
+    apply(
+        &mut state,
+        [Msg::ResultsPage {
+            generation,
+            results: vec![done("300000000001")],
+            read: ReadKind::Incremental,
+            at: NOW + time::Duration::seconds(90),
+        }],
+    );
+    assert_eq!(state.operation.throughput_per_min(), Some(1.0), "1 finished in the 60 s watched");
 }

@@ -184,16 +184,24 @@ fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, re
     let new_rows = state.operation.grid.merge(results);
     let data = &mut state.operation;
     if read != ReadKind::Partial {
+        let was_complete = data.complete;
         data.complete |= read == ReadKind::Full;
         data.exact = read == ReadKind::Full;
         data.freshness.loading = false;
         data.freshness.fetched_at = Some(at);
         data.freshness.error = None;
-        let finished =
-            data.grid.len() - data.grid.count(ResultStatus::Pending) - data.grid.count(ResultStatus::Running);
-        data.progress.push((at, finished));
-        if data.progress.len() > PROGRESS_SAMPLES {
-            data.progress.remove(0);
+        // Throughput counts only what finished while we watched: samples start at the first
+        // complete read, so results that were merely loaded never count as progress.
+        if data.complete && !was_complete {
+            data.progress.clear();
+        }
+        if data.complete {
+            let finished =
+                data.grid.len() - data.grid.count(ResultStatus::Pending) - data.grid.count(ResultStatus::Running);
+            data.progress.push((at, finished));
+            if data.progress.len() > PROGRESS_SAMPLES {
+                data.progress.remove(0);
+            }
         }
     }
     if new_rows || state.status_filter.is_some() {
@@ -458,6 +466,7 @@ fn page(state: &State) -> usize {
 fn on_drawn(state: &mut State, report: FrameReport) {
     state.page_rows = report.page_rows;
     if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
+        dialog.clipped = !report.dialog_shown;
         if !report.dialog_shown {
             dialog.shown_at = None;
         } else if dialog.shown_at.is_none() {
@@ -812,6 +821,7 @@ fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str, at: 
         phase: StopPhase::Asking,
         shown_at: None,
         last_input: at,
+        clipped: false,
     }));
     Vec::new()
 }
@@ -898,11 +908,12 @@ fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> 
         return Vec::new();
     }
     if !is_deliberate {
-        flash(
-            state,
-            "Not sent: the stop dialog takes a decision only after it has been on screen and the keys have been still for 0.3 s. Press it again.",
-            true,
-        );
+        let why = if dialog.clipped {
+            "Not sent: the terminal is too small to show the whole stop dialog; make it larger (or close this one with esc)."
+        } else {
+            "Not sent: the stop dialog takes a decision only after it has been on screen and the keys have been still for 0.3 s. Press it again."
+        };
+        flash(state, why, true);
         return Vec::new();
     }
     dialog.phase = StopPhase::Sending;

@@ -184,6 +184,14 @@ fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
     let total = grid.len();
     let finished =
         grid.count(ResultStatus::Succeeded) + grid.count(ResultStatus::Failed) + grid.count(ResultStatus::Cancelled);
+    if !data.complete {
+        // Until a read is complete, a share "done" would be the share loaded: say so instead.
+        let progress = vec![
+            Span::raw(" "),
+            Span::styled(format!("{loading} {total} results so far"), theme.warn()),
+        ];
+        return vec![first, counts, Line::from(progress)];
+    }
     let filled = (finished * BAR_WIDTH).checked_div(total).unwrap_or(0);
     let percent = (finished * 100).checked_div(total).unwrap_or(0);
     let mut progress = vec![
@@ -202,12 +210,8 @@ fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
         if let (true, Some(eta)) = (running, format::eta(remaining, rate)) {
             progress.push(Span::raw(format!("{sep}ETA {eta}")));
         }
-    }
-    if !data.complete {
-        progress.push(Span::styled(
-            format!("{sep}{loading} {total} results so far"),
-            theme.warn(),
-        ));
+    } else if running {
+        progress.push(Span::styled(format!("{sep}ETA estimating{}", theme.dots()), theme.dim()));
     }
     vec![first, counts, Line::from(progress)]
 }
