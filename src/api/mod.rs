@@ -63,29 +63,7 @@ impl ApiError {
 
     /// The failure in plain words with what to do about it, for the header and messages.
     pub fn advice(&self, profile: Option<&str>) -> String {
-        let login = match profile {
-            Some(profile) if profile != "demo" => format!("aws sso login --profile {profile}"),
-            _ => "aws sso login".to_string(),
-        };
-        match self.kind {
-            ErrorKind::ExpiredCredentials => {
-                format!("credentials expired: run `{login}` or refresh your keys; sstop retries by itself")
-            }
-            ErrorKind::NoCredentials => {
-                format!("no AWS credentials found: run `{login}`, `aws configure`, or set AWS_PROFILE; sstop retries by itself")
-            }
-            ErrorKind::CredentialSource => format!("{}; sstop retries by itself", self.message),
-            ErrorKind::AccessDenied => format!("access denied: {}", self.message),
-            ErrorKind::Throttled => "throttled by CloudFormation (Rate exceeded): backing off".to_string(),
-            ErrorKind::Network => format!("cannot reach CloudFormation: {}", self.message),
-            ErrorKind::Timeout => "CloudFormation did not answer in time: retrying".to_string(),
-            ErrorKind::Service => format!("CloudFormation failed ({}): retrying", self.message),
-            ErrorKind::StackSetNotFound => format!(
-                "{} (a delegated administrator's stack set needs --call-as delegated-admin)",
-                self.message
-            ),
-            _ => self.message.clone(),
-        }
+        crate::messages::advice(self, profile)
     }
 
     /// Worth trying again later on its own (the poller keeps polling through these).
@@ -94,6 +72,31 @@ impl ApiError {
             self.kind,
             ErrorKind::Throttled | ErrorKind::Network | ErrorKind::Timeout | ErrorKind::Service
         )
+    }
+}
+
+/// Every item of a paged listing, in order: `page(token)` fetches one page. A token that comes
+/// back unchanged ends the read with an error rather than an endless loop.
+pub async fn all_pages<T, F, Fut>(mut page: F) -> Result<Vec<T>, ApiError>
+where
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<Page<T>, ApiError>>,
+{
+    let mut items = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let next = page(token.clone()).await?;
+        items.extend(next.items);
+        match next.next_token {
+            None => return Ok(items),
+            Some(next) if Some(&next) == token.as_ref() => {
+                return Err(ApiError::new(
+                    ErrorKind::Other,
+                    "CloudFormation sent the same page token twice: the listing was cut there",
+                ))
+            }
+            Some(next) => token = Some(next),
+        }
     }
 }
 
@@ -147,4 +150,70 @@ pub trait StackSetApi: Send + Sync + 'static {
         operation_id: &str,
         call_as: CallAs,
     ) -> impl Future<Output = Result<StopAccepted, ApiError>> + Send;
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::model::Page;
+
+    /// Pages of `per` numbers from 0 to `total`, and the tokens asked for.
+    async fn numbers(
+        total: usize,
+        per: usize,
+        asked: &std::sync::Mutex<Vec<Option<String>>>,
+    ) -> Result<Vec<usize>, ApiError> {
+        all_pages(|token: Option<String>| {
+            asked.lock().unwrap().push(token.clone());
+            let start: usize = token.map_or(0, |t| t.parse().unwrap());
+            let end = (start + per).min(total);
+            async move {
+                Ok(Page {
+                    items: (start..end).collect(),
+                    next_token: (end < total).then(|| end.to_string()),
+                })
+            }
+        })
+        .await
+    }
+
+    #[tokio::test]
+    async fn all_pages_reads_every_page_in_order() {
+        let asked = std::sync::Mutex::new(Vec::new());
+        let items = numbers(250, 100, &asked).await.unwrap();
+        assert_eq!(items, (0..250).collect::<Vec<_>>());
+        assert_eq!(
+            *asked.lock().unwrap(),
+            vec![None, Some("100".to_string()), Some("200".to_string())]
+        );
+    }
+
+    #[tokio::test]
+    async fn all_pages_stops_at_a_token_that_repeats_and_at_an_error() {
+        let err = all_pages(|_token| async {
+            Ok(Page {
+                items: vec![1],
+                next_token: Some("same".to_string()),
+            })
+        })
+        .await
+        .unwrap_err();
+        assert!(err.message.contains("same page token twice"), "{err:?}");
+        let mut calls = 0;
+        let err = all_pages(|token| {
+            calls += 1;
+            async move {
+                match token {
+                    None => Ok(Page {
+                        items: vec![1],
+                        next_token: Some("a".to_string()),
+                    }),
+                    Some(_) => Err::<Page<i32>, _>(ApiError::new(ErrorKind::Throttled, "Rate exceeded")),
+                }
+            }
+        })
+        .await
+        .unwrap_err();
+        assert_eq!((err.kind, calls), (ErrorKind::Throttled, 2));
+    }
 }

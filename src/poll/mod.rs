@@ -273,17 +273,11 @@ impl<A: StackSetApi> Poller<A> {
     }
 
     async fn list_all_stack_sets(&self, call_as: CallAs) -> Result<Vec<crate::model::StackSetSummary>, ApiError> {
-        let mut summaries = Vec::new();
-        let mut token = None;
-        loop {
+        crate::api::all_pages(|token| async move {
             self.limiter.acquire().await;
-            let page = self.api.list_stack_sets(call_as, token).await?;
-            summaries.extend(page.items);
-            token = page.next_token;
-            if token.is_none() {
-                return Ok(summaries);
-            }
-        }
+            self.api.list_stack_sets(call_as, token).await
+        })
+        .await
     }
 
     fn backoff(&self, failures: u32) -> Duration {

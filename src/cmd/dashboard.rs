@@ -1,0 +1,170 @@
+//! The dashboard (no subcommand) and the demo: settings merged from flags and config, the
+//! checks that must pass before the terminal is taken over, then the TUI.
+
+use std::process::ExitCode;
+use std::sync::Arc;
+use std::time::Duration;
+
+use sstop::api::sdk::{ConnectOptions, SdkApi};
+use sstop::api::{ApiError, StackSetApi};
+use sstop::app::{Settings, Target};
+use sstop::cli::{Cli, DemoArgs};
+use sstop::config::Config;
+use sstop::messages;
+use sstop::model::CallAs;
+use sstop::poll::{PollConfig, RateLimiter};
+use sstop::tui::{self, DashboardOptions};
+
+use super::{call_as, connect_options, is_not_found, read_only_source, usage_error};
+
+/// The profile label the demo shows; it also marks the demo's settings.
+const DEMO_PROFILE: &str = "demo";
+
+/// The longest a dashboard start waits to check that `--stack-set`/`--operation` exist; a slow
+/// or failing check hands over to the dashboard, which shows and retries the error itself.
+const OPEN_CHECK: Duration = Duration::from_secs(10);
+
+/// `sstop` with no subcommand: the dashboard against AWS (or the endpoint given).
+pub async fn run(cli: &Cli, config: &Config) -> ExitCode {
+    dashboard(cli, config, connect_options(cli, config), call_as(cli, config), None).await
+}
+
+/// `sstop demo`: the emulator on a free loopback port, and the dashboard against it.
+pub async fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> ExitCode {
+    let sim = match sstop::sim::start(sstop::sim::SimOptions {
+        scenario: Some(args.scenario.clone()),
+        speed: args.speed,
+        ..Default::default()
+    })
+    .await
+    {
+        Ok(sim) => sim,
+        Err(err) => return usage_error(format!("{err:#}")),
+    };
+    let mut options = ConnectOptions::new();
+    options.endpoint_url = Some(sim.endpoint_url());
+    options.region = Some("us-east-1".to_string());
+    options.dummy_credentials = true;
+    options.read_only = read_only_source(cli, config).is_some();
+    // The demo's organization has a delegated administrator: see its stack sets too.
+    let call_as = cli.aws.call_as.map(CallAs::from).unwrap_or(CallAs::DelegatedAdmin);
+    dashboard(cli, config, options, call_as, Some(DEMO_PROFILE.to_string())).await
+}
+
+async fn dashboard(
+    cli: &Cli,
+    config: &Config,
+    options: ConnectOptions,
+    call_as: CallAs,
+    profile_label: Option<String>,
+) -> ExitCode {
+    let keymap = match config.keymap() {
+        Ok(keymap) => keymap,
+        Err(err) => return usage_error(err),
+    };
+    let (api, resolved) = match SdkApi::connect(&options).await {
+        Ok(found) => found,
+        Err(err) => return usage_error(err),
+    };
+    let poll_secs = cli.ui.poll_interval.or(config.poll_interval).unwrap_or(5).max(1);
+    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || config.color == Some(false);
+    let settings = Settings {
+        call_as,
+        read_only: read_only_source(cli, config).is_some(),
+        confirm: config.confirm.unwrap_or_default(),
+        keymap,
+        target: Target {
+            profile: profile_label.clone().or(options.profile.clone()),
+            region: Some(resolved.region),
+            endpoint: resolved.endpoint,
+        },
+        poll_interval_secs: poll_secs,
+        ascii: cli.ui.ascii || config.ascii.unwrap_or(false) || !locale_is_utf8(),
+        no_color,
+    };
+    let poll = PollConfig {
+        call_as,
+        active_interval: Duration::from_secs(poll_secs),
+        idle_interval: Duration::from_secs(config.idle_interval.unwrap_or(30).max(1)),
+        read_only: settings.read_only,
+        region: settings.target.region.clone(),
+        endpoint: settings.target.endpoint.clone(),
+        profile: settings.target.profile.clone(),
+        ..Default::default()
+    };
+    // The demo's emulator is on loopback and has no API budget to spare: it gets a higher default
+    // ceiling so the `large` scenario fills in seconds. Against AWS the conservative default holds.
+    let default_rps = if profile_label.as_deref() == Some(DEMO_PROFILE) {
+        50.0
+    } else {
+        10.0
+    };
+    let rps = config.max_requests_per_second.unwrap_or(default_rps);
+    let open = cli
+        .ui
+        .stack_set
+        .clone()
+        .map(|stack_set| (stack_set, cli.ui.operation.clone()));
+    if let Some((stack_set, operation)) = &open {
+        if let Err(code) = check_open(&api, stack_set, operation.as_deref(), call_as).await {
+            return code;
+        }
+    }
+    let options = DashboardOptions {
+        settings,
+        poll,
+        limiter: Arc::new(RateLimiter::new(rps, rps.ceil() as u32)),
+        open,
+    };
+    // Where and as whom, never with what credentials.
+    tracing::info!(
+        version = env!("CARGO_PKG_VERSION"),
+        region = options.settings.target.region.as_deref().unwrap_or("-"),
+        endpoint = options.settings.target.endpoint.as_deref().unwrap_or("default"),
+        profile = options.settings.target.profile.as_deref().unwrap_or("default chain"),
+        call_as = call_as.as_str(),
+        "dashboard started"
+    );
+    match tui::run(Arc::new(api), options).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => {
+            eprintln!("sstop: {err:#}");
+            ExitCode::FAILURE
+        }
+    }
+}
+
+/// UTF-8 unless the locale says otherwise (LC_ALL, then LC_CTYPE, then LANG).
+fn locale_is_utf8() -> bool {
+    for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
+        if let Ok(value) = std::env::var(var) {
+            if !value.is_empty() {
+                let lower = value.to_ascii_lowercase();
+                return lower.contains("utf-8") || lower.contains("utf8");
+            }
+        }
+    }
+    true
+}
+
+/// `--stack-set`/`--operation` must name something that exists before the screen is taken over:
+/// a typo should end in a line naming it, not in an empty dashboard. Only "not found" stops
+/// the start; credentials, network and throttling are the dashboard's to show and retry.
+async fn check_open(api: &SdkApi, stack_set: &str, operation: Option<&str>, call_as: CallAs) -> Result<(), ExitCode> {
+    let check = async {
+        api.describe_stack_set(stack_set, call_as).await?;
+        if let Some(operation) = operation {
+            api.describe_operation(stack_set, operation, call_as).await?;
+        }
+        Ok::<(), ApiError>(())
+    };
+    match tokio::time::timeout(OPEN_CHECK, check).await {
+        Ok(Err(err)) if is_not_found(&err) => Err(usage_error(messages::not_found(
+            &err,
+            stack_set,
+            operation.unwrap_or(""),
+            call_as,
+        ))),
+        _ => Ok(()),
+    }
+}

@@ -1,0 +1,113 @@
+//! The subcommands that call CloudFormation (`results`, `stop`, the dashboard and the demo),
+//! and what they share: settings merged from flags and config, connecting, failures as one line.
+
+pub mod dashboard;
+pub mod results;
+pub mod stop;
+
+use std::future::Future;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sstop::api::sdk::{ConnectOptions, SdkApi};
+use sstop::api::{ApiError, ErrorKind};
+use sstop::cli::Cli;
+use sstop::config::Config;
+use sstop::messages::{self, ReadOnlySource};
+use sstop::model::CallAs;
+
+/// Exit code for bad usage or set-up (config, flags, Region...).
+pub const USAGE: u8 = 2;
+
+/// One line on stderr, exit code 2. Newlines in the message are folded, so a wrapped
+/// error can never turn into a dump.
+pub fn usage_error(err: impl std::fmt::Display) -> ExitCode {
+    eprintln!("sstop: {}", messages::fold(&err.to_string()));
+    ExitCode::from(USAGE)
+}
+
+/// CallAs: the flag, else the config, else SELF.
+pub fn call_as(cli: &Cli, config: &Config) -> CallAs {
+    cli.aws
+        .call_as
+        .map(CallAs::from)
+        .or(config.call_as.map(CallAs::from))
+        .unwrap_or(CallAs::SelfAccount)
+}
+
+/// Where read-only comes from, if it is set: the flag wins the naming, as it is the nearer.
+pub fn read_only_source(cli: &Cli, config: &Config) -> Option<ReadOnlySource> {
+    if cli.ui.read_only {
+        Some(ReadOnlySource::Flag)
+    } else if config.read_only == Some(true) {
+        Some(ReadOnlySource::Config(config.source.clone()))
+    } else {
+        None
+    }
+}
+
+/// How to reach CloudFormation: each flag, else its config key, else aws-config's default.
+pub fn connect_options(cli: &Cli, config: &Config) -> ConnectOptions {
+    let mut options = ConnectOptions::new();
+    options.read_only = read_only_source(cli, config).is_some();
+    options.profile = cli.aws.profile.clone().or(config.profile.clone());
+    options.region = cli.aws.region.clone().or(config.region.clone());
+    options.endpoint_url = cli.aws.endpoint_url.clone().or(config.endpoint_url.clone());
+    if let Some(secs) = config.attempt_timeout {
+        options.attempt_timeout = Duration::from_secs(secs.max(1));
+    }
+    if let Some(secs) = config.credential_timeout {
+        options.credential_timeout = Duration::from_secs(secs);
+    }
+    options
+}
+
+pub async fn connect(cli: &Cli, config: &Config) -> Result<SdkApi, ExitCode> {
+    SdkApi::connect(&connect_options(cli, config))
+        .await
+        .map(|(api, _)| api)
+        .map_err(usage_error)
+}
+
+pub fn is_not_found(err: &ApiError) -> bool {
+    matches!(err.kind, ErrorKind::StackSetNotFound | ErrorKind::OperationNotFound)
+}
+
+/// A failed call, logged, and its exit code: 2 when the input named something that is not
+/// there, 1 otherwise.
+pub fn call_failed(err: &ApiError, stack_set: &str, operation_id: &str, call_as: CallAs) -> ExitCode {
+    tracing::warn!(
+        kind = ?err.kind,
+        code = err.code.as_deref().unwrap_or("none"),
+        request_id = err.request_id.as_deref().unwrap_or("none"),
+        error = ?err.message,
+        "call failed"
+    );
+    if is_not_found(err) {
+        return usage_error(messages::not_found(err, stack_set, operation_id, call_as));
+    }
+    eprintln!("sstop: {}", messages::describe_api_error(err));
+    ExitCode::FAILURE
+}
+
+/// A subcommand's network work, cut short by ctrl-c, SIGTERM or SIGHUP: returning instead of
+/// dying by the signal lets the runtime's shutdown end a credential_process still running in
+/// its own process group (the terminal's ctrl-c does not reach that group).
+pub async fn interruptible(work: impl Future<Output = ExitCode>) -> ExitCode {
+    use tokio::signal::unix::{signal, SignalKind};
+    let (Ok(mut int), Ok(mut term), Ok(mut hup)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+        signal(SignalKind::hangup()),
+    ) else {
+        return work.await;
+    };
+    let (name, number) = tokio::select! {
+        code = work => return code,
+        _ = int.recv() => ("SIGINT", libc::SIGINT),
+        _ = term.recv() => ("SIGTERM", libc::SIGTERM),
+        _ = hup.recv() => ("SIGHUP", libc::SIGHUP),
+    };
+    eprintln!("sstop: interrupted by {name}");
+    ExitCode::from(128 + number as u8)
+}
