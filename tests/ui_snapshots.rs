@@ -1,6 +1,15 @@
 //! Snapshot tests of every screen and overlay, drawn into a `TestBackend` at 100x30 and 80x24
 //! with a fixed clock; plus style checks that snapshots cannot make (a FAILED cell is red).
+//!
+//! Every state drawn here is reached the way the dashboard reaches it: from
+//! `tui::initial_state`, through `app::update` only, with the messages the event loop sends
+//! (keys, frames drawn, ticks, resizes) and the ones the poller sends (stack sets, checks,
+//! operations, describes, result pages, failures, stop outcomes). No field is set by hand, so a
+//! snapshot cannot show a state `update` never produces.
 
+use std::time::{Duration as StdDuration, Instant};
+
+use crossterm::event::{KeyCode, KeyEvent, KeyModifiers};
 use insta::assert_snapshot;
 use ratatui::backend::TestBackend;
 use ratatui::buffer::Buffer;
@@ -12,17 +21,20 @@ use unicode_width::UnicodeWidthStr;
 
 use sstop::api::{ApiError, ErrorKind};
 use sstop::app::{
-    ConfirmMode, DialogFocus, Flash, OperationData, Overlay, ResultGrid, Screen, Settings, StackSetRow, State,
-    StopDialog, StopPhase, Target,
+    update, Command, ConfirmMode, FrameReport, Msg, Overlay, ReadKind, Screen, Settings, State, StopPhase, StopRequest,
+    Target,
 };
 use sstop::model::{
     CallAs, GateStatus, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus,
     PermissionModel, RegionConcurrency, ResultStatus, StackSetStatus, StackSetSummary,
 };
-use sstop::ui::view;
+use sstop::tui::initial_state;
+use sstop::ui::{view, Drawn};
 
 const STACK_SET: &str = "demo-baseline";
 const OPERATION_ID: &str = "ba57ca6c-2f4e-4d4b-9b1c-8f0e6a1d2c3e";
+const SUCCEEDED_ID: &str = "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e";
+const REQUEST_ID: &str = "3f2a9c1e-77b0-4d1e-a5c2-0d9e8f7a6b5c";
 const SIZES: [(u16, u16); 2] = [(100, 30), (80, 24)];
 const REGIONS: [&str; 6] = [
     "us-east-1",
@@ -32,12 +44,46 @@ const REGIONS: [&str; 6] = [
     "eu-central-1",
     "us-west-2",
 ];
+const MANY_REGIONS: [&str; 19] = [
+    "us-east-1",
+    "eu-west-1",
+    "af-south-1",
+    "ap-east-1",
+    "ap-northeast-1",
+    "ap-northeast-2",
+    "ap-south-1",
+    "ap-southeast-1",
+    "ap-southeast-2",
+    "ca-central-1",
+    "eu-central-1",
+    "eu-north-1",
+    "eu-south-1",
+    "eu-west-2",
+    "eu-west-3",
+    "sa-east-1",
+    "us-east-2",
+    "us-west-1",
+    "us-west-2",
+];
+const ACCOUNTS: usize = 40;
 const ALREADY_EXISTS: &str = "Resource handler returned message: \"demo-baseline-logs already exists in stack \
     arn:aws:cloudformation:us-east-1:111111111111:stack/StackSet-demo-baseline/1a2b\" (RequestToken: 5f1c, \
     HandlerErrorCode: AlreadyExists)";
 const NO_ROLE: &str = "Account should have 'AWSCloudFormationStackSetExecutionRole' role with trust relationship \
     to Role 'AWSCloudFormationStackSetAdministrationRole'.";
 const TOLERANCE: &str = "Cancelled since failure tolerance has exceeded";
+
+/// Results finished at each of the three full reads of the operation, 60 s apart: 15 a minute.
+const FINISHED_AT_READS: [usize; 3] = [38, 53, 68];
+/// How many results run at once in the rollout (those after the finished ones).
+const RUNNING_AT_ONCE: usize = 5;
+/// Milliseconds between keys typed in one go: faster than the stop dialog's guard.
+const KEY_GAP_MS: u64 = 20;
+/// Seconds before the snapshots' time that a stop's outcome arrives: its flash has left the
+/// footer (it stays 5 s), so the footer shows the dialog's keys.
+const OUTCOME_AGO: i64 = 6;
+/// A pause in which a person reads the screen before pressing the next key.
+const PAUSE_MS: u64 = 1000;
 
 fn now() -> OffsetDateTime {
     datetime!(2026-11-22 03:30 UTC)
@@ -58,13 +104,239 @@ fn settings() -> Settings {
     }
 }
 
+fn read_only() -> Settings {
+    Settings {
+        read_only: true,
+        ..settings()
+    }
+}
+
+fn type_name() -> Settings {
+    Settings {
+        confirm: ConfirmMode::TypeName,
+        ..settings()
+    }
+}
+
+/// Drives the real `update` the way the event loop does: keys stamped with instants from a
+/// fixed base (no sleeping), frames reported after drawing with the real view, and the
+/// poller's results under the generation the state is watching.
+struct Harness {
+    state: State,
+    base: Instant,
+    /// Milliseconds since `base`: the instant of the next key or frame.
+    ms: u64,
+}
+
+impl Harness {
+    /// The dashboard as it starts, in a 100x30 terminal, at the snapshots' fixed time.
+    fn new(settings: Settings) -> Self {
+        let (state, commands) = initial_state(settings, None);
+        assert!(matches!(commands.as_slice(), [Command::Watch { generation: 1, .. }]));
+        let mut harness = Harness {
+            state,
+            base: Instant::now(),
+            ms: 0,
+        };
+        harness.send(Msg::Resize { width: 100, height: 30 });
+        harness.send(Msg::Tick(now()));
+        harness
+    }
+
+    fn send(&mut self, msg: Msg) -> Vec<Command> {
+        update(&mut self.state, msg)
+    }
+
+    /// The generation the state watches: poller results must carry it to count.
+    fn generation(&self) -> u64 {
+        self.state.generation
+    }
+
+    fn instant(&self) -> Instant {
+        self.base + StdDuration::from_millis(self.ms)
+    }
+
+    /// A key pressed now; the next one follows a typing gap later.
+    fn press(&mut self, code: KeyCode) -> Vec<Command> {
+        let at = self.instant();
+        self.ms += KEY_GAP_MS;
+        self.send(Msg::Key(KeyEvent::new(code, KeyModifiers::NONE), at))
+    }
+
+    fn key(&mut self, c: char) -> Vec<Command> {
+        self.press(KeyCode::Char(c))
+    }
+
+    fn keys(&mut self, text: &str) {
+        for c in text.chars() {
+            self.key(c);
+        }
+    }
+
+    fn repeat(&mut self, code: KeyCode, times: usize) {
+        for _ in 0..times {
+            self.press(code);
+        }
+    }
+
+    /// A key pressed after a pause to read what is on screen.
+    fn pause_then(&mut self, code: KeyCode) -> Vec<Command> {
+        self.ms += PAUSE_MS;
+        self.press(code)
+    }
+
+    /// A frame: the real view draws the state at the terminal's size, and the loop reports
+    /// what it showed (`Msg::Drawn`), as after every frame.
+    fn drawn(&mut self) {
+        let (width, height) = self.state.size;
+        let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+        let mut shown = Drawn::default();
+        terminal
+            .draw(|frame| {
+                shown = view(&self.state, frame);
+            })
+            .unwrap();
+        let at = self.instant();
+        self.send(Msg::Drawn(FrameReport {
+            at,
+            dialog_shown: shown.dialog_shown,
+            page_rows: shown.page_rows,
+        }));
+    }
+
+    /// The poller's overview: a listing, the latest operation of stack sets in turns, and a
+    /// later listing (which keeps what the checks found, and adds a new stack set).
+    fn load_stack_sets(&mut self, demo_model: PermissionModel) {
+        let generation = self.generation();
+        let mut listed = stack_set_summaries(demo_model);
+        listed.sort_by(|a, b| a.name.cmp(&b.name));
+        let first: Vec<StackSetSummary> = listed.iter().filter(|s| s.name != "brand-new").cloned().collect();
+        self.send(Msg::StackSets {
+            generation,
+            result: Ok(first),
+            at: ago(605),
+        });
+        let mut checks = stack_set_checks();
+        let demo = checks.pop().expect("demo-baseline is checked last");
+        for (name, latest, checked) in checks {
+            self.check(name, latest, checked);
+        }
+        self.send(Msg::StackSets {
+            generation,
+            result: Ok(listed),
+            at: ago(3),
+        });
+        self.check(demo.0, demo.1, demo.2);
+    }
+
+    fn check(&mut self, stack_set: &str, latest: Option<Operation>, checked: i64) {
+        let generation = self.generation();
+        let active = latest.as_ref().is_some_and(|op| op.status.is_active());
+        self.send(Msg::StackSetChecked {
+            generation,
+            stack_set: stack_set.into(),
+            latest,
+            active,
+            at: ago(checked),
+        });
+    }
+
+    /// The poller's round on the operations screen: the stack set described, then its operations.
+    fn load_operations(&mut self, model: PermissionModel) {
+        let generation = self.generation();
+        self.send(Msg::PermissionModel {
+            stack_set: STACK_SET.into(),
+            model,
+        });
+        self.send(Msg::Operations {
+            generation,
+            stack_set: STACK_SET.into(),
+            result: Ok(demo_operations()),
+            at: ago(2),
+        });
+    }
+
+    /// The results of a read as the poller sends them: one page per status class.
+    fn result_pages(&mut self, results: &[OperationResult], at: OffsetDateTime) {
+        let generation = self.generation();
+        for status in ResultStatus::ALL {
+            let page: Vec<OperationResult> = results.iter().filter(|r| r.status == *status).cloned().collect();
+            if !page.is_empty() {
+                self.send(Msg::ResultsPage {
+                    generation,
+                    results: page,
+                    read: ReadKind::Partial,
+                    at,
+                });
+            }
+        }
+    }
+
+    /// One round of the poller on the watched operation: the describe, a full read of every
+    /// status class page by page, and the end of that read.
+    fn read_operation(&mut self, results: &[OperationResult], at: OffsetDateTime) {
+        let generation = self.generation();
+        let failed = results.iter().filter(|r| r.status == ResultStatus::Failed).count();
+        self.send(Msg::OperationDescribed {
+            generation,
+            operation: running_operation(failed),
+            at,
+        });
+        self.result_pages(results, at);
+        self.send(Msg::ResultsPage {
+            generation,
+            results: Vec::new(),
+            read: ReadKind::Full,
+            at,
+        });
+    }
+
+    /// A polling call for the current screen failed.
+    fn fetch_failed(&mut self, kind: ErrorKind, message: &str) {
+        let generation = self.generation();
+        self.send(Msg::FetchFailed {
+            generation,
+            error: ApiError::new(kind, message),
+            at: now(),
+        });
+    }
+
+    /// The stop dialog is drawn, and after reading it the user presses y: the request sent.
+    fn confirm_stop(&mut self) -> StopRequest {
+        self.drawn();
+        let commands = self.pause_then(KeyCode::Char('y'));
+        let request = commands.into_iter().find_map(|c| match c {
+            Command::Stop(request) => Some(request),
+            _ => None,
+        });
+        request.expect("y on the drawn dialog sends the stop")
+    }
+
+    /// The stop lane's answer, arriving when the clock read `seconds` before the snapshots'
+    /// time; then the clock ticks on to it. Its flash fills the footer for a few seconds.
+    fn stop_finished(&mut self, request: StopRequest, result: Result<Option<String>, ApiError>, seconds: i64) {
+        self.send(Msg::Tick(ago(seconds)));
+        self.send(Msg::StopFinished { request, result });
+        assert_eq!(self.state.flash.as_ref().map(|f| f.at), Some(ago(seconds)));
+        self.send(Msg::Tick(now()));
+    }
+
+    fn dialog_phase(&self) -> Option<&StopPhase> {
+        match &self.state.overlay {
+            Some(Overlay::Confirm(dialog)) => Some(&dialog.phase),
+            _ => None,
+        }
+    }
+}
+
 /// Draws `state` at `width` x `height` and returns the buffer.
 fn draw(state: &State, width: u16, height: u16) -> Buffer {
     let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
-    terminal.draw(|frame| {
-        view(state, frame);
-    })
-    .unwrap();
+    terminal
+        .draw(|frame| {
+            view(state, frame);
+        })
+        .unwrap();
     terminal.backend().buffer().clone()
 }
 
@@ -121,82 +393,78 @@ fn operation(
     }
 }
 
-fn stack_set_row(name: &str, model: PermissionModel, latest: Option<Operation>, checked: Option<i64>) -> StackSetRow {
-    let active = latest.as_ref().is_some_and(|op| op.status.is_active());
-    StackSetRow {
-        summary: StackSetSummary {
-            name: name.into(),
-            id: format!("{name}:0a1b2c3d"),
-            status: StackSetStatus::Active,
-            permission_model: Some(model),
-            description: None,
-            listed_as: None,
-        },
-        latest,
-        active,
-        checked_at: checked.map(ago),
+/// The operation the snapshots watch, as DescribeStackSetOperation returns it.
+fn running_operation(failed: usize) -> Operation {
+    let mut running = operation(
+        OPERATION_ID,
+        OperationAction::Update,
+        OperationStatus::Running,
+        754,
+        None,
+    );
+    running.failed_count = Some(failed as u32);
+    running
+}
+
+fn stack_set_summary(name: &str, model: PermissionModel) -> StackSetSummary {
+    StackSetSummary {
+        name: name.into(),
+        id: format!("{name}:0a1b2c3d"),
+        status: StackSetStatus::Active,
+        permission_model: Some(model),
+        description: None,
+        // The poller names the CallAs each stack set was listed under.
+        listed_as: Some(CallAs::SelfAccount),
     }
 }
 
-fn stack_set_rows() -> Vec<StackSetRow> {
-    use OperationAction::*;
-    use OperationStatus::*;
+/// The stack sets as ListStackSets returns them, by name; `demo_model` is demo-baseline's.
+fn stack_set_summaries(demo_model: PermissionModel) -> Vec<StackSetSummary> {
     use PermissionModel::*;
-    let mut deleted = stack_set_row("legacy-iam-roles", SelfManaged, None, Some(600));
-    deleted.summary.status = StackSetStatus::Deleted;
+    let mut deleted = stack_set_summary("legacy-iam-roles", SelfManaged);
+    deleted.status = StackSetStatus::Deleted;
     vec![
-        stack_set_row(
-            STACK_SET,
-            ServiceManaged,
-            Some(operation(OPERATION_ID, Update, Running, 754, None)),
-            Some(2),
-        ),
-        stack_set_row(
-            "org-guardrails",
-            ServiceManaged,
-            Some(operation("q-1", Create, Queued, 40, None)),
-            Some(4),
-        ),
-        stack_set_row(
-            "network-hub-with-a-rather-long-stack-set-name",
-            SelfManaged,
-            Some(operation("n-1", Update, Succeeded, 7_500, Some(7_000))),
-            Some(31),
-        ),
-        stack_set_row(
-            "logging-central",
-            ServiceManaged,
-            Some(operation("l-1", Delete, Failed, 360_000, Some(359_000))),
-            Some(64),
-        ),
-        stack_set_row(
-            "drift-watch",
-            ServiceManaged,
-            Some(operation("d-1", DetectDrift, Stopped, 90_000, Some(89_000))),
-            Some(95),
-        ),
+        stack_set_summary("brand-new", SelfManaged),
+        stack_set_summary(STACK_SET, demo_model),
+        stack_set_summary("drift-watch", ServiceManaged),
+        stack_set_summary("logging-central", ServiceManaged),
+        stack_set_summary("network-hub-with-a-rather-long-stack-set-name", SelfManaged),
+        stack_set_summary("org-guardrails", ServiceManaged),
         deleted,
-        stack_set_row("brand-new", SelfManaged, None, None),
     ]
 }
 
-fn stack_sets_state() -> State {
-    let mut state = State::new(settings(), now());
-    state.stack_sets.rows = stack_set_rows();
-    state.stack_sets.visible = (0..state.stack_sets.rows.len()).collect();
-    state.stack_sets.selected = 2;
-    state.stack_sets.freshness.fetched_at = Some(ago(3));
-    state.stack_sets.freshness.loading = false;
-    state
-}
-
-fn operations_state() -> State {
+/// The overview's checks in the order they happen: (stack set, latest operation, seconds ago).
+/// brand-new is listed only by the last listing and not checked yet.
+fn stack_set_checks() -> Vec<(&'static str, Option<Operation>, i64)> {
     use OperationAction::*;
     use OperationStatus::*;
-    let mut state = stack_sets_state();
-    state.screens.push(Screen::Operations {
-        stack_set: STACK_SET.into(),
-    });
+    vec![
+        ("legacy-iam-roles", None, 600),
+        (
+            "drift-watch",
+            Some(operation("d-1", DetectDrift, Stopped, 90_000, Some(89_000))),
+            95,
+        ),
+        (
+            "logging-central",
+            Some(operation("l-1", Delete, Failed, 360_000, Some(359_000))),
+            64,
+        ),
+        (
+            "network-hub-with-a-rather-long-stack-set-name",
+            Some(operation("n-1", Update, Succeeded, 7_500, Some(7_000))),
+            31,
+        ),
+        ("org-guardrails", Some(operation("q-1", Create, Queued, 40, None)), 4),
+        (STACK_SET, Some(operation(OPERATION_ID, Update, Running, 754, None)), 2),
+    ]
+}
+
+/// demo-baseline's operations as the poller sends them: newest first.
+fn demo_operations() -> Vec<Operation> {
+    use OperationAction::*;
+    use OperationStatus::*;
     let mut failed = operation(
         "7d1e0f3a-5b6c-4d7e-8f90-a1b2c3d4e5f6",
         Create,
@@ -214,19 +482,9 @@ fn operations_state() -> State {
         Some(86_300 * 5),
     );
     stopped.failed_count = Some(1);
-    let mut running = operation(OPERATION_ID, Update, Running, 754, None);
-    running.failed_count = Some(7);
-    state.operations.stack_set = STACK_SET.into();
-    state.operations.permission_model = Some(PermissionModel::ServiceManaged);
-    state.operations.operations = vec![
-        running,
-        operation(
-            "3c2b1a09-8f7e-4d6c-b5a4-938271605f4e",
-            Update,
-            Succeeded,
-            7_300,
-            Some(6_900),
-        ),
+    vec![
+        running_operation(7),
+        operation(SUCCEEDED_ID, Update, Succeeded, 7_300, Some(6_900)),
         operation(
             "c0ffee00-1234-4abc-9def-0123456789ab",
             DetectDrift,
@@ -236,12 +494,7 @@ fn operations_state() -> State {
         ),
         failed,
         stopped,
-    ];
-    state.operations.visible = (0..state.operations.operations.len()).collect();
-    state.operations.selected = 0;
-    state.operations.freshness.fetched_at = Some(ago(2));
-    state.operations.freshness.loading = false;
-    state
+    ]
 }
 
 fn account(index: usize) -> String {
@@ -271,17 +524,41 @@ fn status_of(a: usize, r: usize) -> (ResultStatus, Option<&'static str>) {
     }
 }
 
-fn results(accounts: usize, regions: &[&str]) -> Vec<OperationResult> {
-    let mut out = Vec::new();
-    for a in 0..accounts {
-        for (r, region) in regions.iter().enumerate() {
-            if a == 10 && r == regions.len() - 1 {
-                continue; // an account not deployed to one Region: an empty cell
-            }
-            let (status, reason) = status_of(a, r);
-            out.push(OperationResult {
+/// Every (account, Region) cell the operation deploys to, by account then Region.
+fn cells(accounts: usize, regions: usize) -> Vec<(usize, usize)> {
+    (0..accounts)
+        .flat_map(|a| (0..regions).map(move |r| (a, r)))
+        // An account not deployed to one Region: an empty cell.
+        .filter(|&(a, r)| !(a == 10 && r == regions - 1))
+        .collect()
+}
+
+/// The results as a read finds them when `finished` of them have ended. The rollout ends
+/// results Region by Region, account by account, so the first `finished` of the final ones in
+/// that order have their final status, the next few run, and the rest wait. `usize::MAX`: as
+/// the snapshots show them (58 succeeded, 7 failed, 5 running, 3 cancelled, 166 pending).
+fn results_when(accounts: usize, regions: &[&str], finished: usize) -> Vec<OperationResult> {
+    let cells = cells(accounts, regions.len());
+    let mut ended: Vec<(usize, usize)> = cells
+        .iter()
+        .copied()
+        .filter(|&(a, r)| status_of(a, r).0.is_final())
+        .collect();
+    ended.sort_by_key(|&(a, r)| (r, a));
+    cells
+        .iter()
+        .map(|&(a, r)| {
+            let (status, reason) = match ended.iter().position(|c| *c == (a, r)) {
+                Some(rank) if rank < finished => status_of(a, r),
+                Some(rank) if rank < finished.saturating_add(RUNNING_AT_ONCE) => (ResultStatus::Running, None),
+                Some(_) => (ResultStatus::Pending, None),
+                // Running at the end, so not started while earlier results were still running.
+                None if finished < ended.len() => (ResultStatus::Pending, None),
+                None => status_of(a, r),
+            };
+            OperationResult {
                 account: account(a),
-                region: region.to_string(),
+                region: regions[r].to_string(),
                 status,
                 status_reason: reason.map(str::to_string),
                 gate_status: status.is_final().then_some(GateStatus::Skipped),
@@ -289,68 +566,118 @@ fn results(accounts: usize, regions: &[&str]) -> Vec<OperationResult> {
                     .is_final()
                     .then(|| "No account gate function was found.".to_string()),
                 ou: Some(ou(a)),
-            });
-        }
-    }
-    out
+            }
+        })
+        .collect()
 }
 
-fn fill_operation(data: &mut OperationData, accounts: usize, regions: &[&str]) {
-    let mut running = operation(
-        OPERATION_ID,
-        OperationAction::Update,
-        OperationStatus::Running,
-        754,
-        None,
+/// The overview with every stack set listed and checked, the top row selected.
+fn stack_sets_harness(settings: Settings, demo_model: PermissionModel) -> Harness {
+    let mut harness = Harness::new(settings);
+    harness.load_stack_sets(demo_model);
+    harness.drawn();
+    harness
+}
+
+/// The overview with the third row selected.
+fn stack_sets_with(settings: Settings) -> State {
+    let mut harness = stack_sets_harness(settings, PermissionModel::ServiceManaged);
+    harness.repeat(KeyCode::Down, 2);
+    harness.state
+}
+
+fn stack_sets_state() -> State {
+    stack_sets_with(settings())
+}
+
+/// demo-baseline's operations, opened from the overview (it sorts first: active, then by name).
+fn operations_harness(settings: Settings, demo_model: PermissionModel) -> Harness {
+    let mut harness = stack_sets_harness(settings, demo_model);
+    let before = harness.generation();
+    harness.press(KeyCode::Enter);
+    assert_eq!(harness.generation(), before + 1, "entering a screen watches it anew");
+    assert_eq!(
+        harness.state.screen(),
+        &Screen::Operations {
+            stack_set: STACK_SET.into()
+        }
     );
-    running.failed_count = Some(7);
-    data.operation = Some(running);
-    let order: Vec<String> = vec!["us-east-1".into(), "eu-west-1".into()];
-    data.grid = ResultGrid::new(&order);
-    data.grid.merge(results(accounts, regions));
-    data.visible = data.grid.filtered_rows("", None);
-    data.complete = true;
-    data.exact = true;
-    data.freshness.fetched_at = Some(ago(3));
-    data.freshness.loading = false;
-    data.progress = vec![(ago(120), 40), (ago(60), 55), (now(), 70)];
+    harness.load_operations(demo_model);
+    harness.drawn();
+    harness
+}
+
+fn operations_with(settings: Settings) -> State {
+    operations_harness(settings, PermissionModel::ServiceManaged).state
+}
+
+fn operations_state() -> State {
+    operations_with(settings())
+}
+
+/// The running operation opened from its list, after three full reads 60 s apart (the last
+/// `last_read` seconds ago), with the cursor moved down to account 4 (FAILED in us-east-1).
+fn operation_harness(settings: Settings, demo_model: PermissionModel, regions: &[&str], last_read: i64) -> Harness {
+    let mut harness = operations_harness(settings, demo_model);
+    harness.press(KeyCode::Enter);
+    assert_eq!(
+        harness.state.screen(),
+        &Screen::Operation {
+            stack_set: STACK_SET.into(),
+            operation_id: OPERATION_ID.into()
+        }
+    );
+    for (finished, seconds) in FINISHED_AT_READS.into_iter().zip([120, 60, 0]) {
+        let results = results_when(ACCOUNTS, regions, finished);
+        harness.read_operation(&results, ago(last_read + seconds));
+    }
+    // Throughput comes from these samples: 30 results in 120 s, 15 a minute.
+    let samples: Vec<(OffsetDateTime, usize)> = [120, 60, 0]
+        .into_iter()
+        .map(|seconds| ago(last_read + seconds))
+        .zip(FINISHED_AT_READS)
+        .collect();
+    assert_eq!(harness.state.operation.progress, samples);
+    harness.drawn();
+    harness.repeat(KeyCode::Down, 4);
+    harness
+}
+
+fn operation_with(settings: Settings) -> Harness {
+    operation_harness(settings, PermissionModel::ServiceManaged, &REGIONS, 3)
 }
 
 fn operation_state() -> State {
-    let mut state = operations_state();
-    state.screens.push(Screen::Operation {
-        stack_set: STACK_SET.into(),
-        operation_id: OPERATION_ID.into(),
-    });
-    state.operation = OperationData::new(STACK_SET);
-    fill_operation(&mut state.operation, 40, &REGIONS);
-    state.operation.cursor_row = 4;
-    state.operation.cursor_col = 0;
-    state
+    operation_with(settings()).state
 }
 
-fn dialog(_state: &State) -> StopDialog {
-    StopDialog {
-        stack_set: STACK_SET.into(),
-        operation_id: OPERATION_ID.into(),
-        action: "UPDATE".into(),
-        call_as: CallAs::SelfAccount,
-        delegated_admin_allowed: true,
-        focus: DialogFocus::Cancel,
-        mode: ConfirmMode::YesNo,
-        typed: String::new(),
-        phase: StopPhase::Asking,
-        shown_at: None,
-        last_input: std::time::Instant::now(),
-    }
+/// The operation with the stop dialog just opened by `s`, then `steps`.
+fn dialog_with(settings: Settings, demo_model: PermissionModel, steps: impl FnOnce(&mut Harness)) -> State {
+    let mut harness = operation_harness(settings, demo_model, &REGIONS, 3);
+    harness.pause_then(KeyCode::Char('s'));
+    assert_eq!(harness.dialog_phase(), Some(&StopPhase::Asking));
+    steps(&mut harness);
+    harness.state
 }
 
-fn with_dialog(change: impl FnOnce(&mut StopDialog)) -> State {
-    let mut state = operation_state();
-    let mut stop = dialog(&state);
-    change(&mut stop);
-    state.overlay = Some(Overlay::Confirm(stop));
-    state
+fn with_dialog(steps: impl FnOnce(&mut Harness)) -> State {
+    dialog_with(settings(), PermissionModel::ServiceManaged, steps)
+}
+
+fn sending(settings: Settings) -> State {
+    dialog_with(settings, PermissionModel::ServiceManaged, |h| {
+        h.confirm_stop();
+        assert_eq!(h.dialog_phase(), Some(&StopPhase::Sending));
+    })
+}
+
+/// The stop sent and refused with `error`.
+fn stop_failed_with(error: ApiError) -> State {
+    with_dialog(|h| {
+        let request = h.confirm_stop();
+        h.stop_finished(request, Err(error), OUTCOME_AGO);
+        assert!(matches!(h.dialog_phase(), Some(StopPhase::Failed { .. })));
+    })
 }
 
 /// Every cell of the buffer showing `glyph`, with its foreground colour.
@@ -370,14 +697,14 @@ fn stack_sets() {
 
 #[test]
 fn stack_sets_loading_and_failing() {
-    let state = State::new(settings(), now());
+    let state = Harness::new(settings()).state;
     assert_snapshot!("stack_sets_loading", text(&draw(&state, 80, 24)));
-    let mut state = State::new(settings(), now());
-    state.stack_sets.freshness.error = Some(ApiError::new(
+    let mut harness = Harness::new(settings());
+    harness.fetch_failed(
         ErrorKind::ExpiredCredentials,
         "The security token included in the request is expired",
-    ));
-    assert_snapshot!("stack_sets_error_no_rows", text(&draw(&state, 80, 24)));
+    );
+    assert_snapshot!("stack_sets_error_no_rows", text(&draw(&harness.state, 80, 24)));
 }
 
 #[test]
@@ -392,90 +719,75 @@ fn operation_grid() {
 
 #[test]
 fn operation_grid_scrolled() {
-    let mut state = operation_state();
-    state.operation.cursor_row = 33;
-    state.operation.cursor_col = 5;
-    snapshot_both("operation_grid_scrolled", &state);
+    let mut harness = operation_with(settings());
+    harness.press(KeyCode::PageDown);
+    let row = harness.state.operation.cursor_row;
+    assert!(row > 4, "a page down moves by the rows the frame showed");
+    harness.repeat(KeyCode::Down, 33 - row);
+    harness.repeat(KeyCode::Right, 5);
+    snapshot_both("operation_grid_scrolled", &harness.state);
 }
 
 #[test]
 fn operation_grid_many_regions_scrolls_sideways() {
-    let regions = [
-        "us-east-1",
-        "eu-west-1",
-        "af-south-1",
-        "ap-east-1",
-        "ap-northeast-1",
-        "ap-northeast-2",
-        "ap-south-1",
-        "ap-southeast-1",
-        "ap-southeast-2",
-        "ca-central-1",
-        "eu-central-1",
-        "eu-north-1",
-        "eu-south-1",
-        "eu-west-2",
-        "eu-west-3",
-        "sa-east-1",
-        "us-east-2",
-        "us-west-1",
-        "us-west-2",
-    ];
-    let mut state = operation_state();
-    fill_operation(&mut state.operation, 40, &regions);
-    state.operation.cursor_row = 20;
-    state.operation.cursor_col = 17;
-    snapshot_both("operation_grid_many_regions", &state);
+    let mut harness = operation_harness(settings(), PermissionModel::ServiceManaged, &MANY_REGIONS, 3);
+    harness.repeat(KeyCode::Down, 16);
+    harness.repeat(KeyCode::Right, 17);
+    snapshot_both("operation_grid_many_regions", &harness.state);
 }
 
 #[test]
 fn operation_loading_and_filtered() {
-    let mut state = operation_state();
-    state.operation.complete = false;
-    state.operation.operation = None;
-    assert_snapshot!("operation_partial_load", text(&draw(&state, 100, 30)));
+    // The first read pouring in, page by page, before the describe has answered.
+    let mut harness = operations_harness(settings(), PermissionModel::ServiceManaged);
+    harness.press(KeyCode::Enter);
+    let results = results_when(ACCOUNTS, &REGIONS, usize::MAX);
+    harness.result_pages(&results, ago(3));
+    harness.drawn();
+    harness.repeat(KeyCode::Down, 4);
+    assert!(!harness.state.operation.complete);
+    assert_snapshot!("operation_partial_load", text(&draw(&harness.state, 100, 30)));
 
-    let mut state = operation_state();
-    state.status_filter = Some(ResultStatus::Failed);
-    state.filter = tui_input::Input::new("ou-x9k2-22".into());
-    state.filter_editing = true;
-    state.operation.visible = state
-        .operation
-        .grid
-        .filtered_rows("ou-x9k2-22", Some(ResultStatus::Failed));
-    state.operation.cursor_row = 1;
-    assert_snapshot!("operation_filter_editing", text(&draw(&state, 100, 30)));
+    // FAILED only, the cursor on account 20, then a filter typed that keeps it.
+    let mut harness = operation_with(settings());
+    harness.press(KeyCode::Tab);
+    assert_eq!(harness.state.status_filter, Some(ResultStatus::Failed));
+    // The cursor stayed on account 4, now the first row; account 20 is the fourth.
+    assert_eq!(harness.state.operation.cursor_row, 0);
+    harness.repeat(KeyCode::Down, 3);
+    harness.key('/');
+    harness.keys("ou-x9k2-22");
+    assert_eq!(harness.state.operation.cursor_row, 1);
+    assert_snapshot!("operation_filter_editing", text(&draw(&harness.state, 100, 30)));
 }
 
 #[test]
 fn cell_detail() {
-    let mut state = operation_state();
-    state.operation.cursor_row = 4; // account 4 failed in us-east-1
-    state.overlay = Some(Overlay::CellDetail);
-    snapshot_both("cell_detail", &state);
+    let mut harness = operation_with(settings());
+    harness.key('d'); // account 4 failed in us-east-1
+    snapshot_both("cell_detail", &harness.state);
 
-    state.operation.cursor_row = 10;
-    state.operation.cursor_col = 5; // the Region account 10 was never deployed to
-    assert_snapshot!("cell_detail_empty", text(&draw(&state, 80, 24)));
+    harness.press(KeyCode::Esc); // any key closes the detail
+    harness.repeat(KeyCode::Down, 6);
+    harness.repeat(KeyCode::Right, 5);
+    harness.key('d'); // the Region account 10 was never deployed to
+    assert_snapshot!("cell_detail_empty", text(&draw(&harness.state, 80, 24)));
 }
 
 #[test]
 fn failures() {
-    let mut state = operation_state();
-    state.screens.push(Screen::Failures {
-        stack_set: STACK_SET.into(),
-        operation_id: OPERATION_ID.into(),
-    });
-    state.operation.failures = state.operation.grid.failure_groups();
-    state.operation.failures_selected = 1;
-    snapshot_both("failures", &state);
+    let mut harness = operation_with(settings());
+    harness.key('f');
+    harness.drawn();
+    harness.press(KeyCode::Down);
+    snapshot_both("failures", &harness.state);
 }
 
 #[test]
 fn help() {
-    let mut state = operation_state();
-    state.overlay = Some(Overlay::Help);
-    snapshot_both("help", &state);
+    let mut harness = operation_with(settings());
+    harness.key('?');
+    snapshot_both("help", &harness.state);
 }
 
 #[test]
@@ -483,56 +795,69 @@ fn stop_dialog_asking() {
     snapshot_both("stop_self", &with_dialog(|_| {}));
     snapshot_both(
         "stop_delegated_admin",
-        &with_dialog(|d| {
-            d.call_as = CallAs::DelegatedAdmin;
-            d.focus = DialogFocus::Stop;
+        &with_dialog(|h| {
+            h.key('a');
+            h.press(KeyCode::Tab);
         }),
     );
-    snapshot_both("stop_self_managed", &with_dialog(|d| d.delegated_admin_allowed = false));
+    snapshot_both(
+        "stop_self_managed",
+        &dialog_with(settings(), PermissionModel::SelfManaged, |h| {
+            // The choice is not offered: `a` does nothing.
+            h.key('a');
+        }),
+    );
     snapshot_both(
         "stop_type_name",
-        &with_dialog(|d| {
-            d.mode = ConfirmMode::TypeName;
-            d.typed = "demo-base".into();
-        }),
+        &dialog_with(type_name(), PermissionModel::ServiceManaged, |h| h.keys("demo-base")),
     );
 }
 
 #[test]
 fn stop_dialog_phases() {
-    let sending = with_dialog(|d| d.phase = StopPhase::Sending);
+    let sending = sending(settings());
     assert_snapshot!("stop_sending", text(&draw(&sending, 100, 30)));
-    let sent = with_dialog(|d| {
-        d.phase = StopPhase::Sent {
-            request_id: Some("3f2a9c1e-77b0-4d1e-a5c2-0d9e8f7a6b5c".into()),
-        }
+    let sent = with_dialog(|h| {
+        let request = h.confirm_stop();
+        h.stop_finished(request, Ok(Some(REQUEST_ID.into())), OUTCOME_AGO);
+        assert!(matches!(h.dialog_phase(), Some(StopPhase::Sent { .. })));
     });
     snapshot_both("stop_sent", &sent);
-    let failed = with_dialog(|d| {
-        d.phase = StopPhase::Failed {
-            message: "the operation has already ended: nothing to stop".into(),
-        }
-    });
+    let failed = stop_failed_with(ApiError::new(
+        ErrorKind::InvalidOperation,
+        "the operation has already ended: nothing to stop",
+    ));
     snapshot_both("stop_failed", &failed);
+
+    // Right when the outcome arrives, its words take the footer's place for a few seconds.
+    let just_sent = with_dialog(|h| {
+        let request = h.confirm_stop();
+        h.stop_finished(request, Ok(Some(REQUEST_ID.into())), 0);
+    });
+    let screen = text(&draw(&just_sent, 100, 30));
+    assert!(screen.lines().last().unwrap().contains("Stop sent for"), "{screen}");
 }
 
 #[test]
 fn stop_dialog_with_endpoint_target() {
-    let mut state = with_dialog(|_| {});
-    state.settings.target = Target {
-        profile: None,
-        region: Some("eu-west-1".into()),
-        endpoint: Some("http://127.0.0.1:4566".into()),
+    let target = Settings {
+        target: Target {
+            profile: None,
+            region: Some("eu-west-1".into()),
+            endpoint: Some("http://127.0.0.1:4566".into()),
+        },
+        ..settings()
     };
+    let state = dialog_with(target, PermissionModel::ServiceManaged, |_| {});
     assert_snapshot!("stop_endpoint_target", text(&draw(&state, 80, 24)));
 }
 
 #[test]
 fn fetch_failing_header() {
-    let mut state = operation_state();
-    state.operation.freshness.error = Some(ApiError::new(ErrorKind::Throttled, "Rate exceeded"));
-    state.operation.freshness.fetched_at = Some(ago(40));
-    let buffer = draw(&state, 100, 30);
+    // The last good read 40 s ago, then a failure.
+    let mut harness = operation_harness(settings(), PermissionModel::ServiceManaged, &REGIONS, 40);
+    harness.fetch_failed(ErrorKind::Throttled, "Rate exceeded");
+    let buffer = draw(&harness.state, 100, 30);
     assert_snapshot!("fetch_failing", text(&buffer));
     let warning = buffer
         .content
@@ -544,14 +869,14 @@ fn fetch_failing_header() {
 
 #[test]
 fn too_small() {
-    let state = operation_state();
-    assert_snapshot!("too_small", text(&draw(&state, 45, 12)));
+    let mut harness = operation_with(settings());
+    harness.send(Msg::Resize { width: 45, height: 12 });
+    assert_snapshot!("too_small", text(&draw(&harness.state, 45, 12)));
 }
 
 #[test]
 fn read_only_footer() {
-    let mut state = operation_state();
-    state.settings.read_only = true;
+    let state = operation_with(read_only()).state;
     let buffer = draw(&state, 100, 30);
     let screen = text(&buffer);
     assert!(!screen.contains(" stop "), "no stop hint in read-only mode");
@@ -560,31 +885,34 @@ fn read_only_footer() {
 
 #[test]
 fn flash_replaces_hints_while_fresh() {
-    let mut state = operation_state();
-    state.flash = Some(Flash {
-        text: "Nothing to stop: it is SUCCEEDED.".into(),
-        is_error: true,
-        at: ago(2),
-    });
-    let screen = text(&draw(&state, 100, 30));
-    assert!(screen.lines().last().unwrap().contains("Nothing to stop"));
-    state.flash = Some(Flash {
-        text: "Nothing to stop: it is SUCCEEDED.".into(),
-        is_error: true,
-        at: ago(9),
-    });
-    let screen = text(&draw(&state, 100, 30));
+    // `s` on a SUCCEEDED operation in the list, `seconds` before the snapshots' time.
+    let refused = |seconds: i64| {
+        let mut harness = operations_harness(settings(), PermissionModel::ServiceManaged);
+        harness.press(KeyCode::Down);
+        harness.send(Msg::Tick(ago(seconds)));
+        harness.key('s');
+        harness.send(Msg::Tick(now()));
+        harness.state
+    };
+    let screen = text(&draw(&refused(2), 100, 30));
+    assert!(screen.lines().last().unwrap().contains("Nothing to stop"), "{screen}");
+    let screen = text(&draw(&refused(9), 100, 30));
     assert!(!screen.contains("Nothing to stop"));
 }
 
-/// Draws `state` in ASCII mode and checks every character is 7-bit. The view replaces any
-/// stray non-ASCII with `?` as a last resort, so also check that no `?` appeared beyond those
-/// the same screen has in Unicode mode: the theme itself must choose ASCII.
-fn assert_seven_bit(state: &State, width: u16, height: u16) -> String {
-    let mut ascii = state.clone();
-    ascii.settings.ascii = true;
-    let mut unicode = state.clone();
-    unicode.settings.ascii = false;
+/// Draws the state `build` makes from `settings`, in ASCII mode, and checks every character is
+/// 7-bit. The view replaces any stray non-ASCII with `?` as a last resort, so also check that
+/// no `?` appeared beyond those the same screen has in Unicode mode: the theme itself must
+/// choose ASCII.
+fn assert_seven_bit(settings: &Settings, build: &dyn Fn(Settings) -> State, width: u16, height: u16) -> String {
+    let ascii = build(Settings {
+        ascii: true,
+        ..settings.clone()
+    });
+    let unicode = build(Settings {
+        ascii: false,
+        ..settings.clone()
+    });
     let screen = text(&draw(&ascii, width, height));
     assert!(screen.is_ascii(), "non-ASCII in:\n{screen}");
     let questions = |s: &str| s.matches('?').count();
@@ -595,37 +923,59 @@ fn assert_seven_bit(state: &State, width: u16, height: u16) -> String {
 
 #[test]
 fn ascii_mode_is_seven_bit() {
-    let mut state = operation_state();
-    state.settings.read_only = true;
-    state.operation.freshness.error = Some(ApiError::new(ErrorKind::Network, "connection refused"));
-    assert_snapshot!("ascii_operation", assert_seven_bit(&state, 100, 30));
+    let failing = |settings: Settings| {
+        let mut harness = operation_with(settings);
+        harness.fetch_failed(ErrorKind::Network, "connection refused");
+        harness.state
+    };
+    assert_snapshot!("ascii_operation", assert_seven_bit(&read_only(), &failing, 100, 30));
 
-    let dialog = with_dialog(|d| d.call_as = CallAs::DelegatedAdmin);
-    assert_seven_bit(&dialog, 100, 30);
-    assert_snapshot!("ascii_stop_dialog", assert_seven_bit(&dialog, 80, 24));
+    let delegated = |settings: Settings| {
+        dialog_with(settings, PermissionModel::ServiceManaged, |h| {
+            h.key('a');
+        })
+    };
+    assert_seven_bit(&settings(), &delegated, 100, 30);
+    assert_snapshot!("ascii_stop_dialog", assert_seven_bit(&settings(), &delegated, 80, 24));
 
-    let mut others = vec![stack_sets_state(), operations_state(), State::new(settings(), now())];
-    for overlay in [Overlay::Help, Overlay::CellDetail] {
-        let mut state = operation_state();
-        state.overlay = Some(overlay);
-        others.push(state);
-    }
-    let mut failures = operation_state();
-    failures.screens.push(Screen::Failures {
-        stack_set: STACK_SET.into(),
-        operation_id: OPERATION_ID.into(),
-    });
-    failures.operation.failures = failures.operation.grid.failure_groups();
-    others.push(failures);
-    let mut filtering = operation_state();
-    filtering.filter_editing = true;
-    filtering.status_filter = Some(ResultStatus::Cancelled);
-    others.push(filtering);
-    others.push(with_dialog(|d| d.mode = ConfirmMode::TypeName));
-    others.push(with_dialog(|d| d.phase = StopPhase::Sending));
-    for state in &others {
+    let with_key = |c: char| {
+        move |settings: Settings| {
+            let mut harness = operation_with(settings);
+            harness.key(c);
+            harness.state
+        }
+    };
+    let filtering = |settings: Settings| {
+        let mut harness = operation_with(settings);
+        harness.repeat(KeyCode::Tab, 4);
+        assert_eq!(harness.state.status_filter, Some(ResultStatus::Cancelled));
+        harness.key('/');
+        harness.state
+    };
+    let type_name_dialog = |settings: Settings| {
+        dialog_with(
+            Settings {
+                confirm: ConfirmMode::TypeName,
+                ..settings
+            },
+            PermissionModel::ServiceManaged,
+            |_| {},
+        )
+    };
+    let others: Vec<Box<dyn Fn(Settings) -> State>> = vec![
+        Box::new(stack_sets_with),
+        Box::new(operations_with),
+        Box::new(|settings| Harness::new(settings).state),
+        Box::new(with_key('?')),
+        Box::new(with_key('d')),
+        Box::new(with_key('f')),
+        Box::new(filtering),
+        Box::new(type_name_dialog),
+        Box::new(sending),
+    ];
+    for build in &others {
         for (width, height) in SIZES {
-            assert_seven_bit(state, width, height);
+            assert_seven_bit(&settings(), build.as_ref(), width, height);
         }
     }
 }
@@ -648,8 +998,11 @@ fn status_cells_are_coloured() {
 
 #[test]
 fn no_color_means_no_colour() {
-    let mut state = operation_state();
-    state.settings.no_color = true;
+    let state = operation_with(Settings {
+        no_color: true,
+        ..settings()
+    })
+    .state;
     let buffer = draw(&state, 100, 30);
     for glyph in ["✗", "✓", "▶", "·"] {
         let colours = glyph_colours(&buffer, glyph);
@@ -671,8 +1024,11 @@ fn selection_and_cursor_are_reversed() {
     assert!(!buffer[(5, 4)].modifier.contains(Modifier::REVERSED));
 
     // Grid: exactly one reversed cell run, holding the FAILED glyph of account 4 in us-east-1.
-    let mut state = operation_state();
-    state.settings.no_color = true;
+    let state = operation_with(Settings {
+        no_color: true,
+        ..settings()
+    })
+    .state;
     let buffer = draw(&state, 100, 30);
     let reversed: Vec<&str> = buffer
         .content
@@ -711,8 +1067,13 @@ fn stop_dialog_outcome_messages() {
         ("network", ErrorKind::Network, "connection refused"),
     ];
     for (name, kind, message) in outcomes {
-        let message = sstop::app::update::stop_error_text(&ApiError::new(kind, message));
-        let state = with_dialog(|d| d.phase = StopPhase::Failed { message });
+        let error = ApiError::new(kind, message);
+        let expected = sstop::app::update::stop_error_text(&error);
+        let state = stop_failed_with(error);
+        assert!(
+            matches!(&state.overlay, Some(Overlay::Confirm(d)) if d.phase == StopPhase::Failed { message: expected.clone() }),
+            "the dialog shows stop_error_text's words"
+        );
         assert_snapshot!(format!("stop_outcome_{name}"), text(&draw(&state, 100, 30)));
     }
 }
