@@ -333,9 +333,12 @@ impl Dashboard {
 
     async fn wait_gone(&mut self, what: &str) {
         let unwanted = what.to_string();
-        let gone = tokio::time::timeout(Duration::from_secs(20), self.screen.wait_for(|s| !s.contains(&unwanted)))
-            .await
-            .is_ok();
+        let gone = tokio::time::timeout(
+            Duration::from_secs(20),
+            self.screen.wait_for(|s| !s.contains(&unwanted)),
+        )
+        .await
+        .is_ok();
         assert!(gone, "{what:?} never went away; screen:\n{}", *self.screen.borrow());
     }
 

@@ -584,7 +584,14 @@ impl LoggedSim {
         use std::io::BufRead;
         let log = tmux.path("sim.log");
         let mut child = Command::new(bin())
-            .args(["sim", "--listen", "127.0.0.1:0", "--scenario", "runaway", "--log-requests"])
+            .args([
+                "sim",
+                "--listen",
+                "127.0.0.1:0",
+                "--scenario",
+                "runaway",
+                "--log-requests",
+            ])
             .env("XDG_STATE_HOME", tmux.path("sim-state"))
             .stdout(Stdio::piped())
             .stderr(std::fs::File::create(&log).expect("sim log"))
@@ -631,7 +638,11 @@ fn dashboard_on(name: &str, grid: bool) -> (Tmux, LoggedSim) {
     let sim = LoggedSim::start(&tmux);
     let env = "AWS_ACCESS_KEY_ID=AKIDSSTOPTEST AWS_SECRET_ACCESS_KEY=sstop-test-secret AWS_EC2_METADATA_DISABLED=true \
                AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null";
-    let operation = if grid { format!(" --operation {RUNAWAY_OP}") } else { String::new() };
+    let operation = if grid {
+        format!(" --operation {RUNAWAY_OP}")
+    } else {
+        String::new()
+    };
     foreground(
         &tmux,
         env,
@@ -643,7 +654,9 @@ fn dashboard_on(name: &str, grid: bool) -> (Tmux, LoggedSim) {
     if grid {
         tmux.wait_screen("the grid", |s| s.contains("of 1600 results"));
     } else {
-        tmux.wait_screen("the operations list", |s| s.contains("e1f2d3c4") && s.contains("RUNNING"));
+        tmux.wait_screen("the operations list", |s| {
+            s.contains("e1f2d3c4") && s.contains("RUNNING")
+        });
     }
     (tmux, sim)
 }
@@ -684,7 +697,10 @@ fn a_filter_typed_on_the_operations_list_is_text_not_keys() {
     assert!(sim.requests() > 0, "the log records nothing: no witness");
     assert_eq!(sim.stops(), 0, "typing a filter stopped the operation:\n{screen}");
     assert!(!screen.contains("Stop operation?"), "{screen}");
-    assert!(screen.contains("/prod-sysy"), "the filter holds what was typed:\n{screen}");
+    assert!(
+        screen.contains("/prod-sysy"),
+        "the filter holds what was typed:\n{screen}"
+    );
 }
 
 #[test]
@@ -721,7 +737,10 @@ fn keys_do_nothing_while_the_terminal_is_too_small() {
     assert_eq!(sim.stops(), 0, "a stop sent through an unseen dialog");
     tmux.tmux(&["resize-window", "-x", "100", "-y", "30"]);
     let screen = tmux.wait_screen("the grid again", |s| s.contains("of 1600 results"));
-    assert!(!screen.contains("Stop operation?"), "s opened a dialog no one saw:\n{screen}");
+    assert!(
+        !screen.contains("Stop operation?"),
+        "s opened a dialog no one saw:\n{screen}"
+    );
 }
 
 #[test]
@@ -743,7 +762,14 @@ fn a_large_raw_paste_neither_freezes_input_nor_spins() {
     std::thread::sleep(Duration::from_secs(1));
     let after = cpu_ticks(pid).expect("sstop's cpu time");
     let busy = (after - before) as f64 / ticks_per_second() as f64;
-    assert!(busy < 0.5, "sstop used {busy:.2} s of CPU in 1 s after the paste: spinning");
+    assert!(
+        busy < 0.5,
+        "sstop used {busy:.2} s of CPU in 1 s after the paste: spinning"
+    );
     tmux.tmux(&["send-keys", "C-c"]);
-    assert_eq!(tmux.wait_file("status").trim(), "0", "ctrl-c did not quit after the paste");
+    assert_eq!(
+        tmux.wait_file("status").trim(),
+        "0",
+        "ctrl-c did not quit after the paste"
+    );
 }

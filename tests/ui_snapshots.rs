@@ -1068,7 +1068,7 @@ fn stop_dialog_outcome_messages() {
     ];
     for (name, kind, message) in outcomes {
         let error = ApiError::new(kind, message);
-        let expected = sstop::app::update::stop_error_text(&error);
+        let expected = sstop::messages::stop_error_text(&error);
         let state = stop_failed_with(error);
         assert!(
             matches!(&state.overlay, Some(Overlay::Confirm(d)) if d.phase == StopPhase::Failed { message: expected.clone() }),

@@ -383,7 +383,10 @@ impl KeyMap {
                     "{} has no key: give it at least one, e.g. {} = \"{}\"{}",
                     action.config_name(),
                     action.config_name(),
-                    KeyMap::default().keys_for(*action).first().map_or("x".to_string(), Key::to_string),
+                    KeyMap::default()
+                        .keys_for(*action)
+                        .first()
+                        .map_or("x".to_string(), Key::to_string),
                     if *action == Action::Stop {
                         " (to never stop from this machine, set read_only = true)"
                     } else {
@@ -496,7 +499,10 @@ mod tests {
     #[test]
     fn a_key_bound_to_two_actions_of_a_layer_names_both() {
         let err = KeyMap::with_overrides(&overrides(&[(Action::Stop, &["j"])])).unwrap_err();
-        assert!(err.contains("stop") && err.contains("down") && err.contains("key j"), "{err}");
+        assert!(
+            err.contains("stop") && err.contains("down") && err.contains("key j"),
+            "{err}"
+        );
         // Moving `down` off j first makes it free.
         KeyMap::with_overrides(&overrides(&[(Action::Stop, &["j"]), (Action::Down, &["down"])])).unwrap();
         // The same key in different layers is no conflict: y stops in the dialog only.
@@ -525,7 +531,10 @@ mod tests {
         let y = press(KeyCode::Char('y'));
         assert_eq!(map.action(Mode::Dialog, &y, false), Some(Action::ConfirmStop));
         assert_eq!(map.action(Mode::Dialog, &y, true), None);
-        assert_eq!(map.action(Mode::Dialog, &press(KeyCode::Esc), true), Some(Action::CancelStop));
+        assert_eq!(
+            map.action(Mode::Dialog, &press(KeyCode::Esc), true),
+            Some(Action::CancelStop)
+        );
     }
 
     #[test]

@@ -10,16 +10,18 @@ use tui_input::Input;
 
 use super::{
     keymap, layout, Action, Command, ConfirmMode, DialogFocus, Flash, FrameReport, Mode, Msg, OperationData,
-    OperationsData, Overlay, ReadKind, Screen, StackSetRow, StackSetsData, State, StopDialog, StopPhase,
-    StopRequest,
+    OperationsData, Overlay, ReadKind, Screen, StackSetRow, StackSetsData, State, StopDialog, StopPhase, StopRequest,
 };
-use crate::api::{ApiError, ErrorKind};
+use crate::api::ApiError;
 use crate::model::{CallAs, Operation, OperationStatus, PermissionModel, ResultStatus};
 /// Progress samples kept for throughput: about a minute at the default interval.
 const PROGRESS_SAMPLES: usize = 12;
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
-    if msg.generation().is_some_and(|generation| generation != state.generation) {
+    if msg
+        .generation()
+        .is_some_and(|generation| generation != state.generation)
+    {
         return Vec::new();
     }
     match msg {
@@ -219,7 +221,7 @@ fn on_stop_finished(state: &mut State, request: StopRequest, result: Result<Opti
             request.operation_id,
             request_id.as_deref().unwrap_or("none")
         ),
-        Err(error) => stop_error_text(error),
+        Err(error) => crate::messages::stop_error_text(error),
     };
     if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
         if dialog.operation_id == request.operation_id && dialog.phase == StopPhase::Sending {
@@ -238,35 +240,6 @@ fn on_stop_finished(state: &mut State, request: StopRequest, result: Result<Opti
         text,
         at: state.now,
     });
-}
-
-
-/// Plain words for every way a stop can fail.
-pub fn stop_error_text(error: &ApiError) -> String {
-    match error.kind {
-        ErrorKind::InvalidOperation => "The operation has already ended: nothing to stop.".to_string(),
-        ErrorKind::OperationNotFound => {
-            "Operation not found: it may belong to another stack set, or need another CallAs.".to_string()
-        }
-        ErrorKind::StackSetNotFound => format!(
-            "Stack set not found as this caller: {} (a delegated-admin stack set needs CallAs DELEGATED_ADMIN).",
-            error.message
-        ),
-        ErrorKind::AccessDenied => format!("Access denied: {}", error.message),
-        ErrorKind::Throttled => {
-            "Throttled by CloudFormation even after retries: try again in a moment (y).".to_string()
-        }
-        ErrorKind::Network | ErrorKind::Timeout => {
-            format!(
-                "Could not reach CloudFormation: {}. Press y to try again.",
-                error.message
-            )
-        }
-        ErrorKind::ExpiredCredentials | ErrorKind::NoCredentials => {
-            format!("Credentials problem: {}", error.message)
-        }
-        _ => format!("Stop failed: {}", error.message),
-    }
 }
 
 fn sort_stack_sets(rows: &mut [StackSetRow]) {
@@ -483,6 +456,11 @@ fn on_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> {
         state.quit = true;
         return vec![Command::Quit];
     }
+    let previous_input = match &state.overlay {
+        Some(Overlay::Confirm(dialog)) => dialog.last_input,
+        _ => at,
+    };
+    note_dialog_input(state, at);
     // Nothing but the notice is on screen: a key must not act on what no one can see.
     if !layout::fits(state.size.0, state.size.1) {
         if state.settings.keymap.action(Mode::Normal, &key, false) == Some(Action::Quit) {
@@ -492,7 +470,7 @@ fn on_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> {
         return Vec::new();
     }
     match state.mode() {
-        Mode::Dialog => on_dialog_key(state, key, at),
+        Mode::Dialog => on_dialog_key(state, key, at, previous_input),
         Mode::Popup => {
             // Any key closes help and detail.
             state.overlay = None;
@@ -537,6 +515,7 @@ fn on_filter_key(state: &mut State, key: KeyEvent) {
 /// Pasted text goes to the input that has focus, as text, and nowhere else: a paste never
 /// acts as keys.
 fn on_paste(state: &mut State, text: &str, at: Instant) -> Vec<Command> {
+    note_dialog_input(state, at);
     if !layout::fits(state.size.0, state.size.1) {
         return Vec::new();
     }
@@ -549,7 +528,10 @@ fn on_paste(state: &mut State, text: &str, at: Instant) -> Vec<Command> {
             if cut {
                 flash(
                     state,
-                    format!("Paste cut: the filter holds at most {} characters.", layout::MAX_FILTER_CHARS),
+                    format!(
+                        "Paste cut: the filter holds at most {} characters.",
+                        layout::MAX_FILTER_CHARS
+                    ),
                     true,
                 );
             }
@@ -559,8 +541,6 @@ fn on_paste(state: &mut State, text: &str, at: Instant) -> Vec<Command> {
             let Some(Overlay::Confirm(dialog)) = &mut state.overlay else {
                 return Vec::new();
             };
-            // A paste is a burst: whatever follows it right away cannot decide.
-            dialog.last_input = dialog.last_input.max(at);
             if dialog.mode == ConfirmMode::TypeName && dialog.phase == StopPhase::Asking {
                 let room = layout::MAX_TYPED_NAME_CHARS.saturating_sub(dialog.typed.chars().count());
                 let (clean, cut) = clean_paste(text, room);
@@ -572,10 +552,22 @@ fn on_paste(state: &mut State, text: &str, at: Instant) -> Vec<Command> {
         }
         Mode::Normal | Mode::Popup => {
             let filter_key = state.settings.keymap.keys_text(Action::Filter);
-            flash(state, format!("Paste ignored: press {filter_key} to filter first."), true);
+            flash(
+                state,
+                format!("Paste ignored: press {filter_key} to filter first."),
+                true,
+            );
         }
     }
     Vec::new()
+}
+
+/// Every key or paste that reaches an open stop dialog, acted on or not (a too-small screen
+/// ignores them), starts its quiet period again: whatever follows within the guard is a burst.
+fn note_dialog_input(state: &mut State, at: Instant) {
+    if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
+        dialog.last_input = dialog.last_input.max(at);
+    }
 }
 
 /// Pasted text as one line of at most `room` characters: line breaks become spaces and other
@@ -705,7 +697,13 @@ fn on_operations_key(state: &mut State, action: Action, stack_set: &str, at: Ins
     }
 }
 
-fn on_operation_key(state: &mut State, action: Action, stack_set: &str, operation_id: &str, at: Instant) -> Vec<Command> {
+fn on_operation_key(
+    state: &mut State,
+    action: Action,
+    stack_set: &str,
+    operation_id: &str,
+    at: Instant,
+) -> Vec<Command> {
     let page = page(state);
     let data = &mut state.operation;
     let columns = data.grid.regions.len();
@@ -828,28 +826,33 @@ fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str, at: 
 
 /// Whether a decision key arriving `at` is deliberate: the dialog has been seen whole for the
 /// guard's length, and the key is not part of a burst.
-fn deliberate(dialog: &StopDialog, at: Instant) -> bool {
+fn deliberate(dialog: &StopDialog, previous_input: Instant, at: Instant) -> bool {
     let guard = layout::CONFIRM_GUARD;
     dialog
         .shown_at
-        .is_some_and(|shown| at >= shown + guard && at >= dialog.last_input + guard)
+        .is_some_and(|shown| at >= shown + guard && at >= previous_input + guard)
 }
 
-fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> {
+/// `previous_input`: the dialog's last input before this key.
+fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant, previous_input: Instant) -> Vec<Command> {
     let keymap = state.settings.keymap.clone();
     let Some(Overlay::Confirm(dialog)) = &mut state.overlay else {
         return Vec::new();
     };
     let typing = dialog.mode == ConfirmMode::TypeName && dialog.phase == StopPhase::Asking;
     let action = keymap.action(Mode::Dialog, &key, typing);
-    let is_deliberate = deliberate(dialog, at);
-    dialog.last_input = dialog.last_input.max(at);
+    let is_deliberate = deliberate(dialog, previous_input, at);
     // Backing out is never dangerous: it acts at once, in every phase.
     if action == Some(Action::CancelStop) {
         state.overlay = None;
         return Vec::new();
     }
     let decision = match (&dialog.phase, action) {
+        // After the outcome, enter dismisses it as esc does.
+        (StopPhase::Sent { .. } | StopPhase::Failed { .. }, Some(Action::PressButton)) => {
+            state.overlay = None;
+            return Vec::new();
+        }
         (StopPhase::Sending | StopPhase::Sent { .. }, _) => return Vec::new(),
         (StopPhase::Failed { .. }, Some(Action::ConfirmStop)) => true,
         (StopPhase::Failed { .. }, _) => return Vec::new(),
@@ -893,10 +896,11 @@ fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> 
                 KeyCode::Backspace => {
                     dialog.typed.pop();
                 }
-                KeyCode::Char(c) if !key.modifiers.contains(KeyModifiers::CONTROL) => {
-                    if dialog.typed.chars().count() < layout::MAX_TYPED_NAME_CHARS {
-                        dialog.typed.push(c);
-                    }
+                KeyCode::Char(c)
+                    if !key.modifiers.contains(KeyModifiers::CONTROL)
+                        && dialog.typed.chars().count() < layout::MAX_TYPED_NAME_CHARS =>
+                {
+                    dialog.typed.push(c);
                 }
                 _ => {}
             }

@@ -579,6 +579,8 @@ impl StackSet {
 
 /// A target account and the OU it was reached through.
 type AccountOu = (String, Option<String>);
+/// What an operation targets: (account, OU) pairs, Regions, and the targets echoed back.
+type OpTargets = (Vec<AccountOu>, Vec<String>, Option<Targets>);
 
 /// What to deploy to.
 #[derive(Debug, Clone)]
@@ -938,9 +940,9 @@ impl Engine {
     }
 
     /// The (account, OU) pairs and Regions an operation targets, and the targets to echo back.
-    fn targets_of(&self, si: usize, req: &OpRequest) -> Result<(Vec<AccountOu>, Vec<String>, Option<Targets>), SimError> {
+    fn targets_of(&self, si: usize, req: &OpRequest) -> Result<OpTargets, SimError> {
         let ss = &self.stack_sets[si];
-        let (pairs, regions, echo): (Vec<AccountOu>, Vec<String>, Option<Targets>) = match &req.targets {
+        let (pairs, regions, echo): OpTargets = match &req.targets {
             TargetSpec::Explicit(t) => {
                 if req.regions.is_empty() {
                     return Err(SimError::missing("Regions"));

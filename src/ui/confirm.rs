@@ -56,10 +56,7 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
     lines.push(field(
         "Right now",
         match counts {
-            StopCounts::Counting => vec![Span::styled(
-                format!("counting{}", theme.dots()),
-                theme.warn(),
-            )],
+            StopCounts::Counting => vec![Span::styled(format!("counting{}", theme.dots()), theme.warn())],
             StopCounts::Known {
                 running,
                 pending,
@@ -115,8 +112,7 @@ fn consequence(counts: StopCounts) -> String {
         ..
     } = counts
     else {
-        return "Pending deployments will be cancelled; running ones will finish first. Counting them now."
-            .to_string();
+        return "Pending deployments will be cancelled; running ones will finish first. Counting them now.".to_string();
     };
     let pending = match pending {
         0 => "No pending deployments to cancel".to_string(),

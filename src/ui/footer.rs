@@ -144,10 +144,9 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
                 StopPhase::Asking => vec![hint(cancel, "cancel", 0)],
                 StopPhase::Sending => vec![hint(cancel, "close (the request still goes out)", 0)],
                 StopPhase::Sent { .. } => vec![hint(cancel, "close", 0)],
-                StopPhase::Failed { .. } => vec![
-                    hint(key(Action::ConfirmStop), "try again", 0),
-                    hint(cancel, "close", 0),
-                ],
+                StopPhase::Failed { .. } => {
+                    vec![hint(key(Action::ConfirmStop), "try again", 0), hint(cancel, "close", 0)]
+                }
             };
         }
         None => {}
@@ -162,7 +161,11 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
         // The end of a long filter is where the typing happens: show that.
         let value: Vec<char> = state.filter.value().chars().collect();
         let tail: String = value[value.len().saturating_sub(FILTER_SHOWN)..].iter().collect();
-        let lead = if tail.chars().count() < value.len() { theme.ellipsis() } else { "" };
+        let lead = if tail.chars().count() < value.len() {
+            theme.ellipsis()
+        } else {
+            ""
+        };
         return vec![
             hint(format!("/{lead}{tail}{}", theme.text_cursor()), what, 0),
             hint(key(Action::KeepFilter), "keep filter", 0),

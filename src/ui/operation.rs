@@ -211,7 +211,10 @@ fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
             progress.push(Span::raw(format!("{sep}ETA {eta}")));
         }
     } else if running {
-        progress.push(Span::styled(format!("{sep}ETA estimating{}", theme.dots()), theme.dim()));
+        progress.push(Span::styled(
+            format!("{sep}ETA estimating{}", theme.dots()),
+            theme.dim(),
+        ));
     }
     vec![first, counts, Line::from(progress)]
 }

@@ -35,7 +35,11 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
     let mut lines = vec![layout.heading(theme, ellipsis)];
 
     let (start, end) = super::window(data.selected, data.visible.len(), height);
-    for (index, row) in data.visible[start..end].iter().filter_map(|i| data.rows.get(*i)).enumerate() {
+    for (index, row) in data.visible[start..end]
+        .iter()
+        .filter_map(|i| data.rows.get(*i))
+        .enumerate()
+    {
         let selected = start + index == data.selected;
         lines.push(layout.row(row, state, theme, selected));
     }
