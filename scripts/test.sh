@@ -18,6 +18,9 @@ if [ ! -x .venv/bin/pytest ]; then
   .venv/bin/pip install -q --disable-pip-version-check -r tests/boto3/requirements.txt
 fi
 
-cargo build --quiet --bin sstop
+# One build: `cargo test` also builds the sstop binary (the integration tests run it). A separate
+# `cargo build` first would compile tokio and everything above it twice, since the tests enable
+# dev-dependency features (tokio's test-util) that a plain build does not.
+mkdir -p target
 cargo test --quiet --all-targets 2>&1 | tee target/cargo-test.log
 SSTOP_BIN="$PWD/target/debug/sstop" .venv/bin/pytest -q tests/boto3
