@@ -8,6 +8,7 @@ pub mod config;
 pub mod messages;
 pub mod model;
 pub mod poll;
+pub mod settings;
 pub mod sim;
 pub mod tui;
 pub mod ui;

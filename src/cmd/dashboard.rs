@@ -12,7 +12,8 @@ use sstop::cli::{Cli, DemoArgs};
 use sstop::config::Config;
 use sstop::messages;
 use sstop::model::CallAs;
-use sstop::poll::{PollConfig, RateLimiter};
+use sstop::poll::RateLimiter;
+use sstop::settings::{Environment, Resolved, Run};
 use sstop::tui::{self, DashboardOptions};
 
 use super::{call_as, connect_options, is_not_found, read_only_source, usage_error};
@@ -58,48 +59,31 @@ async fn dashboard(
     call_as: CallAs,
     profile_label: Option<String>,
 ) -> ExitCode {
-    let keymap = match config.keymap() {
-        Ok(keymap) => keymap,
-        Err(err) => return usage_error(err),
-    };
+    if let Err(err) = config.keymap() {
+        return usage_error(err);
+    }
     let (api, resolved) = match SdkApi::connect(&options).await {
         Ok(found) => found,
         Err(err) => return usage_error(err),
     };
-    let poll_secs = cli.ui.poll_interval.or(config.poll_interval).unwrap_or(5).max(1);
-    let no_color = std::env::var_os("NO_COLOR").is_some_and(|v| !v.is_empty()) || config.color == Some(false);
-    let settings = Settings {
-        call_as,
-        read_only: read_only_source(cli, config).is_some(),
-        confirm: config.confirm.unwrap_or_default(),
-        keymap,
-        target: Target {
-            profile: profile_label.clone().or(options.profile.clone()),
-            region: Some(resolved.region),
-            endpoint: resolved.endpoint,
-        },
-        poll_interval_secs: poll_secs,
-        ascii: cli.ui.ascii || config.ascii.unwrap_or(false) || !locale_is_utf8(),
-        no_color,
+    let target = Target {
+        profile: profile_label.clone().or(options.profile.clone()),
+        region: Some(resolved.region),
+        endpoint: resolved.endpoint,
     };
-    let poll = PollConfig {
-        call_as,
-        active_interval: Duration::from_secs(poll_secs),
-        idle_interval: Duration::from_secs(config.idle_interval.unwrap_or(30).max(1)),
-        read_only: settings.read_only,
-        region: settings.target.region.clone(),
-        endpoint: settings.target.endpoint.clone(),
-        profile: settings.target.profile.clone(),
-        ..Default::default()
-    };
-    // The demo's emulator is on loopback and has no API budget to spare: it gets a higher default
-    // ceiling so the `large` scenario fills in seconds. Against AWS the conservative default holds.
-    let default_rps = if profile_label.as_deref() == Some(DEMO_PROFILE) {
-        50.0
+    let run = if profile_label.as_deref() == Some(DEMO_PROFILE) {
+        Run::Demo
     } else {
-        10.0
+        Run::Aws
     };
-    let rps = config.max_requests_per_second.unwrap_or(default_rps);
+    let Resolved {
+        settings,
+        poll,
+        max_requests_per_second: rps,
+    } = match Settings::resolve(cli, config, Environment::from_process(), run, call_as, target) {
+        Ok(resolved) => resolved,
+        Err(err) => return usage_error(err),
+    };
     let open = cli
         .ui
         .stack_set
@@ -132,19 +116,6 @@ async fn dashboard(
             ExitCode::FAILURE
         }
     }
-}
-
-/// UTF-8 unless the locale says otherwise (LC_ALL, then LC_CTYPE, then LANG).
-fn locale_is_utf8() -> bool {
-    for var in ["LC_ALL", "LC_CTYPE", "LANG"] {
-        if let Ok(value) = std::env::var(var) {
-            if !value.is_empty() {
-                let lower = value.to_ascii_lowercase();
-                return lower.contains("utf-8") || lower.contains("utf8");
-            }
-        }
-    }
-    true
 }
 
 /// `--stack-set`/`--operation` must name something that exists before the screen is taken over:
