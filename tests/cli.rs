@@ -309,6 +309,22 @@ fn config_file_problems() {
 }
 
 #[test]
+fn conflicting_or_missing_key_bindings_are_config_errors_naming_them() {
+    let home = home();
+    // Before: accepted silently, and s-for-stop moved onto j, the key for "down".
+    let clash = write(home.path(), "clash.toml", "[keys]\nstop = \"j\"\n");
+    let err = one_line_error(sstop(home.path()).args(["--config"]).arg(&clash), 2);
+    assert!(
+        err.contains("key j is bound to both") && err.contains("down") && err.contains("stop"),
+        "{err}"
+    );
+    // Before: accepted, leaving only ctrl-c to quit.
+    let none = write(home.path(), "none.toml", "[keys]\nquit = []\n");
+    let err = one_line_error(sstop(home.path()).args(["--config"]).arg(&none), 2);
+    assert!(err.contains("quit has no key"), "{err}");
+}
+
+#[test]
 fn numeric_settings_out_of_range_are_one_line_naming_the_key_and_range() {
     let home = home();
     // Config keys: refused at load, before any connection or terminal.

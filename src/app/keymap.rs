@@ -383,10 +383,11 @@ impl KeyMap {
                     "{} has no key: give it at least one, e.g. {} = \"{}\"{}",
                     action.config_name(),
                     action.config_name(),
-                    KeyMap::default()
-                        .keys_for(*action)
-                        .first()
-                        .map_or("x".to_string(), Key::to_string),
+                    {
+                        let defaults = KeyMap::default().keys_for(*action);
+                        let plain = defaults.iter().find(|k| !k.ctrl).or(defaults.first());
+                        plain.map_or("x".to_string(), Key::to_string)
+                    },
                     if *action == Action::Stop {
                         " (to never stop from this machine, set read_only = true)"
                     } else {
