@@ -38,7 +38,7 @@ pub struct AwsArgs {
     pub endpoint_url: Option<String>,
     /// Whose authority every call is made with.
     #[arg(long, global = true, value_enum)]
-    pub call_as: Option<CallAsArg>,
+    pub call_as: Option<CallAs>,
     /// Config file (default: the platform config dir's sstop/config.toml).
     #[arg(long, global = true)]
     pub config: Option<PathBuf>,
@@ -63,20 +63,15 @@ pub struct UiArgs {
     pub poll_interval: Option<u64>,
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
-pub enum CallAsArg {
-    #[value(name = "self", alias = "SELF")]
-    SelfAccount,
-    #[value(name = "delegated-admin", alias = "DELEGATED_ADMIN")]
-    DelegatedAdmin,
-}
+/// `--call-as self|delegated-admin` (the API's SELF and DELEGATED_ADMIN work too): the domain
+/// type itself, so its spellings are declared once, in `model`.
+impl ValueEnum for CallAs {
+    fn value_variants<'a>() -> &'a [Self] {
+        CallAs::ALL
+    }
 
-impl From<CallAsArg> for CallAs {
-    fn from(value: CallAsArg) -> Self {
-        match value {
-            CallAsArg::SelfAccount => CallAs::SelfAccount,
-            CallAsArg::DelegatedAdmin => CallAs::DelegatedAdmin,
-        }
+    fn to_possible_value(&self) -> Option<clap::builder::PossibleValue> {
+        Some(clap::builder::PossibleValue::new(self.cli_name()).alias(self.as_str()))
     }
 }
 

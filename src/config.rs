@@ -18,22 +18,13 @@ pub enum Keys {
     Many(Vec<String>),
 }
 
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Deserialize)]
-#[serde(rename_all = "kebab-case")]
-pub enum CallAsSetting {
-    #[serde(rename = "self", alias = "SELF")]
-    SelfAccount,
-    #[serde(alias = "DELEGATED_ADMIN")]
-    DelegatedAdmin,
-}
-
-impl From<CallAsSetting> for CallAs {
-    fn from(value: CallAsSetting) -> Self {
-        match value {
-            CallAsSetting::SelfAccount => CallAs::SelfAccount,
-            CallAsSetting::DelegatedAdmin => CallAs::DelegatedAdmin,
-        }
-    }
+/// `call_as = "self" | "delegated-admin"` (or the API's SELF, DELEGATED_ADMIN), read into the
+/// domain type with the spellings `model` declares.
+fn call_as_setting<'de, D: serde::Deserializer<'de>>(deserializer: D) -> Result<Option<CallAs>, D::Error> {
+    let text = String::deserialize(deserializer)?;
+    CallAs::parse_setting(&text).map(Some).ok_or_else(|| {
+        serde::de::Error::custom(format!("unknown call_as {text:?}: use \"self\" or \"delegated-admin\""))
+    })
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -46,7 +37,8 @@ pub struct Config {
     pub profile: Option<String>,
     pub region: Option<String>,
     pub endpoint_url: Option<String>,
-    pub call_as: Option<CallAsSetting>,
+    #[serde(default, deserialize_with = "call_as_setting")]
+    pub call_as: Option<CallAs>,
     pub read_only: Option<bool>,
     pub confirm: Option<ConfirmMode>,
     /// false draws without colour, as NO_COLOR does.

@@ -138,6 +138,14 @@ impl CallAs {
             CallAs::DelegatedAdmin => "delegated-admin",
         }
     }
+
+    /// A flag's or config value: the lower-case spelling, or the API's own.
+    pub fn parse_setting(text: &str) -> Option<CallAs> {
+        CallAs::ALL
+            .iter()
+            .copied()
+            .find(|c| c.cli_name() == text || c.as_str() == text)
+    }
 }
 
 /// How an operation rolls out. Every field is optional, as on the wire.

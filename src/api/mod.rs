@@ -3,6 +3,7 @@
 
 pub mod audit;
 pub mod credentials;
+#[cfg(test)]
 pub mod fake;
 pub mod sdk;
 

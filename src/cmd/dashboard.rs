@@ -48,7 +48,7 @@ pub async fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> ExitCode {
     options.dummy_credentials = true;
     options.read_only = read_only_source(cli, config).is_some();
     // The demo's organization has a delegated administrator: see its stack sets too.
-    let call_as = cli.aws.call_as.map(CallAs::from).unwrap_or(CallAs::DelegatedAdmin);
+    let call_as = cli.aws.call_as.unwrap_or(CallAs::DelegatedAdmin);
     dashboard(cli, config, options, call_as, Some(DEMO_PROFILE.to_string())).await
 }
 

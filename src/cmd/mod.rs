@@ -28,11 +28,7 @@ pub fn usage_error(err: impl std::fmt::Display) -> ExitCode {
 
 /// CallAs: the flag, else the config, else SELF.
 pub fn call_as(cli: &Cli, config: &Config) -> CallAs {
-    cli.aws
-        .call_as
-        .map(CallAs::from)
-        .or(config.call_as.map(CallAs::from))
-        .unwrap_or(CallAs::SelfAccount)
+    cli.aws.call_as.or(config.call_as).unwrap_or(CallAs::SelfAccount)
 }
 
 /// Where read-only comes from, if it is set: the flag wins the naming, as it is the nearer.
