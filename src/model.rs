@@ -148,8 +148,10 @@ impl CallAs {
     }
 }
 
-/// How an operation rolls out. Every field is optional, as on the wire.
+/// How an operation rolls out. Every field is optional, as on the wire (and in the emulator's
+/// scenario files, which read it directly).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(default, deny_unknown_fields)]
 pub struct OperationPreferences {
     pub region_concurrency: Option<RegionConcurrency>,
     pub region_order: Vec<String>,

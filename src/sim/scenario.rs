@@ -9,9 +9,7 @@ use std::path::Path;
 use anyhow::{anyhow, bail, Context};
 use serde::Deserialize;
 
-use crate::model::{
-    CallAs, ConcurrencyMode, GateStatus, OperationAction, OperationPreferences, PermissionModel, RegionConcurrency,
-};
+use crate::model::{CallAs, GateStatus, OperationAction, OperationPreferences, PermissionModel};
 
 use super::engine::{
     Behaviour, Engine, FailureRule, GateRule, Matcher, Millis, NewStackSet, OpRequest, Organization, Ou, TargetSpec,
@@ -210,46 +208,13 @@ pub struct OperationSpec {
     #[serde(default)]
     pub regions: Vec<String>,
     #[serde(default)]
-    pub preferences: PreferencesSpec,
+    pub preferences: OperationPreferences,
     #[serde(default)]
     pub timing: Option<TimingSpec>,
     #[serde(default)]
     pub failures: Vec<FailureSpec>,
     #[serde(default)]
     pub gates: Vec<GateSpec>,
-}
-
-#[derive(Debug, Clone, Default, Deserialize)]
-#[serde(deny_unknown_fields)]
-pub struct PreferencesSpec {
-    #[serde(default)]
-    pub region_concurrency: Option<RegionConcurrency>,
-    #[serde(default)]
-    pub region_order: Vec<String>,
-    #[serde(default)]
-    pub max_concurrent_count: Option<u32>,
-    #[serde(default)]
-    pub max_concurrent_percentage: Option<u32>,
-    #[serde(default)]
-    pub failure_tolerance_count: Option<u32>,
-    #[serde(default)]
-    pub failure_tolerance_percentage: Option<u32>,
-    #[serde(default)]
-    pub concurrency_mode: Option<ConcurrencyMode>,
-}
-
-impl From<&PreferencesSpec> for OperationPreferences {
-    fn from(p: &PreferencesSpec) -> Self {
-        OperationPreferences {
-            region_concurrency: p.region_concurrency,
-            region_order: p.region_order.clone(),
-            max_concurrent_count: p.max_concurrent_count,
-            max_concurrent_percentage: p.max_concurrent_percentage,
-            failure_tolerance_count: p.failure_tolerance_count,
-            failure_tolerance_percentage: p.failure_tolerance_percentage,
-            concurrency_mode: p.concurrency_mode,
-        }
-    }
 }
 
 fn matcher(accounts: &[String], ous: &[String], regions: &[String], actions: &[OperationAction]) -> Matcher {
@@ -428,7 +393,7 @@ pub fn build(scenario: Option<&Scenario>, now: Millis, seed: Option<u64>) -> any
                             action: op.action,
                             targets,
                             regions,
-                            prefs: (&op.preferences).into(),
+                            prefs: op.preferences.clone(),
                             behaviour: behaviour(op.timing, &op.failures, &op.gates),
                         },
                     )
