@@ -540,6 +540,8 @@ impl<A: StackSetApi> Poller<A> {
         }
     }
 
+    /// One round of the watched operation: describe it, read its results (all classes, or
+    /// only the ones that change), infer what finished, and say when to come back.
     async fn operation_round(
         &self,
         generation: u64,
@@ -547,30 +549,10 @@ impl<A: StackSetApi> Poller<A> {
         operation_id: &str,
         mut memory: ScopeMemory,
     ) -> Round {
-        let call_as = self.call_as_for(stack_set);
-        let describe = async {
-            self.limiter.acquire().await;
-            let described = self.api.describe_operation(stack_set, operation_id, call_as).await;
-            if let Ok(operation) = &described {
-                let operation = operation.clone();
-                self.send(Msg::OperationDescribed {
-                    generation,
-                    operation,
-                    at: OffsetDateTime::now_utc(),
-                });
-            }
-            described
-        };
-        // The first read is full whatever the status, so it starts beside the describe: rows
-        // appear after one round trip.
         let first = !memory.have_full;
-        let (described, early_reads) = if first {
-            let reads = self.read_classes(generation, stack_set, operation_id, ResultStatus::ALL, false);
-            let (described, reads) = tokio::join!(describe, reads);
-            (described, Some(reads))
-        } else {
-            (describe.await, None)
-        };
+        let (described, early_reads) = self
+            .describe_and_first_read(generation, stack_set, operation_id, first)
+            .await;
         let operation = match described {
             Ok(operation) => operation,
             Err(error) => {
@@ -579,7 +561,6 @@ impl<A: StackSetApi> Poller<A> {
             }
         };
         let active = operation.status.is_active();
-
         // An ended operation gets one exact read; a running one a full read now and then, and
         // between them only the classes that change, with what finished inferred.
         let full = first || !active || memory.since_full + 1 >= self.config.full_read_every;
@@ -595,43 +576,13 @@ impl<A: StackSetApi> Poller<A> {
                     .await
             }
         };
-        let mut seen: HashSet<(String, String)> = HashSet::new();
-        let mut running = HashMap::new();
-        for outcome in outcomes {
-            match outcome {
-                Ok(read) => {
-                    seen.extend(read.keys);
-                    running.extend(
-                        read.running
-                            .into_iter()
-                            .map(|r| ((r.account.clone(), r.region.clone()), r)),
-                    );
-                }
-                Err(error) => {
-                    let outcome = self.failed(generation, error);
-                    return Round { memory, outcome };
-                }
+        let inferred = match absorb_reads(&mut memory, outcomes, full) {
+            Ok(inferred) => inferred,
+            Err(error) => {
+                let outcome = self.failed(generation, error);
+                return Round { memory, outcome };
             }
-        }
-        let mut inferred = Vec::new();
-        if !full {
-            // Results only move forward; one that was RUNNING and is now in no class we read
-            // (RUNNING, FAILED, CANCELLED) can only have SUCCEEDED.
-            for (key, mut result) in std::mem::take(&mut memory.running) {
-                if !seen.contains(&key) {
-                    result.status = ResultStatus::Succeeded;
-                    result.status_reason = None;
-                    inferred.push(result);
-                }
-            }
-        }
-        memory.running = running;
-        if full {
-            memory.have_full = true;
-            memory.since_full = 0;
-        } else {
-            memory.since_full += 1;
-        }
+        };
         let read = if full { ReadKind::Full } else { ReadKind::Incremental };
         self.send(Msg::ResultsPage {
             generation,
@@ -645,6 +596,41 @@ impl<A: StackSetApi> Poller<A> {
             RoundOutcome::Done
         };
         Round { memory, outcome }
+    }
+
+    /// DescribeStackSetOperation, sent to the screen as soon as it answers. The first read is
+    /// full whatever the status, so it starts beside the describe: rows appear after one round
+    /// trip. Returns the describe and, on the first round, that read.
+    async fn describe_and_first_read(
+        &self,
+        generation: u64,
+        stack_set: &str,
+        operation_id: &str,
+        first: bool,
+    ) -> (
+        Result<crate::model::Operation, ApiError>,
+        Option<Vec<Result<ClassRead, ApiError>>>,
+    ) {
+        let call_as = self.call_as_for(stack_set);
+        let describe = async {
+            self.limiter.acquire().await;
+            let described = self.api.describe_operation(stack_set, operation_id, call_as).await;
+            if let Ok(operation) = &described {
+                self.send(Msg::OperationDescribed {
+                    generation,
+                    operation: operation.clone(),
+                    at: OffsetDateTime::now_utc(),
+                });
+            }
+            described
+        };
+        if first {
+            let reads = self.read_classes(generation, stack_set, operation_id, ResultStatus::ALL, false);
+            let (described, reads) = tokio::join!(describe, reads);
+            (described, Some(reads))
+        } else {
+            (describe.await, None)
+        }
     }
 
     /// Read several status classes at once, each its own paging chain.
@@ -706,6 +692,46 @@ impl<A: StackSetApi> Poller<A> {
             }
         }
     }
+}
+
+/// Folds a round's class reads into the scope's memory: the results now RUNNING (for the next
+/// inference) and, after an incremental read, the results inferred SUCCEEDED. Results only move
+/// forward, so one that was RUNNING and is in no class read (RUNNING, FAILED, CANCELLED) can only
+/// have succeeded. The first failed read fails the round and leaves the memory as it was.
+fn absorb_reads(
+    memory: &mut ScopeMemory,
+    outcomes: Vec<Result<ClassRead, ApiError>>,
+    full: bool,
+) -> Result<Vec<OperationResult>, ApiError> {
+    let mut seen: HashSet<(String, String)> = HashSet::new();
+    let mut running = HashMap::new();
+    for outcome in outcomes {
+        let read = outcome?;
+        seen.extend(read.keys);
+        running.extend(
+            read.running
+                .into_iter()
+                .map(|r| ((r.account.clone(), r.region.clone()), r)),
+        );
+    }
+    let mut inferred = Vec::new();
+    if !full {
+        for (key, mut result) in std::mem::take(&mut memory.running) {
+            if !seen.contains(&key) {
+                result.status = ResultStatus::Succeeded;
+                result.status_reason = None;
+                inferred.push(result);
+            }
+        }
+    }
+    memory.running = running;
+    if full {
+        memory.have_full = true;
+        memory.since_full = 0;
+    } else {
+        memory.since_full += 1;
+    }
+    Ok(inferred)
 }
 
 /// What one status class's read leaves for the inference.
