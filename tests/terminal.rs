@@ -773,3 +773,75 @@ fn a_large_raw_paste_neither_freezes_input_nor_spins() {
         "ctrl-c did not quit after the paste"
     );
 }
+
+/// Whether a process is still there (a zombie counts as gone).
+fn alive(pid: u32) -> bool {
+    !exited(pid)
+}
+
+#[test]
+fn a_hanging_credential_process_is_named_in_the_dashboard_and_none_is_left_after_q() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = Tmux::new("credhang");
+    let sim = LoggedSim::start(&tmux);
+    let dir = tmux.dir();
+    // The helper writes its pid, then hangs as a broken SSO or vault helper does.
+    let helper = tmux.path("helper.sh");
+    std::fs::write(
+        &helper,
+        format!("#!/bin/sh\necho $$ >> {}\nexec sleep 1000\n", q(format!("{dir}/pids"))),
+    )
+    .unwrap();
+    std::process::Command::new("chmod")
+        .arg("755")
+        .arg(&helper)
+        .status()
+        .unwrap();
+    let aws_config = tmux.path("aws-config");
+    std::fs::write(
+        &aws_config,
+        format!(
+            "[profile hangs]\nregion = us-east-1\ncredential_process = {}\n",
+            helper.display()
+        ),
+    )
+    .unwrap();
+    let config = tmux.path("sstop.toml");
+    std::fs::write(&config, "credential_timeout = 2\n").unwrap();
+    let env = format!(
+        "-u AWS_ACCESS_KEY_ID -u AWS_SECRET_ACCESS_KEY -u AWS_SESSION_TOKEN AWS_EC2_METADATA_DISABLED=true \
+         AWS_CONFIG_FILE={} AWS_SHARED_CREDENTIALS_FILE={}",
+        q(aws_config.display().to_string()),
+        q(format!("{dir}/no-credentials"))
+    );
+    foreground(
+        &tmux,
+        &env,
+        &format!(
+            "--profile hangs --endpoint-url {} --config {}",
+            sim.url,
+            q(config.display().to_string())
+        ),
+    );
+    let screen = tmux.wait_screen("the helper named", |s| s.contains("credential_process"));
+    assert!(screen.contains("hangs"), "the profile is named:\n{screen}");
+    let pids: Vec<u32> = std::fs::read_to_string(tmux.path("pids"))
+        .unwrap_or_default()
+        .lines()
+        .filter_map(|l| l.trim().parse().ok())
+        .collect();
+    assert!(!pids.is_empty(), "the helper never ran");
+    let running: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(running.len() <= 1, "more than one helper at a time: {running:?}");
+    tmux.tmux(&["send-keys", "q"]);
+    assert_eq!(tmux.wait_file("status").trim(), "0");
+    // The exit kills the helper's process group; give the kernel a moment to reap it.
+    let deadline = Instant::now() + START;
+    while pids.iter().any(|p| alive(*p)) && Instant::now() < deadline {
+        std::thread::sleep(Duration::from_millis(50));
+    }
+    let left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
+    assert!(left.is_empty(), "helpers left running after q: {left:?}");
+}
