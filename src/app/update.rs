@@ -833,6 +833,15 @@ fn deliberate(dialog: &StopDialog, previous_input: Instant, at: Instant) -> bool
         .is_some_and(|shown| at >= shown + guard && at >= previous_input + guard)
 }
 
+/// What a key does to the stop dialog.
+enum DialogStep {
+    Stay,
+    Close,
+    Flash(String),
+    /// A decision to send: it still has to pass the guard.
+    Decide,
+}
+
 /// `previous_input`: the dialog's last input before this key.
 fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant, previous_input: Instant) -> Vec<Command> {
     let keymap = state.settings.keymap.clone();
@@ -841,21 +850,29 @@ fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant, previous_input: 
     };
     let typing = dialog.mode == ConfirmMode::TypeName && dialog.phase == StopPhase::Asking;
     let action = keymap.action(Mode::Dialog, &key, typing);
-    let is_deliberate = deliberate(dialog, previous_input, at);
-    // Backing out is never dangerous: it acts at once, in every phase.
-    if action == Some(Action::CancelStop) {
-        state.overlay = None;
-        return Vec::new();
-    }
-    let decision = match (&dialog.phase, action) {
-        // After the outcome, enter dismisses it as esc does.
-        (StopPhase::Sent { .. } | StopPhase::Failed { .. }, Some(Action::PressButton)) => {
+    match dialog_step(dialog, action, &key, typing) {
+        DialogStep::Stay => Vec::new(),
+        DialogStep::Close => {
             state.overlay = None;
-            return Vec::new();
+            Vec::new()
         }
-        (StopPhase::Sending | StopPhase::Sent { .. }, _) => return Vec::new(),
-        (StopPhase::Failed { .. }, Some(Action::ConfirmStop)) => true,
-        (StopPhase::Failed { .. }, _) => return Vec::new(),
+        DialogStep::Flash(text) => {
+            flash(state, text, true);
+            Vec::new()
+        }
+        DialogStep::Decide => send_if_deliberate(state, at, previous_input),
+    }
+}
+
+/// The dialog's own rules for a key, phase by phase; sending is left to the guard.
+fn dialog_step(dialog: &mut StopDialog, action: Option<Action>, key: &KeyEvent, typing: bool) -> DialogStep {
+    match (&dialog.phase, action) {
+        // Backing out is never dangerous: it acts at once, in every phase.
+        (_, Some(Action::CancelStop)) => DialogStep::Close,
+        // After the outcome, enter dismisses it as esc does.
+        (StopPhase::Sent { .. } | StopPhase::Failed { .. }, Some(Action::PressButton)) => DialogStep::Close,
+        (StopPhase::Failed { .. }, Some(Action::ConfirmStop)) => DialogStep::Decide,
+        (StopPhase::Sending | StopPhase::Sent { .. } | StopPhase::Failed { .. }, _) => DialogStep::Stay,
         (StopPhase::Asking, Some(Action::SwitchCallAs)) => {
             if dialog.delegated_admin_allowed {
                 dialog.call_as = match dialog.call_as {
@@ -863,33 +880,29 @@ fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant, previous_input: 
                     CallAs::DelegatedAdmin => CallAs::SelfAccount,
                 };
             }
-            return Vec::new();
+            DialogStep::Stay
         }
         (StopPhase::Asking, Some(Action::NextButton)) if !typing => {
             dialog.focus = match dialog.focus {
                 DialogFocus::Cancel => DialogFocus::Stop,
                 DialogFocus::Stop => DialogFocus::Cancel,
             };
-            return Vec::new();
+            DialogStep::Stay
         }
-        (StopPhase::Asking, Some(Action::ConfirmStop)) => !typing,
+        (StopPhase::Asking, Some(Action::ConfirmStop)) if !typing => DialogStep::Decide,
         (StopPhase::Asking, Some(Action::PressButton)) if typing => {
-            if dialog.typed != dialog.stack_set {
-                let text = format!(
+            if dialog.typed == dialog.stack_set {
+                DialogStep::Decide
+            } else {
+                DialogStep::Flash(format!(
                     "Type the stack set name exactly ({}) to stop, or esc.",
                     dialog.stack_set
-                );
-                flash(state, text, true);
-                return Vec::new();
+                ))
             }
-            true
         }
         (StopPhase::Asking, Some(Action::PressButton)) => match dialog.focus {
-            DialogFocus::Stop => true,
-            DialogFocus::Cancel => {
-                state.overlay = None;
-                return Vec::new();
-            }
+            DialogFocus::Stop => DialogStep::Decide,
+            DialogFocus::Cancel => DialogStep::Close,
         },
         (StopPhase::Asking, _) if typing => {
             match key.code {
@@ -904,14 +917,18 @@ fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant, previous_input: 
                 }
                 _ => {}
             }
-            return Vec::new();
+            DialogStep::Stay
         }
-        (StopPhase::Asking, _) => return Vec::new(),
-    };
-    if !decision {
-        return Vec::new();
+        (StopPhase::Asking, _) => DialogStep::Stay,
     }
-    if !is_deliberate {
+}
+
+/// Sends the stop if the decision passed the guard; otherwise says why not.
+fn send_if_deliberate(state: &mut State, at: Instant, previous_input: Instant) -> Vec<Command> {
+    let Some(Overlay::Confirm(dialog)) = &mut state.overlay else {
+        return Vec::new();
+    };
+    if !deliberate(dialog, previous_input, at) {
         let why = if dialog.clipped {
             "Not sent: the terminal is too small to show the whole stop dialog; make it larger (or close this one with esc)."
         } else {
