@@ -110,8 +110,8 @@ fn state_with(settings: Settings) -> State {
     state
 }
 
-/// A state looking at operation `op-1` of `org-baseline` with a small grid loaded.
-fn on_operation(settings: Settings, status: OperationStatus) -> State {
+/// A state on the operations list of `org-baseline`, listing `op-1` in `status`.
+fn on_operations_list(settings: Settings, status: OperationStatus) -> State {
     let mut state = state_with(settings);
     apply(&mut state, [key(KeyCode::Down), key(KeyCode::Enter)]);
     let generation = state.generation;
@@ -124,6 +124,20 @@ fn on_operation(settings: Settings, status: OperationStatus) -> State {
             at: NOW,
         }],
     );
+    state
+}
+
+/// The open stop dialog; panics when there is none.
+fn open_dialog(state: &State) -> &StopDialog {
+    match &state.overlay {
+        Some(Overlay::Confirm(dialog)) => dialog,
+        other => panic!("no stop dialog: {other:?}"),
+    }
+}
+
+/// A state looking at operation `op-1` of `org-baseline` with a small grid loaded.
+fn on_operation(settings: Settings, status: OperationStatus) -> State {
+    let mut state = on_operations_list(settings, status);
     apply(&mut state, [key(KeyCode::Enter)]);
     let generation = state.generation;
     apply(
@@ -303,9 +317,7 @@ fn stop_then_yes_sends_exactly_one_stop_with_the_chosen_call_as() {
     };
     let mut state = on_operation(settings, OperationStatus::Running);
     apply(&mut state, [ch('s')]);
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
-        panic!("dialog not open")
-    };
+    let dialog = open_dialog(&state);
     assert_eq!(dialog.call_as, CallAs::DelegatedAdmin, "pre-selected from --call-as");
     assert_eq!(dialog.focus, DialogFocus::Cancel);
     assert_eq!(
@@ -387,9 +399,7 @@ fn self_managed_stack_sets_are_not_offered_delegated_admin() {
         }],
     );
     apply(&mut state, [ch('s'), key(KeyCode::Right)]);
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
-        panic!("dialog not open")
-    };
+    let dialog = open_dialog(&state);
     assert!(!dialog.delegated_admin_allowed);
     assert_eq!(dialog.call_as, CallAs::SelfAccount);
 }
@@ -428,9 +438,7 @@ fn stop_outcomes_are_worded_in_the_dialog() {
             result: Err(error),
         }],
     );
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
-        panic!("dialog closed")
-    };
+    let dialog = open_dialog(&state);
     assert_eq!(
         dialog.phase,
         StopPhase::Failed {
@@ -448,9 +456,7 @@ fn stop_outcomes_are_worded_in_the_dialog() {
             result: Ok(Some("req-42".into())),
         }],
     );
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
-        panic!("dialog closed")
-    };
+    let dialog = open_dialog(&state);
     assert_eq!(
         dialog.phase,
         StopPhase::Sent {
@@ -633,18 +639,7 @@ mod guard {
 
     #[test]
     fn stop_from_the_operations_list_opens_the_grid_and_counts_first() {
-        let mut state = state_with(Settings::default());
-        apply(&mut state, [key(KeyCode::Down), key(KeyCode::Enter)]);
-        let generation = state.generation;
-        apply(
-            &mut state,
-            [Msg::Operations {
-                generation,
-                stack_set: "org-baseline".into(),
-                result: Ok(vec![operation("op-1", OperationStatus::Running)]),
-                at: NOW,
-            }],
-        );
+        let mut state = on_operations_list(Settings::default(), OperationStatus::Running);
         let commands = apply(&mut state, [ch('s')]);
         assert!(
             matches!(
@@ -656,9 +651,7 @@ mod guard {
             ),
             "{commands:?}"
         );
-        let Some(Overlay::Confirm(dialog)) = &state.overlay else {
-            panic!("no dialog")
-        };
+        let dialog = open_dialog(&state);
         assert_eq!(state.stop_counts(dialog), StopCounts::Counting);
         let generation = state.generation;
         apply(
@@ -677,9 +670,7 @@ mod guard {
                 },
             ],
         );
-        let Some(Overlay::Confirm(dialog)) = &state.overlay else {
-            panic!("no dialog")
-        };
+        let dialog = open_dialog(&state);
         assert_eq!(
             state.stop_counts(dialog),
             StopCounts::Counting,
@@ -694,9 +685,7 @@ mod guard {
                 at: NOW,
             }],
         );
-        let Some(Overlay::Confirm(dialog)) = &state.overlay else {
-            panic!("no dialog")
-        };
+        let dialog = open_dialog(&state);
         assert_eq!(
             state.stop_counts(dialog),
             StopCounts::Known {
@@ -933,9 +922,7 @@ fn the_dialog_starts_on_the_call_as_the_stack_set_was_listed_under() {
         }],
     );
     apply(&mut state, [ch('s')]);
-    let Some(Overlay::Confirm(dialog)) = &state.overlay else {
-        panic!("no dialog")
-    };
+    let dialog = open_dialog(&state);
     assert_eq!(dialog.call_as, CallAs::SelfAccount);
     assert!(dialog.delegated_admin_allowed, "the other choice stays offered");
 }
@@ -947,18 +934,7 @@ fn throughput_counts_only_what_finished_after_the_first_complete_read() {
     assert_eq!(state.operation.progress.len(), 1);
     assert_eq!(state.operation.throughput_per_min(), None, "one sample is no rate");
     // A fresh watch: incremental reads before the first full one must not count as progress.
-    let mut state = state_with(Settings::default());
-    apply(&mut state, [key(KeyCode::Down), key(KeyCode::Enter)]);
-    let generation = state.generation;
-    apply(
-        &mut state,
-        [Msg::Operations {
-            generation,
-            stack_set: "org-baseline".into(),
-            result: Ok(vec![operation("op-1", OperationStatus::Running)]),
-            at: NOW,
-        }],
-    );
+    let mut state = on_operations_list(Settings::default(), OperationStatus::Running);
     apply(&mut state, [key(KeyCode::Enter)]);
     let generation = state.generation;
     let done = |account: &str| result(account, "us-east-1", ResultStatus::Succeeded, "ou-a");
