@@ -129,7 +129,7 @@ fn consequence(counts: StopCounts) -> String {
     let estimate = if exact {
         ""
     } else {
-        " (Estimated: part of these counts comes from the last full read of the results.)"
+        " Counts marked est. include results inferred since the last full read."
     };
     format!("{pending}; {running}.{estimate}")
 }
