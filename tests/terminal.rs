@@ -757,7 +757,8 @@ fn a_large_raw_paste_neither_freezes_input_nor_spins() {
     tmux.tmux(&["set-buffer", &text]);
     tmux.tmux(&["paste-buffer"]);
     tmux.wait_screen("the cap notice", |s| s.contains("at most 200 characters"));
-    pause();
+    // Let the rest of the 8 KB be read and refused; a spinning reader never settles.
+    std::thread::sleep(Duration::from_millis(1500));
     let before = cpu_ticks(pid).expect("sstop's cpu time");
     std::thread::sleep(Duration::from_secs(1));
     let after = cpu_ticks(pid).expect("sstop's cpu time");
