@@ -85,6 +85,32 @@ pub enum Commands {
     Results(ResultsArgs),
     /// Stop an operation (asks y/N on a terminal; --yes without one).
     Stop(StopArgs),
+    /// Wait until an operation ends (following it through QUEUED). Exit codes: 0 succeeded,
+    /// 1 failed, 3 stopped, 4 succeeded with failed instances, 5 --timeout reached, 2 usage.
+    Wait(WaitArgs),
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum WaitOutput {
+    /// A line per event on stderr.
+    Text,
+    /// JSON lines on stdout: one per status change, new failure, and the final summary.
+    Json,
+}
+
+#[derive(Debug, Clone, Args)]
+#[command(group(clap::ArgGroup::new("which").required(true).args(["operation_id", "latest"])))]
+pub struct WaitArgs {
+    pub stack_set: String,
+    pub operation_id: Option<String>,
+    /// Wait on the stack set's newest operation.
+    #[arg(long)]
+    pub latest: bool,
+    /// Give up after this many seconds (exit 5); 1 to 604800.
+    #[arg(long, value_parser = clap::value_parser!(u64).range(1..=604_800))]
+    pub timeout: Option<u64>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub output: WaitOutput,
 }
 
 #[derive(Debug, Clone, Args)]

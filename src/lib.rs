@@ -12,3 +12,4 @@ pub mod settings;
 pub mod sim;
 pub mod tui;
 pub mod ui;
+pub mod wait;

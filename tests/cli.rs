@@ -20,6 +20,12 @@ struct Sim {
 
 impl Sim {
     fn start() -> Sim {
+        Sim::with("runaway", 1.0)
+    }
+
+    /// A scenario (built-in name or file) at a clock speed; a tiny speed leaves time to
+    /// `advance` alone.
+    fn with(scenario: &str, speed: f64) -> Sim {
         let runtime = tokio::runtime::Builder::new_multi_thread()
             .worker_threads(1)
             .enable_all()
@@ -27,7 +33,8 @@ impl Sim {
             .unwrap();
         let handle = runtime
             .block_on(sstop::sim::start(SimOptions {
-                scenario: Some("runaway".into()),
+                scenario: Some(scenario.into()),
+                speed,
                 ..Default::default()
             }))
             .expect("emulator starts");
@@ -888,4 +895,207 @@ fn an_interrupted_lookup_leaves_no_helper_behind() {
             "process {pid} of the helper outlived sstop"
         );
     }
+}
+
+/// `sstop wait ... --output json` started in the background against `sim`; its JSON lines as
+/// they come, and its exit code once it ends.
+struct Waiter {
+    child: std::process::Child,
+    lines: std::sync::mpsc::Receiver<String>,
+    events: Vec<serde_json::Value>,
+}
+
+impl Waiter {
+    fn start(home: &Path, sim: &Sim, args: &[&str]) -> Waiter {
+        use std::io::BufRead;
+        let mut child = std::process::Command::new(env!("CARGO_BIN_EXE_sstop"))
+            .env_clear()
+            .env("PATH", "/usr/bin:/bin")
+            .env("HOME", home)
+            .env("XDG_STATE_HOME", home.join("state"))
+            .env("AWS_EC2_METADATA_DISABLED", "true")
+            .env("AWS_ACCESS_KEY_ID", "x")
+            .env("AWS_SECRET_ACCESS_KEY", "x")
+            .env("AWS_REGION", "us-east-1")
+            .args([
+                "--endpoint-url",
+                &sim.url(),
+                "--poll-interval",
+                "1",
+                "wait",
+                "--output",
+                "json",
+            ])
+            .args(args)
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null())
+            .spawn()
+            .expect("sstop wait starts");
+        let stdout = child.stdout.take().expect("stdout");
+        let (tx, lines) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in std::io::BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    return;
+                }
+            }
+        });
+        Waiter {
+            child,
+            lines,
+            events: Vec::new(),
+        }
+    }
+
+    fn parse(line: &str) -> serde_json::Value {
+        serde_json::from_str(line).unwrap_or_else(|e| panic!("not JSON ({e}): {line}"))
+    }
+
+    /// Blocks until wait has reported its first event (it has read the operation once).
+    fn first_event(&mut self) -> serde_json::Value {
+        let line = self
+            .lines
+            .recv_timeout(std::time::Duration::from_secs(30))
+            .expect("sstop wait reports within 30 s");
+        let event = Waiter::parse(&line);
+        self.events.push(event.clone());
+        event
+    }
+
+    fn finish(mut self) -> (i32, Vec<serde_json::Value>) {
+        let status = self.child.wait().expect("sstop wait ends");
+        while let Ok(line) = self.lines.recv_timeout(std::time::Duration::from_secs(5)) {
+            self.events.push(Waiter::parse(&line));
+        }
+        (status.code().unwrap_or(-1), self.events)
+    }
+}
+
+fn statuses(events: &[serde_json::Value]) -> Vec<String> {
+    events
+        .iter()
+        .filter(|e| e["event"] == "status")
+        .map(|e| e["status"].as_str().unwrap_or_default().to_string())
+        .collect()
+}
+
+#[test]
+fn wait_exits_4_when_an_operation_succeeds_with_failed_instances() {
+    let home = home();
+    let sim = Sim::with("runaway", 0.001);
+    let mut waiter = Waiter::start(home.path(), &sim, &[RUNAWAY_SET, RUNAWAY_OP]);
+    assert_eq!(waiter.first_event()["status"], "RUNNING");
+    // The rollout runs on the emulator's clock: two simulated hours end it.
+    for _ in 0..8 {
+        sim.handle.advance(std::time::Duration::from_secs(900));
+    }
+    let (code, events) = waiter.finish();
+    assert_eq!(code, 4, "{events:?}");
+    assert_eq!(statuses(&events).first().map(String::as_str), Some("RUNNING"));
+    assert_eq!(statuses(&events).last().map(String::as_str), Some("SUCCEEDED"));
+    let failures = events.iter().filter(|e| e["event"] == "failure").count();
+    let summary = events.last().expect("a summary");
+    assert_eq!(summary["event"], "summary");
+    let failed = summary["counts"]["FAILED"].as_u64().unwrap_or(0) as usize;
+    assert!(
+        failed > 0 && failed == failures,
+        "each failure reported once: {failures} vs {failed}"
+    );
+    assert!(summary["failures"][0]["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("<account>"));
+}
+
+#[test]
+fn wait_exits_3_when_the_operation_is_stopped() {
+    let home = home();
+    let sim = Sim::with("runaway", 0.001);
+    let mut waiter = Waiter::start(home.path(), &sim, &[RUNAWAY_SET, "--latest"]);
+    assert_eq!(waiter.first_event()["status"], "RUNNING");
+    sstop_at(home.path(), &sim)
+        .args(["stop", RUNAWAY_SET, RUNAWAY_OP, "--yes"])
+        .assert()
+        .success();
+    sim.handle.advance(std::time::Duration::from_secs(3600));
+    let (code, events) = waiter.finish();
+    assert_eq!(code, 3, "{events:?}");
+    assert_eq!(statuses(&events).last().map(String::as_str), Some("STOPPED"));
+}
+
+#[test]
+fn wait_exits_5_at_its_timeout_and_0_on_a_clean_success() {
+    let home = home();
+    let sim = Sim::with("runaway", 0.001);
+    let (code, events) = Waiter::start(home.path(), &sim, &[RUNAWAY_SET, RUNAWAY_OP, "--timeout", "1"]).finish();
+    assert_eq!(code, 5, "{events:?}");
+    assert_eq!(events.last().map(|e| e["event"].clone()), Some("timeout".into()));
+    // cost-anomaly-alerts' only operation ended long ago with every instance deployed.
+    let (code, events) = Waiter::start(home.path(), &sim, &["cost-anomaly-alerts", "--latest"]).finish();
+    assert_eq!(code, 0, "{events:?}");
+    assert_eq!(events.last().map(|e| e["status"].clone()), Some("SUCCEEDED".into()));
+}
+
+#[test]
+fn wait_exits_1_when_the_operation_fails() {
+    let home = home();
+    // One account, one Region, no tolerance, and a failure: the operation fails.
+    let scenario = write(
+        home.path(),
+        "fails.toml",
+        r#"description = "an operation that fails"
+[timing]
+deploy_secs = 30
+[organization]
+management_account = "111111111111"
+regions = ["us-east-1"]
+[[organization.ous]]
+id = "ou-test-one"
+name = "One"
+accounts = ["222222222222", "333333333333"]
+[[stack_sets]]
+name = "breaks"
+[[stack_sets.operations]]
+id = "0b0b0b0b-0000-4000-8000-000000000001"
+action = "CREATE"
+started_mins_ago = 0
+accounts = ["222222222222", "333333333333"]
+regions = ["us-east-1"]
+[stack_sets.operations.preferences]
+max_concurrent_count = 1
+failure_tolerance_count = 0
+[[stack_sets.operations.failures]]
+accounts = ["222222222222"]
+reason = "ResourceLogicalId:Topic, ResourceType:AWS::SNS::Topic, ResourceStatusReason:quota reached."
+"#,
+    );
+    let sim = Sim::with(&scenario.display().to_string(), 0.001);
+    let mut waiter = Waiter::start(home.path(), &sim, &["breaks", "0b0b0b0b-0000-4000-8000-000000000001"]);
+    waiter.first_event();
+    sim.handle.advance(std::time::Duration::from_secs(600));
+    let (code, events) = waiter.finish();
+    assert_eq!(code, 1, "{events:?}");
+    assert_eq!(statuses(&events).last().map(String::as_str), Some("FAILED"));
+}
+
+#[test]
+fn wait_follows_a_queued_operation_into_running() {
+    let home = home();
+    let sim = Sim::with("rollout", 0.001);
+    let queued = "a41c8e22-7b3d-4f6a-8e5c-2d9b0f1a3c47";
+    let mut waiter = Waiter::start(
+        home.path(),
+        &sim,
+        &["--call-as", "delegated-admin", "org-guardrails", queued],
+    );
+    assert_eq!(waiter.first_event()["status"], "QUEUED");
+    for _ in 0..12 {
+        sim.handle.advance(std::time::Duration::from_secs(900));
+    }
+    let (code, events) = waiter.finish();
+    let seen = statuses(&events);
+    assert_eq!(seen.first().map(String::as_str), Some("QUEUED"), "{seen:?}");
+    assert_eq!(seen.last().map(String::as_str), Some("SUCCEEDED"), "{seen:?}");
+    let failed = events.last().map_or(0, |e| e["counts"]["FAILED"].as_u64().unwrap_or(0));
+    assert_eq!(code, if failed > 0 { 4 } else { 0 }, "{events:?}");
 }

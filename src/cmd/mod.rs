@@ -4,6 +4,7 @@
 pub mod dashboard;
 pub mod results;
 pub mod stop;
+pub mod wait;
 
 use std::future::Future;
 use std::process::ExitCode;

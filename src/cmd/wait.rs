@@ -1,0 +1,105 @@
+//! `sstop wait STACK_SET [OPERATION_ID | --latest]`: block until the operation ends, for
+//! pipelines. Text lines on stderr, or JSON lines on stdout; the exit code says how it ended
+//! (0 succeeded, 1 failed, 3 stopped, 4 succeeded with failed instances, 5 timed out, 2 usage).
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use sstop::cli::{Cli, WaitArgs, WaitOutput};
+use sstop::config::Config;
+use sstop::settings::DEFAULT_POLL_SECS;
+use sstop::wait::{self, WaitEvent, WaitOptions};
+
+use super::{call_as, call_failed, connect, interruptible, usage_error};
+
+pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
+    interruptible(async {
+        let api = match connect(cli, config).await {
+            Ok(api) => api,
+            Err(code) => return code,
+        };
+        let call_as = call_as(cli, config);
+        let operation_id = match &args.operation_id {
+            Some(id) => id.clone(),
+            None => match wait::latest_operation(&api, &args.stack_set, call_as).await {
+                Ok(Some(id)) => id,
+                Ok(None) => return usage_error(format!("stack set {:?} has no operations to wait on", args.stack_set)),
+                Err(err) => return call_failed(&err, &args.stack_set, "", call_as),
+            },
+        };
+        let options = WaitOptions {
+            call_as,
+            interval: Duration::from_secs(
+                cli.ui
+                    .poll_interval
+                    .or(config.poll_interval)
+                    .unwrap_or(DEFAULT_POLL_SECS),
+            ),
+            timeout: args.timeout.map(Duration::from_secs),
+        };
+        let output = args.output;
+        let outcome = wait::wait(&api, &args.stack_set, &operation_id, &options, |event| {
+            print(output, &event)
+        })
+        .await;
+        match outcome {
+            Ok(outcome) => ExitCode::from(outcome.exit_code()),
+            Err(err) => call_failed(&err, &args.stack_set, &operation_id, call_as),
+        }
+    })
+    .await
+}
+
+/// One event: a JSON line on stdout, or a line of text on stderr. A closed pipe is ignored;
+/// the exit code still tells the outcome.
+fn print(output: WaitOutput, event: &WaitEvent) {
+    match output {
+        WaitOutput::Json => {
+            if let Ok(line) = serde_json::to_string(event) {
+                let _ = writeln!(std::io::stdout().lock(), "{line}");
+            }
+        }
+        WaitOutput::Text => {
+            let _ = writeln!(std::io::stderr().lock(), "{}", text(event));
+        }
+    }
+}
+
+fn text(event: &WaitEvent) -> String {
+    match event {
+        WaitEvent::Status { operation_id, status } => format!("{operation_id}: {status}"),
+        WaitEvent::Failure {
+            account,
+            region,
+            reason,
+        } => format!(
+            "FAILED {account} {region}: {}",
+            reason.as_deref().unwrap_or("(no reason given)")
+        ),
+        WaitEvent::Summary(summary) => {
+            let counts: Vec<String> = summary
+                .counts
+                .iter()
+                .map(|(status, n)| format!("{n} {}", status.to_ascii_lowercase()))
+                .collect();
+            let mut text = format!(
+                "{} ended {}: {}",
+                summary.operation_id,
+                summary.status,
+                if counts.is_empty() {
+                    "no results".to_string()
+                } else {
+                    counts.join(", ")
+                }
+            );
+            for failure in &summary.failures {
+                text.push_str(&format!("\n  {} x {}", failure.count, failure.reason));
+            }
+            text
+        }
+        WaitEvent::Timeout { operation_id, status } => {
+            format!("{operation_id}: still {status} when --timeout passed")
+        }
+    }
+}

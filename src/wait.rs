@@ -1,0 +1,190 @@
+//! `sstop wait`: follow one operation (through QUEUED) until it ends, reporting each status
+//! change, each new failure, and a final summary. The logic lives here, generic over the API
+//! and driven by tokio's clock, so it is tested on a paused clock; `cmd/wait.rs` prints it.
+
+use std::collections::{BTreeMap, HashSet};
+use std::time::Duration;
+
+use serde::Serialize;
+
+use crate::api::{all_pages, ApiError, StackSetApi};
+use crate::app::grid::reason_pattern;
+use crate::model::{CallAs, OperationStatus, ResultStatus};
+
+/// What `wait` reports as it goes.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+#[serde(tag = "event", rename_all = "snake_case")]
+pub enum WaitEvent {
+    /// The operation's status, first as found and then at each change.
+    Status { operation_id: String, status: String },
+    /// A result that is FAILED and was not reported before.
+    Failure {
+        account: String,
+        region: String,
+        reason: Option<String>,
+    },
+    /// The end: final status, counts per result status, and the failures grouped by reason.
+    Summary(Summary),
+    /// `--timeout` passed before the operation ended.
+    Timeout { operation_id: String, status: String },
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Summary {
+    pub operation_id: String,
+    pub status: String,
+    /// Results per status, keyed by the API's status names.
+    pub counts: BTreeMap<String, usize>,
+    /// Reasons with account ids, Regions and request ids masked, most frequent first.
+    pub failures: Vec<FailureCount>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct FailureCount {
+    pub reason: String,
+    pub count: usize,
+}
+
+/// How the wait ended; each has its exit code (documented in the README).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Outcome {
+    Succeeded,
+    Failed,
+    Stopped,
+    SucceededWithFailures,
+    TimedOut,
+}
+
+impl Outcome {
+    pub fn exit_code(self) -> u8 {
+        match self {
+            Outcome::Succeeded => 0,
+            Outcome::Failed => 1,
+            Outcome::Stopped => 3,
+            Outcome::SucceededWithFailures => 4,
+            Outcome::TimedOut => 5,
+        }
+    }
+}
+
+#[derive(Debug, Clone)]
+pub struct WaitOptions {
+    pub call_as: CallAs,
+    /// Time between polls.
+    pub interval: Duration,
+    /// Give up after this long (exit 5).
+    pub timeout: Option<Duration>,
+}
+
+/// The newest operation of a stack set (`--latest`).
+pub async fn latest_operation<A: StackSetApi>(
+    api: &A,
+    stack_set: &str,
+    call_as: CallAs,
+) -> Result<Option<String>, ApiError> {
+    let page = api.list_operations(stack_set, call_as, 20, None).await?;
+    Ok(page.items.into_iter().max_by_key(|op| op.created).map(|op| op.id))
+}
+
+/// Polls until the operation ends or the timeout passes, calling `report` with each event.
+/// Each poll costs one DescribeStackSetOperation and one page per 100 FAILED results.
+pub async fn wait<A: StackSetApi>(
+    api: &A,
+    stack_set: &str,
+    operation_id: &str,
+    options: &WaitOptions,
+    mut report: impl FnMut(WaitEvent),
+) -> Result<Outcome, ApiError> {
+    let deadline = options.timeout.map(|t| tokio::time::Instant::now() + t);
+    let mut last_status: Option<OperationStatus> = None;
+    let mut reported: HashSet<(String, String)> = HashSet::new();
+    loop {
+        let operation = api.describe_operation(stack_set, operation_id, options.call_as).await?;
+        if last_status != Some(operation.status) {
+            report(WaitEvent::Status {
+                operation_id: operation_id.to_string(),
+                status: operation.status.to_string(),
+            });
+            last_status = Some(operation.status);
+        }
+        let failed = all_pages(|token| {
+            api.list_results(
+                stack_set,
+                operation_id,
+                options.call_as,
+                Some(ResultStatus::Failed),
+                token,
+            )
+        })
+        .await?;
+        for result in failed {
+            if reported.insert((result.account.clone(), result.region.clone())) {
+                report(WaitEvent::Failure {
+                    account: result.account,
+                    region: result.region,
+                    reason: result.status_reason,
+                });
+            }
+        }
+        if !operation.status.is_active() {
+            let summary = summarize(api, stack_set, operation_id, options.call_as, operation.status).await?;
+            // The results and the operation's own FailedStackInstancesCount: whichever says more.
+            let failed_instances = summary
+                .counts
+                .get(ResultStatus::Failed.as_str())
+                .copied()
+                .unwrap_or(0)
+                .max(operation.failed_count.unwrap_or(0) as usize);
+            report(WaitEvent::Summary(summary));
+            return Ok(match operation.status {
+                OperationStatus::Succeeded if failed_instances > 0 => Outcome::SucceededWithFailures,
+                OperationStatus::Succeeded => Outcome::Succeeded,
+                OperationStatus::Stopped => Outcome::Stopped,
+                _ => Outcome::Failed,
+            });
+        }
+        let next = tokio::time::Instant::now() + options.interval;
+        if let Some(deadline) = deadline {
+            if next > deadline {
+                tokio::time::sleep_until(deadline).await;
+                report(WaitEvent::Timeout {
+                    operation_id: operation_id.to_string(),
+                    status: operation.status.to_string(),
+                });
+                return Ok(Outcome::TimedOut);
+            }
+        }
+        tokio::time::sleep_until(next).await;
+    }
+}
+
+/// One full read of the ended operation: counts per status and failures by reason.
+async fn summarize<A: StackSetApi>(
+    api: &A,
+    stack_set: &str,
+    operation_id: &str,
+    call_as: CallAs,
+    status: OperationStatus,
+) -> Result<Summary, ApiError> {
+    let results = all_pages(|token| api.list_results(stack_set, operation_id, call_as, None, token)).await?;
+    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
+    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
+    for result in &results {
+        *counts.entry(result.status.as_str().to_string()).or_default() += 1;
+        if result.status == ResultStatus::Failed {
+            let reason = result.status_reason.as_deref().unwrap_or("(no reason given)");
+            *reasons.entry(reason_pattern(reason)).or_default() += 1;
+        }
+    }
+    let mut failures: Vec<FailureCount> = reasons
+        .into_iter()
+        .map(|(reason, count)| FailureCount { reason, count })
+        .collect();
+    failures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+    Ok(Summary {
+        operation_id: operation_id.to_string(),
+        status: status.to_string(),
+        counts,
+        failures,
+    })
+}
