@@ -173,25 +173,31 @@ fn spawn_input_reader(tty: Arc<Tty>, tx: mpsc::UnboundedSender<InputEvent>, stop
                 let _ = tx.send(InputEvent::Gone);
                 return;
             }
-            loop {
+            let mut read = Vec::new();
+            let gone = loop {
                 match crossterm::event::poll(DRAIN_WAIT) {
-                    Ok(false) => break,
+                    Ok(false) => break false,
                     Ok(true) => match crossterm::event::read() {
-                        Ok(event) => {
-                            if tx.send(InputEvent::Terminal(event, Instant::now())).is_err() {
-                                return;
-                            }
-                        }
-                        Err(_) => {
-                            let _ = tx.send(InputEvent::Gone);
-                            return;
-                        }
+                        Ok(event) => read.push(InputEvent::Terminal(event, Instant::now())),
+                        Err(_) => break true,
                     },
-                    Err(_) => {
-                        let _ = tx.send(InputEvent::Gone);
-                        return;
-                    }
+                    Err(_) => break true,
                 }
+            };
+            // crossterm hands out the tty's bytes before a pending SIGWINCH, so a key typed
+            // after a resize can come out first. Resizes read together with keys go first: a
+            // resize makes the stop dialog be seen again, and erring that way only refuses.
+            let (resizes, others): (Vec<_>, Vec<_>) = read
+                .into_iter()
+                .partition(|e| matches!(e, InputEvent::Terminal(Event::Resize(..), _)));
+            for event in resizes.into_iter().chain(others) {
+                if tx.send(event).is_err() {
+                    return;
+                }
+            }
+            if gone {
+                let _ = tx.send(InputEvent::Gone);
+                return;
             }
         }
     });
@@ -397,6 +403,21 @@ where
             match msg_rx.try_recv() {
                 Ok(msg) => batch.push(msg),
                 Err(_) => break,
+            }
+        }
+        // A resize whose signal has not reached us yet must still count before a key decides
+        // anything: compare with the terminal's real size whenever keys are about to act.
+        if batch.iter().any(|m| matches!(m, Msg::Key(..))) {
+            if let Ok(size) = terminal.size() {
+                if (size.width, size.height) != state.size {
+                    batch.insert(
+                        0,
+                        Msg::Resize {
+                            width: size.width,
+                            height: size.height,
+                        },
+                    );
+                }
             }
         }
         for msg in batch {

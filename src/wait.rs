@@ -27,6 +27,9 @@ pub enum WaitEvent {
     Summary(Summary),
     /// `--timeout` passed before the operation ended.
     Timeout { operation_id: String, status: String },
+    /// A poll failed for a reason that may pass (network, throttling, a server error); the
+    /// next poll tries again.
+    Retrying { message: String },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -54,6 +57,10 @@ pub enum Outcome {
     SucceededWithFailures,
     TimedOut,
 }
+
+/// Exit code when the wait ended on an error that leaves the outcome unknown (credentials,
+/// access denied): distinct from 1, which means the operation failed.
+pub const UNKNOWN_EXIT: u8 = 6;
 
 impl Outcome {
     pub fn exit_code(self) -> u8 {
@@ -87,7 +94,10 @@ pub async fn latest_operation<A: StackSetApi>(
 }
 
 /// Polls until the operation ends or the timeout passes, calling `report` with each event.
-/// Each poll costs one DescribeStackSetOperation and one page per 100 FAILED results.
+/// Each poll costs one DescribeStackSetOperation and one page per 100 FAILED results. A
+/// transient failure (network, throttling, a 5xx) is reported and retried at the next poll;
+/// any other error ends the wait. At the timeout the operation is read once more before
+/// giving up, so an operation that ended in the last interval is not called still running.
 pub async fn wait<A: StackSetApi>(
     api: &A,
     stack_set: &str,
@@ -96,29 +106,71 @@ pub async fn wait<A: StackSetApi>(
     mut report: impl FnMut(WaitEvent),
 ) -> Result<Outcome, ApiError> {
     let deadline = options.timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut last_status: Option<OperationStatus> = None;
-    let mut reported: HashSet<(String, String)> = HashSet::new();
+    let mut follower = Follower::default();
+    let mut last_chance = false;
     loop {
-        let operation = api.describe_operation(stack_set, operation_id, options.call_as).await?;
-        if last_status != Some(operation.status) {
+        match follower
+            .poll(api, stack_set, operation_id, options.call_as, &mut report)
+            .await
+        {
+            Ok(Some(outcome)) => return Ok(outcome),
+            Ok(None) => {}
+            Err(error) if error.is_transient() => report(WaitEvent::Retrying {
+                message: error.message.clone(),
+            }),
+            Err(error) => return Err(error),
+        }
+        if last_chance {
+            report(WaitEvent::Timeout {
+                operation_id: operation_id.to_string(),
+                status: follower
+                    .last_status
+                    .map_or_else(|| "unknown".to_string(), |s| s.to_string()),
+            });
+            return Ok(Outcome::TimedOut);
+        }
+        let next = tokio::time::Instant::now() + options.interval;
+        match deadline {
+            Some(deadline) if next >= deadline => {
+                tokio::time::sleep_until(deadline).await;
+                last_chance = true;
+            }
+            _ => tokio::time::sleep_until(next).await,
+        }
+    }
+}
+
+/// What the wait has seen so far: the last status, and the failures already reported.
+#[derive(Default)]
+struct Follower {
+    last_status: Option<OperationStatus>,
+    reported: HashSet<(String, String)>,
+}
+
+impl Follower {
+    /// One poll: the status (reported when it changed), new failures, and the outcome once the
+    /// operation has ended.
+    async fn poll<A: StackSetApi>(
+        &mut self,
+        api: &A,
+        stack_set: &str,
+        operation_id: &str,
+        call_as: CallAs,
+        report: &mut impl FnMut(WaitEvent),
+    ) -> Result<Option<Outcome>, ApiError> {
+        let operation = api.describe_operation(stack_set, operation_id, call_as).await?;
+        if self.last_status != Some(operation.status) {
             report(WaitEvent::Status {
                 operation_id: operation_id.to_string(),
                 status: operation.status.to_string(),
             });
-            last_status = Some(operation.status);
+            self.last_status = Some(operation.status);
         }
-        let failed = all_pages(|token| {
-            api.list_results(
-                stack_set,
-                operation_id,
-                options.call_as,
-                Some(ResultStatus::Failed),
-                token,
-            )
-        })
-        .await?;
+        let failed =
+            all_pages(|token| api.list_results(stack_set, operation_id, call_as, Some(ResultStatus::Failed), token))
+                .await?;
         for result in failed {
-            if reported.insert((result.account.clone(), result.region.clone())) {
+            if self.reported.insert((result.account.clone(), result.region.clone())) {
                 report(WaitEvent::Failure {
                     account: result.account,
                     region: result.region,
@@ -126,35 +178,24 @@ pub async fn wait<A: StackSetApi>(
                 });
             }
         }
-        if !operation.status.is_active() {
-            let summary = summarize(api, stack_set, operation_id, options.call_as, operation.status).await?;
-            // The results and the operation's own FailedStackInstancesCount: whichever says more.
-            let failed_instances = summary
-                .counts
-                .get(ResultStatus::Failed.as_str())
-                .copied()
-                .unwrap_or(0)
-                .max(operation.failed_count.unwrap_or(0) as usize);
-            report(WaitEvent::Summary(summary));
-            return Ok(match operation.status {
-                OperationStatus::Succeeded if failed_instances > 0 => Outcome::SucceededWithFailures,
-                OperationStatus::Succeeded => Outcome::Succeeded,
-                OperationStatus::Stopped => Outcome::Stopped,
-                _ => Outcome::Failed,
-            });
+        if operation.status.is_active() {
+            return Ok(None);
         }
-        let next = tokio::time::Instant::now() + options.interval;
-        if let Some(deadline) = deadline {
-            if next > deadline {
-                tokio::time::sleep_until(deadline).await;
-                report(WaitEvent::Timeout {
-                    operation_id: operation_id.to_string(),
-                    status: operation.status.to_string(),
-                });
-                return Ok(Outcome::TimedOut);
-            }
-        }
-        tokio::time::sleep_until(next).await;
+        let summary = summarize(api, stack_set, operation_id, call_as, operation.status).await?;
+        // The results and the operation's own FailedStackInstancesCount: whichever says more.
+        let failed_instances = summary
+            .counts
+            .get(ResultStatus::Failed.as_str())
+            .copied()
+            .unwrap_or(0)
+            .max(operation.failed_count.unwrap_or(0) as usize);
+        report(WaitEvent::Summary(summary));
+        Ok(Some(match operation.status {
+            OperationStatus::Succeeded if failed_instances > 0 => Outcome::SucceededWithFailures,
+            OperationStatus::Succeeded => Outcome::Succeeded,
+            OperationStatus::Stopped => Outcome::Stopped,
+            _ => Outcome::Failed,
+        }))
     }
 }
 

@@ -846,3 +846,54 @@ fn a_hanging_credential_process_is_named_in_the_dashboard_and_none_is_left_after
     let left: Vec<u32> = pids.iter().copied().filter(|p| alive(*p)).collect();
     assert!(left.is_empty(), "helpers left running after q: {left:?}");
 }
+
+#[test]
+fn esc_and_y_read_together_cancel_rather_than_stop() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, sim) = dashboard_on("escy", true);
+    tmux.tmux(&["send-keys", "s"]);
+    tmux.wait_screen("the dialog", |s| s.contains("Stop operation?"));
+    pause();
+    // One send-keys: the terminal reads ESC and y together, as Alt-y.
+    tmux.tmux(&["send-keys", "Escape", "y"]);
+    pause();
+    assert_eq!(sim.stops(), 0, "esc y sent a stop:\n{}", tmux.screen());
+}
+
+#[test]
+fn a_resize_right_before_y_makes_the_dialog_be_seen_again() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, sim) = dashboard_on("resizey", true);
+    tmux.tmux(&["send-keys", "s"]);
+    tmux.wait_screen("the dialog", |s| s.contains("Stop operation?"));
+    pause();
+    // Shrunk and restored with no pause, then y at once: the dialog was not on screen whole.
+    // One tmux command line, so the three happen back to back inside the server.
+    tmux.tmux(&[
+        "resize-window",
+        "-x",
+        "60",
+        "-y",
+        "15",
+        ";",
+        "resize-window",
+        "-x",
+        "100",
+        "-y",
+        "30",
+        ";",
+        "send-keys",
+        "y",
+    ]);
+    pause();
+    assert_eq!(
+        sim.stops(),
+        0,
+        "a y right after a resize sent a stop:\n{}",
+        tmux.screen()
+    );
+}

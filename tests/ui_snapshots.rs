@@ -1077,3 +1077,37 @@ fn stop_dialog_outcome_messages() {
         assert_snapshot!(format!("stop_outcome_{name}"), text(&draw(&state, 100, 30)));
     }
 }
+
+/// Every column of a terminal 60 wide still shows the whole dialog once it is tall enough:
+/// counts fall back to glyphs and numbers, the switch hint goes, nothing is cut at the border.
+#[test]
+fn a_narrow_but_tall_terminal_still_shows_the_whole_dialog() {
+    let mut harness = operation_with(settings());
+    harness.send(Msg::Resize { width: 60, height: 30 });
+    harness.pause_then(KeyCode::Char('s'));
+    harness.drawn();
+    let commands = harness.pause_then(KeyCode::Char('y'));
+    assert!(
+        matches!(commands.as_slice(), [Command::Stop(_)]),
+        "the whole dialog fits 60x30, so a deliberate y decides: {commands:?}"
+    );
+}
+
+/// A type-name dialog with a long typed name wraps it instead of running off the border, so
+/// the dialog still counts as shown whole.
+#[test]
+fn a_long_typed_name_wraps_inside_the_dialog() {
+    let mut harness = operation_with(type_name());
+    harness.pause_then(KeyCode::Char('s'));
+    harness.keys(&"x".repeat(150));
+    let (width, height) = harness.state.size;
+    let mut terminal = Terminal::new(TestBackend::new(width, height)).unwrap();
+    let mut shown = Drawn::default();
+    terminal
+        .draw(|frame| {
+            shown = view(&harness.state, frame);
+        })
+        .unwrap();
+    assert!(shown.dialog_shown, "{}", text(terminal.backend().buffer()));
+    assert!(text(terminal.backend().buffer()).matches('x').count() >= 150);
+}

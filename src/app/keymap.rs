@@ -246,6 +246,14 @@ impl Key {
     }
 
     pub fn from_event(event: &KeyEvent) -> Option<Key> {
+        // Alt is how a terminal delivers ESC glued to the next key (`esc y` in one read): such
+        // a key is bound to nothing, so it can never be read as the key without its escape.
+        if event
+            .modifiers
+            .intersects(KeyModifiers::ALT | KeyModifiers::META | KeyModifiers::SUPER)
+        {
+            return None;
+        }
         let ctrl = event.modifiers.contains(KeyModifiers::CONTROL);
         let code = match event.code {
             KeyCode::Char(c) => KeyCodeName::Char(if ctrl { c.to_ascii_lowercase() } else { c }),

@@ -589,7 +589,54 @@ mod guard {
             ],
         );
         assert_eq!(stops(&commands), 0);
-        assert_eq!(stops(&apply(&mut state, [key_at(KeyCode::Char('y'), 2000)])), 1);
+        // Shown whole again at the restored size, then a deliberate y.
+        assert_eq!(
+            stops(&apply(&mut state, [drawn(1500), key_at(KeyCode::Char('y'), 2000)])),
+            1
+        );
+    }
+
+    #[test]
+    fn an_alt_key_is_esc_and_a_key_read_together_so_it_cancels() {
+        // Found by an adversarial run: `esc y` in one read arrives as Alt-y, and was taken as y.
+        let mut state = on_operation(Settings::default(), OperationStatus::Running);
+        apply(&mut state, [ch('s'), drawn(0)]);
+        let alt_y = Msg::Key(KeyEvent::new(KeyCode::Char('y'), KeyModifiers::ALT), at_ms(1000));
+        assert_eq!(stops(&apply(&mut state, [alt_y])), 0);
+        assert_eq!(state.overlay, None, "the escape it carried closed the dialog");
+        // Outside the dialog an Alt key does nothing at all (alt-s does not open it).
+        let alt_s = Msg::Key(KeyEvent::new(KeyCode::Char('s'), KeyModifiers::ALT), at_ms(2000));
+        apply(&mut state, [alt_s]);
+        assert_eq!(state.overlay, None);
+    }
+
+    #[test]
+    fn counts_replacing_counting_must_be_seen_before_a_decision() {
+        let mut state = on_operations_list(Settings::default(), OperationStatus::Running);
+        apply(&mut state, [ch('s'), drawn(0)]);
+        let generation = state.generation;
+        apply(
+            &mut state,
+            [
+                Msg::OperationDescribed {
+                    generation,
+                    operation: operation("op-1", OperationStatus::Running),
+                    at: NOW,
+                },
+                Msg::ResultsPage {
+                    generation,
+                    results: vec![result("111111111111", "us-east-1", ResultStatus::Pending, "ou-a")],
+                    read: ReadKind::Full,
+                    at: NOW,
+                },
+            ],
+        );
+        // The counts appeared at 1000 ms; a y right after decides on text no one has read.
+        assert_eq!(stops(&apply(&mut state, [key_at(KeyCode::Char('y'), 1000)])), 0);
+        assert_eq!(
+            stops(&apply(&mut state, [drawn(1100), key_at(KeyCode::Char('y'), 1500)])),
+            1
+        );
     }
 
     #[test]
@@ -969,5 +1016,45 @@ fn throughput_counts_only_what_finished_after_the_first_complete_read() {
         state.operation.throughput_per_min(),
         Some(1.0),
         "1 finished in the 60 s watched"
+    );
+}
+
+#[test]
+fn a_resize_makes_the_dialog_be_seen_again_before_it_decides() {
+    let mut state = on_operation(Settings::default(), OperationStatus::Running);
+    apply(&mut state, [ch('s'), drawn(0)]);
+    // Reflowed by a resize, then y at once: the frame that showed it whole was another size.
+    let commands = apply(
+        &mut state,
+        [Msg::Resize { width: 90, height: 28 }, key_at(KeyCode::Char('y'), 2000)],
+    );
+    assert!(commands.is_empty(), "{commands:?}");
+    let commands = apply(&mut state, [drawn(2100), key_at(KeyCode::Char('y'), 2500)]);
+    assert!(matches!(commands.as_slice(), [Command::Stop(_)]), "{commands:?}");
+}
+
+#[test]
+fn the_grid_keeps_its_own_filter_while_the_failures_screen_filters() {
+    let mut state = on_operation(Settings::default(), OperationStatus::Running);
+    apply(&mut state, [key(KeyCode::Tab)]);
+    assert_eq!(state.operation.visible.len(), 1, "rows with a FAILED cell");
+    apply(
+        &mut state,
+        [ch('f'), ch('/'), ch('x'), ch('y'), ch('z'), key(KeyCode::Enter)],
+    );
+    let generation = state.generation;
+    apply(
+        &mut state,
+        [Msg::ResultsPage {
+            generation,
+            results: vec![],
+            read: ReadKind::Incremental,
+            at: NOW,
+        }],
+    );
+    assert_eq!(
+        state.operation.visible.len(),
+        1,
+        "the failures filter must not empty the grid behind it"
     );
 }

@@ -37,6 +37,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Resize { width, height } => {
             state.size = (width, height);
+            // The dialog must be seen whole again at the new size before it decides.
+            if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
+                dialog.shown_at = None;
+            }
             Vec::new()
         }
         Msg::StackSets { result, at, .. } => {
@@ -196,6 +200,14 @@ fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, re
         // complete read, so results that were merely loaded never count as progress.
         if data.complete && !was_complete {
             data.progress.clear();
+            // The stop dialog's counts just replaced "counting…": what it says changed, so it
+            // must be seen again before it decides.
+            let this_op = data.operation.as_ref().map(|op| op.id.clone());
+            if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
+                if this_op.as_deref() == Some(dialog.operation_id.as_str()) {
+                    dialog.shown_at = None;
+                }
+            }
         }
         if data.complete {
             let finished =
@@ -357,6 +369,8 @@ fn refilter_screen(state: &mut State) {
 }
 
 fn refilter(state: &mut State) {
+    // The grid's own filter, also while the failures screen (with a filter of its own) is on top.
+    let needle = needle_of(state, |s| matches!(s, Screen::Operation { .. }));
     let data = &mut state.operation;
     // Once the grid is whole the cursor follows its row; while the first read pours in, rows
     // sort in ahead of it and following would drag the cursor away from the top.
@@ -365,7 +379,7 @@ fn refilter(state: &mut State) {
     } else {
         None
     };
-    data.visible = data.grid.filtered_rows(state.filter.value(), state.status_filter);
+    data.visible = data.grid.filtered_rows(&needle, state.status_filter);
     data.cursor_row = keep_row
         .and_then(|row| data.visible.iter().position(|r| *r == row))
         .unwrap_or(data.cursor_row);
@@ -388,7 +402,10 @@ fn enter(state: &mut State, screen: Screen) -> Vec<Command> {
     state.saved_filters.push(std::mem::take(&mut state.filter));
     state.filter_editing = false;
     state.screens.push(screen);
-    rescope(state, old_scope)
+    let commands = rescope(state, old_scope);
+    // Data kept from an earlier visit was filtered with a filter that is gone now.
+    refilter_screen(state);
+    commands
 }
 
 fn back(state: &mut State) -> Vec<Command> {
@@ -546,7 +563,14 @@ fn on_paste(state: &mut State, text: &str, at: Instant) -> Vec<Command> {
                 let (clean, cut) = clean_paste(text, room);
                 dialog.typed.push_str(&clean);
                 if cut {
-                    flash(state, "Paste cut: the name box holds at most 256 characters.", true);
+                    flash(
+                        state,
+                        format!(
+                            "Paste cut: the name box holds at most {} characters.",
+                            layout::MAX_TYPED_NAME_CHARS
+                        ),
+                        true,
+                    );
                 }
             }
         }
@@ -728,15 +752,14 @@ fn on_operation_key(
         Action::Failures => {
             state.operation.failures_selected = 0;
             // Same scope, so no new watch: the poller keeps feeding the grid behind this screen.
-            let commands = enter(
+            // `enter` groups the failures for the new screen.
+            return enter(
                 state,
                 Screen::Failures {
                     stack_set: stack_set.to_string(),
                     operation_id: operation_id.to_string(),
                 },
             );
-            regroup_failures(state);
-            return commands;
         }
         Action::Stop => return open_stop_dialog(state, stack_set, operation_id, at),
         _ => {}
@@ -849,7 +872,12 @@ fn on_dialog_key(state: &mut State, key: KeyEvent, at: Instant, previous_input: 
         return Vec::new();
     };
     let typing = dialog.mode == ConfirmMode::TypeName && dialog.phase == StopPhase::Asking;
-    let action = keymap.action(Mode::Dialog, &key, typing);
+    // An Alt key in the dialog is most likely ESC and a key read together: take the ESC.
+    let action = if key.modifiers.intersects(KeyModifiers::ALT | KeyModifiers::META) {
+        Some(Action::CancelStop)
+    } else {
+        keymap.action(Mode::Dialog, &key, typing)
+    };
     match dialog_step(dialog, action, &key, typing) {
         DialogStep::Stay => Vec::new(),
         DialogStep::Close => {

@@ -1,6 +1,7 @@
 //! `sstop wait STACK_SET [OPERATION_ID | --latest]`: block until the operation ends, for
 //! pipelines. Text lines on stderr, or JSON lines on stdout; the exit code says how it ended
-//! (0 succeeded, 1 failed, 3 stopped, 4 succeeded with failed instances, 5 timed out, 2 usage).
+//! (0 succeeded, 1 failed, 3 stopped, 4 succeeded with failed instances, 5 timed out, 6 the
+//! outcome could not be read, 2 usage).
 
 use std::io::Write;
 use std::process::ExitCode;
@@ -11,7 +12,7 @@ use sstop::config::Config;
 use sstop::settings::DEFAULT_POLL_SECS;
 use sstop::wait::{self, WaitEvent, WaitOptions};
 
-use super::{call_as, call_failed, connect, interruptible, usage_error};
+use super::{call_as, call_failed, connect, interruptible, is_not_found, usage_error};
 
 pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
     interruptible(async {
@@ -45,7 +46,13 @@ pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
         .await;
         match outcome {
             Ok(outcome) => ExitCode::from(outcome.exit_code()),
-            Err(err) => call_failed(&err, &args.stack_set, &operation_id, call_as),
+            // Not found is bad input (2); any other error means the outcome is unknown (6),
+            // never "failed" (1).
+            Err(err) if is_not_found(&err) => call_failed(&err, &args.stack_set, &operation_id, call_as),
+            Err(err) => {
+                call_failed(&err, &args.stack_set, &operation_id, call_as);
+                ExitCode::from(wait::UNKNOWN_EXIT)
+            }
         }
     })
     .await
@@ -101,5 +108,6 @@ fn text(event: &WaitEvent) -> String {
         WaitEvent::Timeout { operation_id, status } => {
             format!("{operation_id}: still {status} when --timeout passed")
         }
+        WaitEvent::Retrying { message } => format!("could not read the operation ({message}); trying again"),
     }
 }

@@ -31,27 +31,40 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
         Line::from(all)
     };
     let value_width = text_width.saturating_sub(LABEL_WIDTH + 1);
-    lines.push(field(
-        "Stack set",
-        vec![Span::styled(
-            format::truncate(&dialog.stack_set, value_width, theme.ellipsis()),
-            theme.bold(),
-        )],
-    ));
-    lines.push(field(
-        "Operation",
-        vec![
-            Span::raw(dialog.operation_id.clone()),
-            Span::styled(format!(" {}", dialog.action), theme.dim()),
-        ],
-    ));
+    // The whole name, over as many lines as it takes: two stack sets that differ only at the
+    // end must not look the same here, and type-name mode asks for every character of it.
+    let name: Vec<char> = dialog.stack_set.chars().collect();
+    for (i, part) in name.chunks(value_width.max(1)).enumerate() {
+        let part: String = part.iter().collect();
+        lines.push(field(
+            if i == 0 { "Stack set" } else { "" },
+            vec![Span::styled(part, theme.bold())],
+        ));
+    }
+    if dialog.operation_id.width() + 1 + dialog.action.width() <= value_width {
+        lines.push(field(
+            "Operation",
+            vec![
+                Span::raw(dialog.operation_id.clone()),
+                Span::styled(format!(" {}", dialog.action), theme.dim()),
+            ],
+        ));
+    } else {
+        lines.push(field("Operation", vec![Span::raw(dialog.operation_id.clone())]));
+        lines.push(field("", vec![Span::styled(dialog.action.clone(), theme.dim())]));
+    }
     let count = |status: ResultStatus, n: usize, word: &str| {
         let style = if n == 0 {
             theme.dim()
         } else {
             theme.result_style(status)
         };
-        Span::styled(format!("{} {n} {word}", theme.result_glyph(status)), style)
+        let text = if word.is_empty() {
+            format!("{} {n}", theme.result_glyph(status))
+        } else {
+            format!("{} {n} {word}", theme.result_glyph(status))
+        };
+        Span::styled(text, style)
     };
     lines.push(field(
         "Right now",
@@ -63,17 +76,27 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
                 failed,
                 exact,
             } => {
-                let mut spans = vec![
-                    count(ResultStatus::Running, running, "running"),
-                    Span::raw("   "),
-                    count(ResultStatus::Pending, pending, "pending"),
-                    Span::raw("   "),
-                    count(ResultStatus::Failed, failed, "failed"),
-                ];
-                if !exact {
-                    spans.push(Span::styled("  (est.)", theme.dim()));
+                let counts = |words: bool| {
+                    let word = |w: &'static str| if words { w } else { "" };
+                    let mut spans = vec![
+                        count(ResultStatus::Running, running, word("running")),
+                        Span::raw(if words { "   " } else { "  " }),
+                        count(ResultStatus::Pending, pending, word("pending")),
+                        Span::raw(if words { "   " } else { "  " }),
+                        count(ResultStatus::Failed, failed, word("failed")),
+                    ];
+                    if !exact {
+                        spans.push(Span::styled("  (est.)", theme.dim()));
+                    }
+                    spans
+                };
+                // Words when they fit; glyphs and numbers alone on a narrow terminal.
+                let wide = counts(true);
+                if wide.iter().map(|s| s.content.width()).sum::<usize>() <= value_width {
+                    wide
+                } else {
+                    counts(false)
                 }
-                spans
             }
         },
     ));
@@ -88,8 +111,11 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
     lines.push(Line::raw(""));
     lines.extend(decision_lines(dialog, &state.settings.keymap, theme, text_width));
 
+    // Whole means every line, full height and full width: a line cut at the border could hide
+    // a count or the name.
     let needed = lines.len() as u16 + 2;
-    let shown_whole = needed <= area.height && width + 2 <= area.width;
+    let inner = (width as usize).saturating_sub(2);
+    let shown_whole = needed <= area.height && lines.iter().all(|line| line.width() <= inner);
     let height = needed.min(area.height);
     let block = theme
         .block()
@@ -170,15 +196,22 @@ fn call_as_lines(dialog: &StopDialog, keymap: &KeyMap, theme: &Theme, width: usi
         choice(CallAs::DelegatedAdmin),
     ];
     if dialog.phase == StopPhase::Asking {
-        spans.push(Span::raw("   "));
         let typing = dialog.mode == ConfirmMode::TypeName;
         let keys = if typing {
             non_text_keys(keymap, Action::SwitchCallAs, theme)
         } else {
             theme.key_name(&keymap.keys_text(Action::SwitchCallAs))
         };
-        spans.push(Span::styled(keys, theme.key()));
-        spans.push(Span::styled(" switch", theme.dim()));
+        let hint = [
+            Span::raw("   "),
+            Span::styled(keys, theme.key()),
+            Span::styled(" switch", theme.dim()),
+        ];
+        // The switch hint only where it fits: the choice itself must never be cut.
+        let used: usize = spans.iter().chain(&hint).map(|s| s.content.width()).sum();
+        if used <= width + 1 {
+            spans.extend(hint);
+        }
     }
     vec![Line::from(spans)]
 }
@@ -220,22 +253,25 @@ fn decision_lines(dialog: &StopDialog, keymap: &KeyMap, theme: &Theme, width: us
                     ),
                 ]
             }
-            ConfirmMode::TypeName => vec![
-                Line::from(vec![
-                    Span::raw(" Type the stack set name to confirm: "),
-                    Span::styled(dialog.typed.clone(), theme.bold()),
-                    Span::styled(theme.text_cursor(), theme.key()),
-                ]),
-                Line::raw(""),
-                hint_line(
+            ConfirmMode::TypeName => {
+                // What is typed, wrapped like the name above, so a long name never runs off.
+                let typed: Vec<char> = dialog.typed.chars().chain(theme.text_cursor().chars()).collect();
+                let mut lines = vec![Line::raw(" Type the stack set name to confirm:")];
+                for part in typed.chunks(width.max(1)) {
+                    let text: String = part.iter().collect();
+                    lines.push(Line::styled(format!(" {text}"), theme.bold()));
+                }
+                lines.push(Line::raw(""));
+                lines.push(hint_line(
                     theme,
                     &[
                         (&non_text_keys(keymap, Action::PressButton, theme), "to stop"),
                         (&non_text_keys(keymap, Action::CancelStop, theme), "to cancel"),
                     ],
                     ", ",
-                ),
-            ],
+                ));
+                lines
+            }
         },
         StopPhase::Sending => vec![
             Line::styled(format!(" Sending StopStackSetOperation{ellipsis}"), theme.warn()),
