@@ -229,3 +229,93 @@ async fn summarize<A: StackSetApi>(
         failures,
     })
 }
+
+#[cfg(test)]
+mod tests {
+    use std::sync::{Arc, Mutex};
+
+    use super::*;
+    use crate::api::fake::{FakeApi, FakeData};
+    use crate::api::ErrorKind;
+    use crate::model::{Operation, OperationAction, OperationPreferences};
+
+    fn operation(status: OperationStatus) -> Operation {
+        Operation {
+            id: "op".into(),
+            action: OperationAction::Update,
+            status,
+            created: None,
+            ended: None,
+            status_reason: None,
+            failed_count: Some(0),
+            preferences: OperationPreferences::default(),
+        }
+    }
+
+    fn set_status(api: &FakeApi, status: OperationStatus) {
+        if let Ok(mut data) = api.data.lock() {
+            data.operations.insert("set".into(), vec![operation(status)]);
+        }
+    }
+
+    /// Network errors are retried, not taken for a failed rollout; and an operation that ends
+    /// between the last poll and the deadline is seen ending, not reported still running.
+    #[tokio::test(start_paused = true)]
+    async fn transient_errors_are_retried_and_the_deadline_gets_a_last_read() {
+        let api = Arc::new(FakeApi::new(FakeData {
+            fail_with: Some(ApiError::new(ErrorKind::Network, "connection reset")),
+            ..Default::default()
+        }));
+        set_status(&api, OperationStatus::Running);
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let options = WaitOptions {
+            call_as: CallAs::SelfAccount,
+            interval: Duration::from_secs(10),
+            timeout: Some(Duration::from_secs(25)),
+        };
+        let task = tokio::spawn({
+            let (api, events) = (Arc::clone(&api), Arc::clone(&events));
+            async move {
+                wait(&*api, "set", "op", &options, |e| {
+                    if let Ok(mut events) = events.lock() {
+                        events.push(e);
+                    }
+                })
+                .await
+            }
+        });
+        // Polls at 0 s and 10 s fail; the one at 20 s reads RUNNING.
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        if let Ok(mut data) = api.data.lock() {
+            data.fail_with = None;
+        }
+        // It ends at 22 s: after the last interval's poll, before the 25 s deadline.
+        tokio::time::sleep(Duration::from_secs(7)).await;
+        set_status(&api, OperationStatus::Succeeded);
+        let outcome = task.await.expect("wait runs").expect("no error ends the wait");
+        assert_eq!(outcome, Outcome::Succeeded);
+        let events = events.lock().map(|e| e.clone()).unwrap_or_default();
+        let retries = events
+            .iter()
+            .filter(|e| matches!(e, WaitEvent::Retrying { .. }))
+            .count();
+        assert_eq!(retries, 2, "{events:?}");
+        assert!(matches!(events.last(), Some(WaitEvent::Summary(_))), "{events:?}");
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn a_non_transient_error_ends_the_wait_as_an_error_not_a_failure() {
+        let api = FakeApi::new(FakeData {
+            fail_with: Some(ApiError::new(ErrorKind::AccessDenied, "not authorized")),
+            ..Default::default()
+        });
+        set_status(&api, OperationStatus::Running);
+        let options = WaitOptions {
+            call_as: CallAs::SelfAccount,
+            interval: Duration::from_secs(10),
+            timeout: None,
+        };
+        let error = wait(&api, "set", "op", &options, |_| {}).await.unwrap_err();
+        assert_eq!(error.kind, ErrorKind::AccessDenied);
+    }
+}
