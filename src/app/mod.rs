@@ -45,6 +45,8 @@ pub struct StopRequest {
     pub stack_set: String,
     pub operation_id: String,
     pub call_as: CallAs,
+    /// Which decision sent it (counted per run): a dialog takes only the answer to its own.
+    pub attempt: u64,
 }
 
 /// A stack set with its latest operation, as the overview lists it.
@@ -210,6 +212,8 @@ pub struct StopDialog {
     pub last_input: Instant,
     /// The last frame could not show the whole dialog (the terminal is too small for it).
     pub clipped: bool,
+    /// The attempt this dialog sent last, whose answer it waits for.
+    pub sent: Option<u64>,
 }
 
 /// The stop dialog's counts of the operation's deployments, as the grid knows them.
@@ -381,6 +385,8 @@ pub struct State {
     pub size: (u16, u16),
     /// Rows a page moves, as the last frame drew the current screen.
     pub page_rows: u16,
+    /// Stop requests sent so far; numbers each one.
+    pub stop_attempts: u64,
     pub quit: bool,
 }
 
@@ -408,6 +414,7 @@ impl State {
             flash: None,
             size: (100, 30),
             page_rows: 10,
+            stop_attempts: 0,
             quit: false,
         }
     }

@@ -337,6 +337,7 @@ fn stop_then_yes_sends_exactly_one_stop_with_the_chosen_call_as() {
             stack_set: "org-baseline".into(),
             operation_id: "op-1".into(),
             call_as: CallAs::SelfAccount,
+            attempt: 1,
         })]
     );
     // A second y while the request is in flight sends nothing more.
@@ -448,11 +449,23 @@ fn stop_outcomes_are_worded_in_the_dialog() {
     // y retries, once the failure has been on screen.
     assert!(apply(&mut state, [key_at(KeyCode::Char('y'), 2000)]).is_empty());
     let commands = apply(&mut state, [drawn(2000), key_at(KeyCode::Char('y'), 3000)]);
-    assert!(matches!(commands.as_slice(), [Command::Stop(_)]));
+    let [Command::Stop(retry)] = commands.as_slice() else {
+        panic!("{commands:?}")
+    };
+    assert_ne!(retry.attempt, request.attempt);
+    // A late answer to the first attempt is not the retry's answer.
     apply(
         &mut state,
         [Msg::StopFinished {
             request: request.clone(),
+            result: Ok(Some("req-41".into())),
+        }],
+    );
+    assert_eq!(open_dialog(&state).phase, StopPhase::Sending);
+    apply(
+        &mut state,
+        [Msg::StopFinished {
+            request: retry.clone(),
             result: Ok(Some("req-42".into())),
         }],
     );
@@ -882,6 +895,7 @@ mod guard {
                                 stack_set: "org-baseline".into(),
                                 operation_id: "op-1".into(),
                                 call_as: CallAs::SelfAccount,
+                                attempt: 1,
                             };
                             let result = if ok {
                                 Ok(None)
@@ -1057,4 +1071,48 @@ fn the_grid_keeps_its_own_filter_while_the_failures_screen_filters() {
         1,
         "the failures filter must not empty the grid behind it"
     );
+}
+
+#[test]
+fn a_failed_stop_can_switch_call_as_before_the_retry_and_a_pasted_name_loses_its_newline() {
+    let settings = Settings {
+        call_as: CallAs::SelfAccount,
+        ..Default::default()
+    };
+    let mut state = on_operation(settings, OperationStatus::Running);
+    apply(&mut state, [ch('s')]);
+    let commands = apply(&mut state, decide(KeyCode::Char('y')));
+    let [Command::Stop(request)] = commands.as_slice() else {
+        panic!("{commands:?}")
+    };
+    let error = ApiError::new(ErrorKind::StackSetNotFound, "StackSet org-baseline not found");
+    apply(
+        &mut state,
+        [Msg::StopFinished {
+            request: request.clone(),
+            result: Err(error),
+        }],
+    );
+    apply(&mut state, [key_at(KeyCode::Char('a'), 1500)]);
+    assert_eq!(open_dialog(&state).call_as, CallAs::DelegatedAdmin);
+    let commands = apply(&mut state, [drawn(1600), key_at(KeyCode::Char('y'), 2500)]);
+    assert!(
+        matches!(commands.as_slice(), [Command::Stop(r)] if r.call_as == CallAs::DelegatedAdmin),
+        "{commands:?}"
+    );
+
+    let settings = Settings {
+        confirm: ConfirmMode::TypeName,
+        ..Default::default()
+    };
+    let mut state = on_operation(settings, OperationStatus::Running);
+    apply(
+        &mut state,
+        [ch('s'), drawn(0), Msg::Paste("org-baseline\n".into(), at_ms(500))],
+    );
+    assert_eq!(open_dialog(&state).typed, "org-baseline");
+    assert!(matches!(
+        apply(&mut state, [key_at(KeyCode::Enter, 1500)]).as_slice(),
+        [Command::Stop(_)]
+    ));
 }

@@ -236,7 +236,7 @@ fn on_stop_finished(state: &mut State, request: StopRequest, result: Result<Opti
         Err(error) => crate::messages::stop_error_text(error),
     };
     if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
-        if dialog.operation_id == request.operation_id && dialog.phase == StopPhase::Sending {
+        if dialog.sent == Some(request.attempt) && dialog.phase == StopPhase::Sending {
             dialog.phase = match &result {
                 Ok(request_id) => StopPhase::Sent {
                     request_id: request_id.clone(),
@@ -560,7 +560,9 @@ fn on_paste(state: &mut State, text: &str, at: Instant) -> Vec<Command> {
             };
             if dialog.mode == ConfirmMode::TypeName && dialog.phase == StopPhase::Asking {
                 let room = layout::MAX_TYPED_NAME_CHARS.saturating_sub(dialog.typed.chars().count());
-                let (clean, cut) = clean_paste(text, room);
+                // Stack set names hold no white space: a copied name's newline or spaces go.
+                let name: String = text.chars().filter(|c| !c.is_whitespace()).collect();
+                let (clean, cut) = clean_paste(&name, room);
                 dialog.typed.push_str(&clean);
                 if cut {
                     flash(
@@ -843,6 +845,7 @@ fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str, at: 
         shown_at: None,
         last_input: at,
         clipped: false,
+        sent: None,
     }));
     Vec::new()
 }
@@ -900,14 +903,14 @@ fn dialog_step(dialog: &mut StopDialog, action: Option<Action>, key: &KeyEvent, 
         // After the outcome, enter dismisses it as esc does.
         (StopPhase::Sent { .. } | StopPhase::Failed { .. }, Some(Action::PressButton)) => DialogStep::Close,
         (StopPhase::Failed { .. }, Some(Action::ConfirmStop)) => DialogStep::Decide,
+        // A failure as the wrong caller is put right by switching CallAs before the retry.
+        (StopPhase::Failed { .. }, Some(Action::SwitchCallAs)) => {
+            switch_call_as(dialog);
+            DialogStep::Stay
+        }
         (StopPhase::Sending | StopPhase::Sent { .. } | StopPhase::Failed { .. }, _) => DialogStep::Stay,
         (StopPhase::Asking, Some(Action::SwitchCallAs)) => {
-            if dialog.delegated_admin_allowed {
-                dialog.call_as = match dialog.call_as {
-                    CallAs::SelfAccount => CallAs::DelegatedAdmin,
-                    CallAs::DelegatedAdmin => CallAs::SelfAccount,
-                };
-            }
+            switch_call_as(dialog);
             DialogStep::Stay
         }
         (StopPhase::Asking, Some(Action::NextButton)) if !typing => {
@@ -951,6 +954,16 @@ fn dialog_step(dialog: &mut StopDialog, action: Option<Action>, key: &KeyEvent, 
     }
 }
 
+/// SELF <-> DELEGATED_ADMIN, where DELEGATED_ADMIN is offered.
+fn switch_call_as(dialog: &mut StopDialog) {
+    if dialog.delegated_admin_allowed {
+        dialog.call_as = match dialog.call_as {
+            CallAs::SelfAccount => CallAs::DelegatedAdmin,
+            CallAs::DelegatedAdmin => CallAs::SelfAccount,
+        };
+    }
+}
+
 /// Sends the stop if the decision passed the guard; otherwise says why not.
 fn send_if_deliberate(state: &mut State, at: Instant, previous_input: Instant) -> Vec<Command> {
     let Some(Overlay::Confirm(dialog)) = &mut state.overlay else {
@@ -965,10 +978,13 @@ fn send_if_deliberate(state: &mut State, at: Instant, previous_input: Instant) -
         flash(state, why, true);
         return Vec::new();
     }
+    state.stop_attempts += 1;
     dialog.phase = StopPhase::Sending;
+    dialog.sent = Some(state.stop_attempts);
     vec![Command::Stop(StopRequest {
         stack_set: dialog.stack_set.clone(),
         operation_id: dialog.operation_id.clone(),
         call_as: dialog.call_as,
+        attempt: state.stop_attempts,
     })]
 }

@@ -214,6 +214,7 @@ async fn the_stop_lane_does_not_wait_behind_slow_paging() {
         stack_set: "org".into(),
         operation_id: "op-1".into(),
         call_as: CallAs::SelfAccount,
+        attempt: 1,
     }));
     settle().await;
     let stop = api
@@ -361,6 +362,7 @@ fn stop_request() -> StopRequest {
         stack_set: "org".into(),
         operation_id: "op-1".into(),
         call_as: CallAs::SelfAccount,
+        attempt: 1,
     }
 }
 

@@ -195,8 +195,8 @@ fn call_as_lines(dialog: &StopDialog, keymap: &KeyMap, theme: &Theme, width: usi
         Span::raw("  "),
         choice(CallAs::DelegatedAdmin),
     ];
-    if dialog.phase == StopPhase::Asking {
-        let typing = dialog.mode == ConfirmMode::TypeName;
+    if matches!(dialog.phase, StopPhase::Asking | StopPhase::Failed { .. }) {
+        let typing = dialog.mode == ConfirmMode::TypeName && dialog.phase == StopPhase::Asking;
         let keys = if typing {
             non_text_keys(keymap, Action::SwitchCallAs, theme)
         } else {
