@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde::Serialize;
 
 use crate::api::{all_pages, ApiError, StackSetApi};
-use crate::app::grid::reason_pattern;
+use crate::app::grid::ResultGrid;
 use crate::model::{CallAs, OperationStatus, ResultStatus};
 
 /// What `wait` reports as it goes.
@@ -57,6 +57,9 @@ pub enum Outcome {
     SucceededWithFailures,
     TimedOut,
 }
+
+/// How long past `--timeout` the last read may take before the wait gives up on it.
+pub const DEADLINE_GRACE: Duration = Duration::from_secs(10);
 
 /// Exit code when the wait ended on an error that leaves the outcome unknown (credentials,
 /// access denied): distinct from 1, which means the operation failed.
@@ -109,16 +112,21 @@ pub async fn wait<A: StackSetApi>(
     let mut follower = Follower::default();
     let mut last_chance = false;
     loop {
-        match follower
-            .poll(api, stack_set, operation_id, options.call_as, &mut report)
-            .await
-        {
-            Ok(Some(outcome)) => return Ok(outcome),
-            Ok(None) => {}
-            Err(error) if error.is_transient() => report(WaitEvent::Retrying {
+        let poll = follower.poll(api, stack_set, operation_id, options.call_as, &mut report);
+        // A read that hangs (the SDK's timeouts and retries) may not hold the wait past its
+        // deadline by more than the grace.
+        let polled = match deadline {
+            Some(deadline) => tokio::time::timeout_at(deadline + DEADLINE_GRACE, poll).await.ok(),
+            None => Some(poll.await),
+        };
+        match polled {
+            Some(Ok(Some(outcome))) => return Ok(outcome),
+            Some(Ok(None)) => {}
+            Some(Err(error)) if error.is_transient() => report(WaitEvent::Retrying {
                 message: error.message.clone(),
             }),
-            Err(error) => return Err(error),
+            Some(Err(error)) => return Err(error),
+            None => last_chance = true,
         }
         if last_chance {
             report(WaitEvent::Timeout {
@@ -208,20 +216,23 @@ async fn summarize<A: StackSetApi>(
     status: OperationStatus,
 ) -> Result<Summary, ApiError> {
     let results = all_pages(|token| api.list_results(stack_set, operation_id, call_as, None, token)).await?;
-    let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-    let mut reasons: BTreeMap<String, usize> = BTreeMap::new();
-    for result in &results {
-        *counts.entry(result.status.as_str().to_string()).or_default() += 1;
-        if result.status == ResultStatus::Failed {
-            let reason = result.status_reason.as_deref().unwrap_or("(no reason given)");
-            *reasons.entry(reason_pattern(reason)).or_default() += 1;
-        }
-    }
-    let mut failures: Vec<FailureCount> = reasons
-        .into_iter()
-        .map(|(reason, count)| FailureCount { reason, count })
+    // The dashboard's grid counts and groups them, reasons masked the same way.
+    let mut grid = ResultGrid::default();
+    grid.merge(results);
+    let counts = ResultStatus::ALL
+        .iter()
+        .filter(|status| grid.count(**status) > 0)
+        .map(|status| (status.as_str().to_string(), grid.count(*status)))
         .collect();
-    failures.sort_by(|a, b| b.count.cmp(&a.count).then_with(|| a.reason.cmp(&b.reason)));
+    let failures = grid
+        .failure_groups()
+        .into_iter()
+        .filter(|group| group.status == ResultStatus::Failed)
+        .map(|group| FailureCount {
+            reason: group.reason,
+            count: group.count,
+        })
+        .collect();
     Ok(Summary {
         operation_id: operation_id.to_string(),
         status: status.to_string(),
@@ -301,6 +312,30 @@ mod tests {
             .count();
         assert_eq!(retries, 2, "{events:?}");
         assert!(matches!(events.last(), Some(WaitEvent::Summary(_))), "{events:?}");
+    }
+
+    /// Found trying a hanging endpoint: each read can take the SDK's timeouts and retries, so
+    /// `--timeout` was exceeded by minutes. The wait now ends by the deadline plus a grace.
+    #[tokio::test(start_paused = true)]
+    async fn a_hanging_endpoint_cannot_hold_the_wait_past_its_timeout() {
+        let mut api = FakeApi::new(FakeData::default());
+        api.describe_latency = Duration::from_secs(3600);
+        set_status(&api, OperationStatus::Running);
+        let options = WaitOptions {
+            call_as: CallAs::SelfAccount,
+            interval: Duration::from_secs(10),
+            timeout: Some(Duration::from_secs(30)),
+        };
+        let started = tokio::time::Instant::now();
+        let mut events = Vec::new();
+        let outcome = wait(&api, "set", "op", &options, |e| events.push(e)).await;
+        assert!(matches!(outcome, Ok(Outcome::TimedOut)), "{outcome:?}");
+        assert!(
+            started.elapsed() <= Duration::from_secs(30) + DEADLINE_GRACE,
+            "{:?}",
+            started.elapsed()
+        );
+        assert!(matches!(events.last(), Some(WaitEvent::Timeout { .. })), "{events:?}");
     }
 
     #[tokio::test(start_paused = true)]
