@@ -36,6 +36,9 @@ pub fn advice(error: &ApiError, profile: Option<&str>) -> String {
     }
 }
 
+/// The footer's word when `s` is pressed under read-only.
+pub const DIALOG_READ_ONLY: &str = "READ-ONLY: stopping is disabled (--read-only or read_only in the config).";
+
 /// Why a stop failed, for the stop dialog.
 pub fn stop_error_text(error: &ApiError) -> String {
     match error.kind {

@@ -49,6 +49,16 @@ pub fn locale_is_utf8(var: impl Fn(&str) -> Option<String>) -> bool {
     true
 }
 
+/// Seconds between refreshes of a running operation: the flag, else the config, else 5. The
+/// dashboard and `sstop wait` both poll at it.
+pub fn poll_interval_secs(cli: &Cli, config: &Config) -> u64 {
+    cli.ui
+        .poll_interval
+        .or(config.poll_interval)
+        .unwrap_or(DEFAULT_POLL_SECS)
+        .max(1)
+}
+
 /// Everything the dashboard starts with.
 #[derive(Debug, Clone)]
 pub struct Resolved {
@@ -79,12 +89,7 @@ impl Settings {
         target: Target,
     ) -> Result<Resolved, String> {
         let keymap: KeyMap = config.keymap()?;
-        let poll_secs = cli
-            .ui
-            .poll_interval
-            .or(config.poll_interval)
-            .unwrap_or(DEFAULT_POLL_SECS)
-            .max(1);
+        let poll_secs = poll_interval_secs(cli, config);
         let idle_secs = config.idle_interval.unwrap_or(DEFAULT_IDLE_SECS).max(1);
         let read_only = cli.ui.read_only || config.read_only == Some(true);
         let settings = Settings {

@@ -500,46 +500,13 @@ fn a_c_locale_gets_an_ascii_screen() {
     assert!(odd.is_empty(), "non-ASCII on a C-locale screen: {odd:?}\n{screen}");
 }
 
-/// `sstop sim` as a child process on a free port; killed on drop.
-struct Sim {
-    child: Child,
-    url: String,
-}
-
-impl Sim {
-    fn start() -> Sim {
-        use std::io::BufRead;
-        let mut child = Command::new(bin())
-            .args(["sim", "--listen", "127.0.0.1:0", "--scenario", "runaway"])
-            .env("XDG_STATE_HOME", std::env::temp_dir())
-            .stdout(Stdio::piped())
-            .stderr(Stdio::null())
-            .spawn()
-            .expect("sstop sim starts");
-        let mut line = String::new();
-        std::io::BufReader::new(child.stdout.take().unwrap())
-            .read_line(&mut line)
-            .expect("sim prints its address");
-        let url = line.trim().rsplit(' ').next().unwrap_or_default().to_string();
-        assert!(url.starts_with("http://127.0.0.1:"), "unexpected first line: {line:?}");
-        Sim { child, url }
-    }
-}
-
-impl Drop for Sim {
-    fn drop(&mut self) {
-        let _ = self.child.kill();
-        let _ = self.child.wait();
-    }
-}
-
 #[test]
 fn no_credentials_are_shown_in_the_dashboard_which_keeps_running() {
     if !have_tmux() {
         return;
     }
-    let sim = Sim::start();
     let tmux = Tmux::new("nocreds");
+    let sim = LoggedSim::start(&tmux);
     let dir = tmux.dir();
     std::fs::create_dir(tmux.path("home")).unwrap();
     // Nothing from this machine: an empty home, no AWS_* variables, no instance metadata.

@@ -454,6 +454,11 @@ impl KeyMap {
             .unwrap_or_default()
     }
 
+    /// The keys of an action that still act while text is typed (printable keys are text then).
+    pub fn keys_while_typing(&self, action: Action) -> Vec<Key> {
+        self.keys_for(action).into_iter().filter(|k| !k.is_text()).collect()
+    }
+
     /// The keys of an action joined for the footer and help, e.g. `↑/k`.
     pub fn keys_text(&self, action: Action) -> String {
         self.keys_for(action)

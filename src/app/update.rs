@@ -791,7 +791,7 @@ fn permission_model_of(state: &State, stack_set: &str) -> Option<PermissionModel
 /// Why an operation cannot be stopped, in words for the footer; Ok when it can.
 fn check_stoppable(state: &State, operation: &Operation) -> Result<(), String> {
     if state.settings.read_only {
-        return Err("READ-ONLY: stopping is disabled (--read-only or read_only in the config).".to_string());
+        return Err(crate::messages::DIALOG_READ_ONLY.to_string());
     }
     if !operation.status.is_stoppable() {
         let why = match operation.status {
@@ -808,7 +808,7 @@ fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str, at: 
     let listed = state.operations.operations.iter().find(|op| op.id == operation_id);
     let Some(operation) = loaded.or(listed).cloned() else {
         let why = if state.settings.read_only {
-            "READ-ONLY: stopping is disabled (--read-only or read_only in the config)."
+            crate::messages::DIALOG_READ_ONLY
         } else {
             "The operation's status is not known yet: wait for it to load."
         };

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use sstop::cli::{Cli, WaitArgs, WaitOutput};
 use sstop::config::Config;
-use sstop::settings::DEFAULT_POLL_SECS;
+use sstop::settings::poll_interval_secs;
 use sstop::wait::{self, WaitEvent, WaitOptions};
 
 use super::{call_as, call_failed, connect, interruptible, is_not_found, usage_error};
@@ -31,12 +31,7 @@ pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
         };
         let options = WaitOptions {
             call_as,
-            interval: Duration::from_secs(
-                cli.ui
-                    .poll_interval
-                    .or(config.poll_interval)
-                    .unwrap_or(DEFAULT_POLL_SECS),
-            ),
+            interval: Duration::from_secs(poll_interval_secs(cli, config)),
             timeout: args.timeout.map(Duration::from_secs),
         };
         let output = args.output;

@@ -314,12 +314,7 @@ fn decision_lines(dialog: &StopDialog, keymap: &KeyMap, theme: &Theme, width: us
 
 /// The keys of an action that still act while a name is typed (printable keys are text then).
 fn non_text_keys(keymap: &KeyMap, action: Action, theme: &Theme) -> String {
-    let keys: Vec<String> = keymap
-        .keys_for(action)
-        .iter()
-        .filter(|k| !k.is_text())
-        .map(|k| k.to_string())
-        .collect();
+    let keys: Vec<String> = keymap.keys_while_typing(action).iter().map(|k| k.to_string()).collect();
     theme.key_name(&keys.join("/"))
 }
 

@@ -91,8 +91,7 @@ pub fn key_label(keymap: &KeyMap, action: Action, theme: &Theme) -> String {
 
 /// Like `key_label`, but only keys that act while text is typed (not printable ones).
 fn non_text_label(keymap: &KeyMap, action: Action, theme: &Theme) -> String {
-    let keys = keymap.keys_for(action);
-    let key = keys.iter().find(|k| !k.is_text()).or(keys.first());
+    let key = keymap.keys_while_typing(action).first().copied();
     theme.key_name(&key.map_or("?".to_string(), |k| k.to_string()))
 }
 
