@@ -253,6 +253,10 @@ pub fn initial_state(settings: Settings, open: Option<(String, Option<String>)>)
         }
     }
     state.generation = 1;
+    // Whichever screen opens first waits from now.
+    let now = state.now;
+    state.operations.freshness.waiting_since = Some(now);
+    state.operation.freshness.waiting_since = Some(now);
     let scope = state.scope();
     (state, vec![Command::Watch { scope, generation: 1 }])
 }

@@ -275,6 +275,8 @@ pub struct Freshness {
     /// The last failure since the last success, shown until a fetch succeeds again.
     pub error: Option<ApiError>,
     pub loading: bool,
+    /// When this screen asked for data it still has none of: a silent endpoint shows for how long.
+    pub waiting_since: Option<OffsetDateTime>,
 }
 
 #[derive(Debug, Clone, Default)]
@@ -401,6 +403,7 @@ impl State {
             stack_sets: StackSetsData {
                 freshness: Freshness {
                     loading: true,
+                    waiting_since: Some(now),
                     ..Default::default()
                 },
                 ..Default::default()

@@ -427,8 +427,12 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
         return Vec::new();
     }
     state.generation += 1;
+    let now = state.now;
     match &scope {
-        super::Scope::StackSets => state.stack_sets.freshness.loading = true,
+        super::Scope::StackSets => {
+            state.stack_sets.freshness.loading = true;
+            state.stack_sets.freshness.waiting_since = Some(now);
+        }
         super::Scope::Operations { stack_set } => {
             if state.operations.stack_set != *stack_set {
                 state.operations = OperationsData {
@@ -437,9 +441,11 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
                 };
             }
             state.operations.freshness.loading = true;
+            state.operations.freshness.waiting_since = Some(now);
         }
         super::Scope::Operation { stack_set, .. } => {
             state.operation = OperationData::new(stack_set);
+            state.operation.freshness.waiting_since = Some(now);
             state.status_filter = None;
         }
     }

@@ -24,6 +24,9 @@ use crate::app::layout::{self, FOOTER_HEIGHT, HEADER_HEIGHT, MIN_HEIGHT, MIN_WID
 use crate::app::{Freshness, Overlay, Screen, State};
 use theme::Theme;
 
+/// Seconds of loading with no answer after which the header says the endpoint is silent.
+const SILENCE_NOTICE_SECS: i64 = 5;
+
 /// What a frame showed that `update` needs to know (the loop sends it back as `Msg::Drawn`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub struct Drawn {
@@ -182,7 +185,18 @@ fn freshness_text(freshness: &Freshness, state: &State, theme: &Theme) -> (Strin
     }
     match ago {
         Some(ago) => (format!("updated {ago} ago"), theme.dim()),
-        None if freshness.loading => (format!("loading{}", theme.dots()), theme.warn()),
+        // A silent endpoint: say so, and for how long, before the SDK's timeouts give up.
+        None if freshness.loading => match freshness.waiting_since {
+            Some(since) if state.now - since >= time::Duration::seconds(SILENCE_NOTICE_SECS) => (
+                format!(
+                    "no answer yet from CloudFormation after {}{}",
+                    format::age(since, state.now),
+                    theme.dots()
+                ),
+                theme.warn(),
+            ),
+            _ => (format!("loading{}", theme.dots()), theme.warn()),
+        },
         None => (String::new(), Style::new()),
     }
 }
@@ -233,6 +247,20 @@ pub(crate) fn popup(frame: &mut Frame, area: Rect, block: ratatui::widgets::Bloc
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    /// Found against an endpoint that accepts and never answers: "loading…" for 40 s, then the
+    /// first word. The header now says how long the silence has lasted.
+    #[test]
+    fn a_silent_endpoint_is_named_with_how_long_it_has_been_silent() {
+        let start = time::macros::datetime!(2026-11-22 03:30 UTC);
+        let mut state = State::new(crate::app::Settings::default(), start);
+        let theme = Theme::new(&state.settings);
+        let (text, _) = freshness_text(&state.stack_sets.freshness, &state, &theme);
+        assert_eq!(text, "loading…", "the first seconds are ordinary loading");
+        crate::app::update(&mut state, crate::app::Msg::Tick(start + time::Duration::seconds(15)));
+        let (text, _) = freshness_text(&state.stack_sets.freshness, &state, &theme);
+        assert!(text.contains("no answer yet") && text.contains("15s"), "{text}");
+    }
 
     #[test]
     fn window_keeps_the_cursor_visible() {
