@@ -74,7 +74,7 @@ pub fn view(state: &State, frame: &mut Frame) -> Drawn {
 fn draw_too_small(state: &State, frame: &mut Frame, area: Rect) {
     let quit = state.settings.keymap.keys_text(crate::app::Action::Quit);
     let text = format!(
-        "terminal too small: {}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT} ({quit} or ctrl-c quits)",
+        "terminal too small: {}x{}, need at least {MIN_WIDTH}x{MIN_HEIGHT} ({quit} quits)",
         area.width, area.height
     );
     let lines = format::wrap(&text, area.width as usize);
