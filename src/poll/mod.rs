@@ -3,6 +3,7 @@
 //! Stop requests take their own lane: they never wait behind polling or the request ceiling.
 
 mod limiter;
+mod reads;
 
 use std::collections::{HashMap, HashSet};
 use std::sync::Arc;
@@ -14,6 +15,7 @@ use tokio::task::JoinHandle;
 use tokio::time::Instant;
 
 pub use limiter::RateLimiter;
+use reads::{infer, key_of, FullRead, Key, RunningRead};
 
 use crate::api::audit::{self, StopAttempt};
 use crate::api::{ApiError, ErrorKind, StackSetApi};
@@ -35,8 +37,10 @@ pub struct PollConfig {
     pub idle_interval: Duration,
     /// Stack sets whose latest operation the overview checks per round; the rest wait their turn.
     pub checks_per_round: usize,
-    /// A full re-read of a running operation every this many polls; incremental reads between.
-    pub full_read_every: u32,
+    /// A running operation's full re-read spreads over this many intervals...
+    pub full_cycle_intervals: u32,
+    /// ...but reads at least this many pages per interval (small operations: about one interval).
+    pub min_full_pages: u32,
     /// Cap on transient-error backoff.
     pub max_backoff: Duration,
     /// Read-only by flag or config: the stop lane refuses, behind the dialog's own check.
@@ -55,7 +59,8 @@ impl Default for PollConfig {
             active_interval: Duration::from_secs(5),
             idle_interval: Duration::from_secs(30),
             checks_per_round: 10,
-            full_read_every: 12,
+            full_cycle_intervals: 18,
+            min_full_pages: 8,
             max_backoff: Duration::from_secs(60),
             read_only: false,
             region: None,
@@ -174,12 +179,18 @@ struct ScopeMemory {
     listed_at: Option<Instant>,
     /// Operations list: the permission model is read once.
     described: bool,
-    /// Operation: a full read has completed.
-    have_full: bool,
-    /// Operation: incremental rounds since the last full read.
-    since_full: u32,
-    /// Operation: results seen RUNNING in the last read, for inferring what finished.
-    running: HashMap<(String, String), OperationResult>,
+    /// Operation: rounds so far.
+    rounds: u32,
+    /// Operation: the unfiltered read in flight, if any.
+    full: Option<FullTask>,
+    /// Operation: each cell's place in the list's order, from the last complete full read.
+    positions: Option<HashMap<Key, u32>>,
+    /// Operation: pages the last complete full read took.
+    full_pages: u32,
+    /// Operation: results believed RUNNING, for concluding what finished.
+    running: HashMap<Key, OperationResult>,
+    /// Operation: RUNNING results the full read saw since the last incremental read began.
+    seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
 }
 
 struct Round {
@@ -540,126 +551,255 @@ impl<A: StackSetApi> Poller<A> {
         }
     }
 
-    /// One round of the watched operation: describe it, read its results (all classes, or
-    /// only the ones that change), infer what finished, and say when to come back.
+    /// One round of the watched operation: describe it; keep one unfiltered full read going
+    /// (the first as fast as allowed, later ones paced); between them read the classes that
+    /// change (RUNNING, then FAILED and CANCELLED) and conclude what finished; and after the
+    /// operation ends, one exact read.
     async fn operation_round(
-        &self,
+        self: &Arc<Self>,
         generation: u64,
         stack_set: &str,
         operation_id: &str,
         mut memory: ScopeMemory,
     ) -> Round {
-        let first = !memory.have_full;
-        let (described, early_reads) = self
-            .describe_and_first_read(generation, stack_set, operation_id, first)
-            .await;
-        let operation = match described {
+        let full_read_failed = self.collect_full_read(&mut memory).await;
+        let first = memory.rounds == 0;
+        memory.rounds += 1;
+        if memory.full.is_none() && memory.positions.is_none() {
+            // Started before the describe answers, so the first rows come after one round trip.
+            self.start_full_read(generation, stack_set, operation_id, None, &mut memory);
+        }
+        let operation = match self.describe(generation, stack_set, operation_id).await {
             Ok(operation) => operation,
             Err(error) => {
                 let outcome = self.failed(generation, error);
                 return Round { memory, outcome };
             }
         };
-        let active = operation.status.is_active();
-        // An ended operation gets one exact read; a running one a full read now and then, and
-        // between them only the classes that change, with what finished inferred.
-        let full = first || !active || memory.since_full + 1 >= self.config.full_read_every;
-        let outcomes = match early_reads {
-            Some(reads) => reads,
-            None => {
-                let classes: &[ResultStatus] = if full {
-                    ResultStatus::ALL
-                } else {
-                    &[ResultStatus::Running, ResultStatus::Failed, ResultStatus::Cancelled]
-                };
-                self.read_classes(generation, stack_set, operation_id, classes, !full)
-                    .await
-            }
-        };
-        let inferred = match absorb_reads(&mut memory, outcomes, full) {
-            Ok(inferred) => inferred,
-            Err(error) => {
+        if !operation.status.is_active() {
+            // Nothing moves any more: one read that started after the end is the exact truth.
+            memory.full = None;
+            let seen = Arc::clone(&memory.seen_running);
+            let read = Arc::clone(self)
+                .read_everything(generation, stack_set.to_string(), operation_id.to_string(), None, seen)
+                .await;
+            let outcome = match read {
+                Ok(full) => {
+                    memory.positions = Some(full.positions);
+                    RoundOutcome::Done
+                }
+                Err(error) => self.failed(generation, error),
+            };
+            return Round { memory, outcome };
+        }
+        if !first {
+            if let Err(error) = self
+                .incremental_read(generation, stack_set, operation_id, &mut memory)
+                .await
+            {
                 let outcome = self.failed(generation, error);
                 return Round { memory, outcome };
             }
-        };
-        let read = if full { ReadKind::Full } else { ReadKind::Incremental };
-        self.send(Msg::ResultsPage {
-            generation,
-            results: inferred,
-            read,
-            at: OffsetDateTime::now_utc(),
-        });
-        let outcome = if active {
-            RoundOutcome::Again(self.config.active_interval)
-        } else {
-            RoundOutcome::Done
-        };
-        Round { memory, outcome }
-    }
-
-    /// DescribeStackSetOperation, sent to the screen as soon as it answers. The first read is
-    /// full whatever the status, so it starts beside the describe: rows appear after one round
-    /// trip. Returns the describe and, on the first round, that read.
-    async fn describe_and_first_read(
-        &self,
-        generation: u64,
-        stack_set: &str,
-        operation_id: &str,
-        first: bool,
-    ) -> (
-        Result<crate::model::Operation, ApiError>,
-        Option<Vec<Result<ClassRead, ApiError>>>,
-    ) {
-        let call_as = self.call_as_for(stack_set);
-        let describe = async {
-            self.limiter.acquire().await;
-            let described = self.api.describe_operation(stack_set, operation_id, call_as).await;
-            if let Ok(operation) = &described {
-                self.send(Msg::OperationDescribed {
-                    generation,
-                    operation: operation.clone(),
-                    at: OffsetDateTime::now_utc(),
-                });
+        }
+        match full_read_failed {
+            // This round's calls worked: a transient failure of the full read is over; it
+            // starts again below.
+            Some(error) if error.is_transient() => {
+                tracing::debug!(%error, "full read failed; starting it again")
             }
-            described
-        };
-        if first {
-            let reads = self.read_classes(generation, stack_set, operation_id, ResultStatus::ALL, false);
-            let (described, reads) = tokio::join!(describe, reads);
-            (described, Some(reads))
-        } else {
-            (describe.await, None)
+            Some(error) => {
+                let outcome = self.failed(generation, error);
+                return Round { memory, outcome };
+            }
+            None => {}
+        }
+        if memory.full.is_none() {
+            let pace = self.full_read_pace(memory.full_pages);
+            self.start_full_read(generation, stack_set, operation_id, Some(pace), &mut memory);
+        }
+        Round {
+            memory,
+            outcome: RoundOutcome::Again(self.config.active_interval),
         }
     }
 
-    /// Read several status classes at once, each its own paging chain.
-    async fn read_classes(
+    /// Time between the pages of a repeated full read: it spreads over `full_cycle_intervals`
+    /// intervals, but reads at least `min_full_pages` pages an interval, so a small operation
+    /// is re-read in about one interval and a 425-page one costs a tenth of re-paging it all.
+    fn full_read_pace(&self, last_pages: u32) -> Duration {
+        let cycle = self.config.full_cycle_intervals.max(1);
+        let per_interval = last_pages.div_ceil(cycle).max(self.config.min_full_pages.max(1));
+        self.config.active_interval / per_interval
+    }
+
+    fn start_full_read(
+        self: &Arc<Self>,
+        generation: u64,
+        stack_set: &str,
+        operation_id: &str,
+        pace: Option<Duration>,
+        memory: &mut ScopeMemory,
+    ) {
+        let task = tokio::spawn(Arc::clone(self).read_everything(
+            generation,
+            stack_set.to_string(),
+            operation_id.to_string(),
+            pace,
+            Arc::clone(&memory.seen_running),
+        ));
+        memory.full = Some(FullTask(Some(task)));
+    }
+
+    /// Takes a full read that has finished: its order becomes the one absences are judged by.
+    /// Returns its error if it failed.
+    async fn collect_full_read(&self, memory: &mut ScopeMemory) -> Option<ApiError> {
+        if !memory.full.as_ref().is_some_and(FullTask::is_finished) {
+            return None;
+        }
+        match memory.full.take()?.join().await? {
+            Ok(full) => {
+                memory.full_pages = full.pages;
+                memory.positions = Some(full.positions);
+                None
+            }
+            Err(error) => Some(error),
+        }
+    }
+
+    async fn describe(
         &self,
         generation: u64,
         stack_set: &str,
         operation_id: &str,
-        classes: &[ResultStatus],
-        keep_keys: bool,
-    ) -> Vec<Result<ClassRead, ApiError>> {
-        let reads = classes
-            .iter()
-            .map(|status| self.read_class(generation, stack_set, operation_id, *status, keep_keys));
-        futures::future::join_all(reads).await
+    ) -> Result<crate::model::Operation, ApiError> {
+        self.limiter.acquire().await;
+        let call_as = self.call_as_for(stack_set);
+        let described = self.api.describe_operation(stack_set, operation_id, call_as).await;
+        if let Ok(operation) = &described {
+            self.send(Msg::OperationDescribed {
+                generation,
+                operation: operation.clone(),
+                at: OffsetDateTime::now_utc(),
+            });
+        }
+        described
     }
 
-    /// Page through one status class, sending each page as it arrives so rows appear at once.
-    /// Keeps only what the inference needs: the RUNNING results, and the keys seen when asked.
+    /// The unfiltered list, page by page, each page sent as it arrives. The list holds every
+    /// cell once in a fixed order whatever their statuses do, so the read misses none and
+    /// repeats none; each cell shows the status it had when its page was read. Ends with a
+    /// `Full` marker once the last page is in.
+    async fn read_everything(
+        self: Arc<Self>,
+        generation: u64,
+        stack_set: String,
+        operation_id: String,
+        pace: Option<Duration>,
+        seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
+    ) -> Result<FullRead, ApiError> {
+        let call_as = self.call_as_for(&stack_set);
+        let mut full = FullRead::default();
+        let mut token = None;
+        loop {
+            self.limiter.acquire().await;
+            let page = self
+                .api
+                .list_results(&stack_set, &operation_id, call_as, None, token)
+                .await?;
+            full.pages += 1;
+            for result in &page.items {
+                let next = full.positions.len() as u32;
+                full.positions.entry(key_of(result)).or_insert(next);
+            }
+            let running: Vec<OperationResult> = page
+                .items
+                .iter()
+                .filter(|r| r.status == ResultStatus::Running)
+                .cloned()
+                .collect();
+            if !running.is_empty() {
+                seen_running.lock().unwrap_or_else(|p| p.into_inner()).extend(running);
+            }
+            self.send(Msg::ResultsPage {
+                generation,
+                results: page.items,
+                read: ReadKind::Partial,
+                at: OffsetDateTime::now_utc(),
+            });
+            token = page.next_token;
+            if token.is_none() {
+                break;
+            }
+            if let Some(pace) = pace {
+                tokio::time::sleep(pace).await;
+            }
+        }
+        self.send(Msg::ResultsPage {
+            generation,
+            results: Vec::new(),
+            read: ReadKind::Full,
+            at: OffsetDateTime::now_utc(),
+        });
+        Ok(full)
+    }
+
+    /// RUNNING first, then FAILED and CANCELLED: a result that leaves RUNNING during the first
+    /// read is caught by the others. What was RUNNING before and is proven gone from all three
+    /// is sent as SUCCEEDED.
+    async fn incremental_read(
+        &self,
+        generation: u64,
+        stack_set: &str,
+        operation_id: &str,
+        memory: &mut ScopeMemory,
+    ) -> Result<(), ApiError> {
+        // Everything believed RUNNING before this read starts, the full read's sightings included.
+        let mut before = std::mem::take(&mut memory.running);
+        let sightings = std::mem::take(&mut *memory.seen_running.lock().unwrap_or_else(|p| p.into_inner()));
+        before.extend(sightings.into_iter().map(|r| (key_of(&r), r)));
+        let running = match self
+            .read_class(generation, stack_set, operation_id, ResultStatus::Running)
+            .await
+        {
+            Ok(pages) => RunningRead { pages },
+            Err(error) => {
+                memory.running = before;
+                return Err(error);
+            }
+        };
+        let (failed, cancelled) = tokio::join!(
+            self.read_class(generation, stack_set, operation_id, ResultStatus::Failed),
+            self.read_class(generation, stack_set, operation_id, ResultStatus::Cancelled),
+        );
+        let (failed, cancelled) = match (failed, cancelled) {
+            (Ok(failed), Ok(cancelled)) => (failed, cancelled),
+            (Err(error), _) | (_, Err(error)) => {
+                memory.running = before;
+                return Err(error);
+            }
+        };
+        let ended: HashSet<Key> = failed.iter().chain(&cancelled).flatten().map(key_of).collect();
+        let inference = infer(before, &running, memory.positions.as_ref(), &ended);
+        memory.running = inference.running;
+        self.send(Msg::ResultsPage {
+            generation,
+            results: inference.succeeded,
+            read: ReadKind::Incremental,
+            at: OffsetDateTime::now_utc(),
+        });
+        Ok(())
+    }
+
+    /// Page through one status class, sending each page as it arrives; returns the pages.
     async fn read_class(
         &self,
         generation: u64,
         stack_set: &str,
         operation_id: &str,
         status: ResultStatus,
-        keep_keys: bool,
-    ) -> Result<ClassRead, ApiError> {
+    ) -> Result<Vec<Vec<OperationResult>>, ApiError> {
         let mut token = None;
-        let mut read = ClassRead::default();
+        let mut pages = Vec::new();
         loop {
             self.limiter.acquire().await;
             let page = self
@@ -672,73 +812,41 @@ impl<A: StackSetApi> Poller<A> {
                     token,
                 )
                 .await?;
-            for result in &page.items {
-                if keep_keys {
-                    read.keys.push((result.account.clone(), result.region.clone()));
-                }
-                if result.status == ResultStatus::Running {
-                    read.running.push(result.clone());
-                }
-            }
             self.send(Msg::ResultsPage {
                 generation,
-                results: page.items,
+                results: page.items.clone(),
                 read: ReadKind::Partial,
                 at: OffsetDateTime::now_utc(),
             });
+            pages.push(page.items);
             token = page.next_token;
             if token.is_none() {
-                return Ok(read);
+                return Ok(pages);
             }
         }
     }
 }
 
-/// Folds a round's class reads into the scope's memory: the results now RUNNING (for the next
-/// inference) and, after an incremental read, the results inferred SUCCEEDED. Results only move
-/// forward, so one that was RUNNING and is in no class read (RUNNING, FAILED, CANCELLED) can only
-/// have succeeded. The first failed read fails the round and leaves the memory as it was.
-fn absorb_reads(
-    memory: &mut ScopeMemory,
-    outcomes: Vec<Result<ClassRead, ApiError>>,
-    full: bool,
-) -> Result<Vec<OperationResult>, ApiError> {
-    let mut seen: HashSet<(String, String)> = HashSet::new();
-    let mut running = HashMap::new();
-    for outcome in outcomes {
-        let read = outcome?;
-        seen.extend(read.keys);
-        running.extend(
-            read.running
-                .into_iter()
-                .map(|r| ((r.account.clone(), r.region.clone()), r)),
-        );
+/// The full read in flight; aborted when the scope's memory goes (a new scope, a quit).
+struct FullTask(Option<JoinHandle<Result<FullRead, ApiError>>>);
+
+impl FullTask {
+    fn is_finished(&self) -> bool {
+        self.0.as_ref().is_some_and(|task| task.is_finished())
     }
-    let mut inferred = Vec::new();
-    if !full {
-        for (key, mut result) in std::mem::take(&mut memory.running) {
-            if !seen.contains(&key) {
-                result.status = ResultStatus::Succeeded;
-                result.status_reason = None;
-                inferred.push(result);
-            }
-        }
+
+    /// The read's result; None if it was aborted or panicked.
+    async fn join(mut self) -> Option<Result<FullRead, ApiError>> {
+        self.0.take()?.await.ok()
     }
-    memory.running = running;
-    if full {
-        memory.have_full = true;
-        memory.since_full = 0;
-    } else {
-        memory.since_full += 1;
-    }
-    Ok(inferred)
 }
 
-/// What one status class's read leaves for the inference.
-#[derive(Default)]
-struct ClassRead {
-    keys: Vec<(String, String)>,
-    running: Vec<OperationResult>,
+impl Drop for FullTask {
+    fn drop(&mut self) {
+        if let Some(task) = &self.0 {
+            task.abort();
+        }
+    }
 }
 
 async fn sleep_until_opt(when: Option<Instant>) {

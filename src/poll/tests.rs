@@ -90,14 +90,11 @@ async fn running_operation_is_read_in_full_then_incrementally() {
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 7);
     settle().await;
-    // Full read: one describe and one chain per status class (1000 results: 10 pages in all).
+    // Full read: one describe beside the unfiltered list, 10 pages of 100, none filtered.
     assert_eq!(api.count("DescribeStackSetOperation"), 1);
     let first = api.count("ListStackSetOperationResults");
-    assert_eq!(
-        first,
-        1 + 1 + 1 + 5 + 5,
-        "RUNNING, FAILED, CANCELLED (empty) one page each; SUCCEEDED and PENDING 5 each"
-    );
+    assert_eq!(first, 10);
+    assert!(api.calls().iter().all(|c| c.status.is_none()));
     let msgs = drain(&mut rx);
     let delivered: usize = msgs
         .iter()
@@ -117,24 +114,52 @@ async fn running_operation_is_read_in_full_then_incrementally() {
         })
     ));
 
-    // Steady state: only RUNNING, FAILED and CANCELLED are read.
+    // Next round: RUNNING, then FAILED and CANCELLED (one page each), and the next full read
+    // starts, paced: 10 pages at 8 an interval, so one page now and the next 625 ms later.
     tokio::time::sleep(Duration::from_millis(5001)).await;
     settle().await;
-    let second = api.count("ListStackSetOperationResults") - first;
-    assert_eq!(second, 3);
-    let calls = api.calls();
-    let classes: Vec<Option<ResultStatus>> = calls.iter().rev().take(3).map(|c| c.status).collect();
-    assert!(classes.iter().all(|s| matches!(
-        s,
-        Some(ResultStatus::Running | ResultStatus::Failed | ResultStatus::Cancelled)
-    )));
-    assert!(matches!(
-        drain(&mut rx).last(),
-        Some(Msg::ResultsPage {
+    let reads: Vec<Option<ResultStatus>> = api
+        .calls()
+        .iter()
+        .filter(|c| c.action == "ListStackSetOperationResults")
+        .map(|c| c.status)
+        .collect();
+    let second = &reads[first..];
+    assert_eq!(
+        second,
+        vec![
+            Some(ResultStatus::Running),
+            Some(ResultStatus::Failed),
+            Some(ResultStatus::Cancelled),
+            None
+        ]
+    );
+    assert!(drain(&mut rx).iter().any(|m| matches!(
+        m,
+        Msg::ResultsPage {
             read: ReadKind::Incremental,
             ..
+        }
+    )));
+    tokio::time::sleep(Duration::from_millis(625)).await;
+    settle().await;
+    assert_eq!(api.count("ListStackSetOperationResults"), first + 5);
+    // The paced read ends within the interval after it began, then the next begins.
+    tokio::time::sleep(Duration::from_millis(5000)).await;
+    settle().await;
+    let fulls = drain(&mut rx)
+        .iter()
+        .filter(|m| {
+            matches!(
+                m,
+                Msg::ResultsPage {
+                    read: ReadKind::Full,
+                    ..
+                }
+            )
         })
-    ));
+        .count();
+    assert_eq!(fulls, 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -244,9 +269,9 @@ async fn transient_failures_back_off() {
     let calls = rounds.len();
     rounds.dedup();
     // 5 s, then 10 s, 20 s, 40 s between attempts: 0, 5, 15, 35 within the minute; each attempt is
-    // the first round's describe beside one read per status class.
+    // the first round's describe beside the first page of the unfiltered read.
     assert_eq!(rounds, vec![0, 5, 15, 35]);
-    assert_eq!(calls, 4 * (1 + ResultStatus::ALL.len()));
+    assert_eq!(calls, 4 * 2);
     assert!(drain(&mut rx).iter().all(|m| matches!(m, Msg::FetchFailed { .. })));
 }
 
@@ -488,4 +513,35 @@ fn the_error_log_writes_new_errors_at_once_and_repeats_rarely() {
         log.note(&denied, t0 + ERROR_LOG_REPEAT + Duration::from_secs(31)),
         Some(0)
     );
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_is_read_every_interval_while_a_long_full_read_pages() {
+    // 5,000 results: 50 pages; the repeated full read spreads over 18 intervals (3 pages each,
+    // at least 8), so it spans several intervals. RUNNING must be read in every one of them.
+    let api = Arc::new(fake(OperationStatus::Running, 5000));
+    let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    settle().await;
+    let first_full = api.count("ListStackSetOperationResults");
+    assert_eq!(first_full, 50);
+    tokio::time::sleep(Duration::from_secs(40)).await;
+    settle().await;
+    let calls = api.calls();
+    let reads: Vec<&crate::api::fake::Call> = calls
+        .iter()
+        .filter(|c| c.action == "ListStackSetOperationResults")
+        .skip(first_full)
+        .collect();
+    let unfiltered = reads.iter().filter(|c| c.status.is_none()).count();
+    // Begun at 5 s, 625 ms a page: its 50 pages end at 35.6 s; the round at 40 s begins the next.
+    assert_eq!(unfiltered, 51, "the repeated read paces 8 pages an interval");
+    for second in (5..40).step_by(5) {
+        let window = Duration::from_secs(second)..Duration::from_secs(second + 5);
+        let running = reads
+            .iter()
+            .filter(|c| c.status == Some(ResultStatus::Running) && window.contains(&c.at))
+            .count();
+        assert_eq!(running, 3, "one RUNNING chain (250 results, 3 pages) in {window:?}");
+    }
 }
