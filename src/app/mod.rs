@@ -288,6 +288,9 @@ pub struct StackSetsData {
     pub selected: usize,
 }
 
+/// The shortest window of progress samples a throughput (and so an ETA) is taken from.
+pub const THROUGHPUT_MIN_SPAN_SECS: f64 = 60.0;
+
 #[derive(Debug, Clone, Default)]
 pub struct OperationsData {
     pub stack_set: String,
@@ -347,11 +350,13 @@ impl OperationData {
         self.grid.cell(row, self.cursor_col)
     }
 
-    /// Results finished per minute over the sampled window, while the operation runs.
+    /// Results finished per minute over the sampled window (up to three minutes of transitions
+    /// seen since the first complete read). None until the window spans a minute: deployments
+    /// finish in waves, and a shorter window measures one wave, not the rollout.
     pub fn throughput_per_min(&self) -> Option<f64> {
         let (first, last) = (self.progress.first()?, self.progress.last()?);
         let secs = (last.0 - first.0).as_seconds_f64();
-        if secs < 1.0 || last.1 <= first.1 {
+        if secs < THROUGHPUT_MIN_SPAN_SECS || last.1 <= first.1 {
             return None;
         }
         Some((last.1 - first.1) as f64 * 60.0 / secs)

@@ -991,9 +991,9 @@ fn the_dialog_starts_on_the_call_as_the_stack_set_was_listed_under() {
 #[test]
 fn throughput_counts_only_what_finished_after_the_first_complete_read() {
     let state = on_operation(Settings::default(), OperationStatus::Running);
-    // on_operation's one full read is the first sample: one result finished so far.
-    assert_eq!(state.operation.progress.len(), 1);
-    assert_eq!(state.operation.throughput_per_min(), None, "one sample is no rate");
+    // on_operation's one full read is no sample: it was read over its whole length.
+    assert!(state.operation.progress.is_empty());
+    assert_eq!(state.operation.throughput_per_min(), None);
     // A fresh watch: incremental reads before the first full one must not count as progress.
     let mut state = on_operations_list(Settings::default(), OperationStatus::Running);
     apply(&mut state, [key(KeyCode::Enter)]);
@@ -1016,21 +1016,49 @@ fn throughput_counts_only_what_finished_after_the_first_complete_read() {
             },
         ],
     );
-    assert_eq!(state.operation.progress.len(), 1, "the loading jump is not a sample");
-    apply(
-        &mut state,
-        [Msg::ResultsPage {
-            generation,
-            results: vec![done("300000000001")],
-            read: ReadKind::Incremental,
-            at: NOW + time::Duration::seconds(90),
-        }],
-    );
+    assert!(state.operation.progress.is_empty(), "the loading jump is not a sample");
+    let incremental = |account: &str, secs| Msg::ResultsPage {
+        generation,
+        results: vec![done(account)],
+        read: ReadKind::Incremental,
+        at: NOW + time::Duration::seconds(secs),
+    };
+    apply(&mut state, [incremental("300000000001", 35), incremental("300000000002", 95)]);
     assert_eq!(
         state.operation.throughput_per_min(),
         Some(1.0),
-        "1 finished in the 60 s watched"
+        "1 finished in the 60 s between the first two samples"
     );
+}
+
+#[test]
+fn no_rate_until_the_samples_span_a_minute() {
+    let mut state = on_operation(Settings::default(), OperationStatus::Running);
+    let generation = state.generation;
+    let read = |results, read, secs| Msg::ResultsPage {
+        generation,
+        results,
+        read,
+        at: NOW + time::Duration::seconds(secs),
+    };
+    let done = |account: &str| OperationResult {
+        account: account.into(),
+        region: "us-east-1".into(),
+        status: ResultStatus::Succeeded,
+        status_reason: None,
+        gate_status: None,
+        gate_reason: None,
+        ou: None,
+    };
+    apply(&mut state, [read(vec![], ReadKind::Incremental, 0)]);
+    apply(&mut state, [read(vec![done("400000000001")], ReadKind::Incremental, 30)]);
+    apply(&mut state, [read(vec![done("400000000002")], ReadKind::Incremental, 59)]);
+    assert_eq!(state.operation.throughput_per_min(), None, "59 s is one wave, not a rate");
+    apply(&mut state, [read(vec![done("400000000003")], ReadKind::Incremental, 60)]);
+    assert_eq!(state.operation.throughput_per_min(), Some(3.0));
+    // Samples older than three minutes leave the window (but the one just before it stays).
+    apply(&mut state, [read(vec![], ReadKind::Incremental, 300)]);
+    assert_eq!(state.operation.progress.first().map(|p| p.0), Some(NOW + time::Duration::seconds(60)));
 }
 
 #[test]

@@ -15,7 +15,7 @@ use super::{
 use crate::api::ApiError;
 use crate::model::{CallAs, Operation, OperationStatus, PermissionModel, ResultStatus};
 /// Progress samples kept for throughput: about a minute at the default interval.
-const PROGRESS_SAMPLES: usize = 12;
+const PROGRESS_WINDOW: time::Duration = time::Duration::minutes(3);
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     if msg
@@ -209,13 +209,20 @@ fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, re
                 }
             }
         }
-        if data.complete {
+        // The first complete read is no sample either: its pages were read over its whole
+        // length, and the reads after it settle what moved meanwhile.
+        if data.complete && was_complete {
             let finished =
                 data.grid.len() - data.grid.count(ResultStatus::Pending) - data.grid.count(ResultStatus::Running);
             data.progress.push((at, finished));
-            if data.progress.len() > PROGRESS_SAMPLES {
-                data.progress.remove(0);
-            }
+            // Keep the samples of the last few minutes, and the one just before them, so the
+            // window always spans the whole of it.
+            let keep_from = data
+                .progress
+                .iter()
+                .rposition(|(t, _)| at - *t >= PROGRESS_WINDOW)
+                .unwrap_or(0);
+            data.progress.drain(..keep_from);
         }
     }
     if new_rows || state.status_filter.is_some() {

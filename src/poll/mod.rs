@@ -50,6 +50,35 @@ pub struct PollConfig {
     pub region: Option<String>,
     pub endpoint: Option<String>,
     pub profile: Option<String>,
+    /// Where the timestamps on results come from (throughput and ETA are reckoned on them).
+    pub clock: StampClock,
+}
+
+/// The clock the poller stamps what it reads with: the wall clock, or a test's (the emulator's
+/// controlled clock, so a throughput can be checked against the emulator's own time).
+#[derive(Clone)]
+pub struct StampClock(Arc<dyn Fn() -> OffsetDateTime + Send + Sync>);
+
+impl StampClock {
+    pub fn new(now: impl Fn() -> OffsetDateTime + Send + Sync + 'static) -> Self {
+        StampClock(Arc::new(now))
+    }
+
+    pub fn now(&self) -> OffsetDateTime {
+        (self.0)()
+    }
+}
+
+impl Default for StampClock {
+    fn default() -> Self {
+        StampClock::new(OffsetDateTime::now_utc)
+    }
+}
+
+impl std::fmt::Debug for StampClock {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str("StampClock")
+    }
 }
 
 impl Default for PollConfig {
@@ -66,6 +95,7 @@ impl Default for PollConfig {
             region: None,
             endpoint: None,
             profile: None,
+            clock: StampClock::default(),
         }
     }
 }
@@ -297,6 +327,10 @@ impl<A: StackSetApi> Poller<A> {
         Duration::from_secs_f64(secs).min(self.config.max_backoff)
     }
 
+    fn now(&self) -> OffsetDateTime {
+        self.config.clock.now()
+    }
+
     fn send(&self, msg: Msg) {
         let _ = self.messages.send(msg);
     }
@@ -317,7 +351,7 @@ impl<A: StackSetApi> Poller<A> {
         self.send(Msg::FetchFailed {
             generation,
             error,
-            at: OffsetDateTime::now_utc(),
+            at: self.now(),
         });
         if transient {
             RoundOutcome::Failed
@@ -376,7 +410,7 @@ impl<A: StackSetApi> Poller<A> {
                 self.send(Msg::OperationDescribed {
                     generation,
                     operation,
-                    at: OffsetDateTime::now_utc(),
+                    at: self.now(),
                 });
             }
             let _ = self.own.send(Command::RefreshNow);
@@ -440,7 +474,7 @@ impl<A: StackSetApi> Poller<A> {
             self.send(Msg::StackSets {
                 generation,
                 result: Ok(summaries),
-                at: OffsetDateTime::now_utc(),
+                at: self.now(),
             });
             memory.listed_at = Some(Instant::now());
         }
@@ -475,7 +509,7 @@ impl<A: StackSetApi> Poller<A> {
                         stack_set: name,
                         latest,
                         active,
-                        at: OffsetDateTime::now_utc(),
+                        at: self.now(),
                     });
                 }
                 Err(error) if error.is_transient() => {
@@ -538,7 +572,7 @@ impl<A: StackSetApi> Poller<A> {
             generation,
             stack_set: stack_set.to_string(),
             result: Ok(operations),
-            at: OffsetDateTime::now_utc(),
+            at: self.now(),
         });
         let after = if active {
             self.config.active_interval
@@ -679,7 +713,7 @@ impl<A: StackSetApi> Poller<A> {
             self.send(Msg::OperationDescribed {
                 generation,
                 operation: operation.clone(),
-                at: OffsetDateTime::now_utc(),
+                at: self.now(),
             });
         }
         described
@@ -724,7 +758,7 @@ impl<A: StackSetApi> Poller<A> {
                 generation,
                 results: page.items,
                 read: ReadKind::Partial,
-                at: OffsetDateTime::now_utc(),
+                at: self.now(),
             });
             token = page.next_token;
             if token.is_none() {
@@ -738,7 +772,7 @@ impl<A: StackSetApi> Poller<A> {
             generation,
             results: Vec::new(),
             read: ReadKind::Full,
-            at: OffsetDateTime::now_utc(),
+            at: self.now(),
         });
         Ok(full)
     }
@@ -781,11 +815,18 @@ impl<A: StackSetApi> Poller<A> {
         let ended: HashSet<Key> = failed.iter().chain(&cancelled).flatten().map(key_of).collect();
         let inference = infer(before, &running, memory.positions.as_ref(), &ended);
         memory.running = inference.running;
+        // Until a full read has given the order, an absence across pages proves nothing, so
+        // finished results can sit as RUNNING: such a read is no sample of progress.
+        let read = if memory.positions.is_some() {
+            ReadKind::Incremental
+        } else {
+            ReadKind::Partial
+        };
         self.send(Msg::ResultsPage {
             generation,
             results: inference.succeeded,
-            read: ReadKind::Incremental,
-            at: OffsetDateTime::now_utc(),
+            read,
+            at: self.now(),
         });
         Ok(())
     }
@@ -816,7 +857,7 @@ impl<A: StackSetApi> Poller<A> {
                 generation,
                 results: page.items.clone(),
                 read: ReadKind::Partial,
-                at: OffsetDateTime::now_utc(),
+                at: self.now(),
             });
             pages.push(page.items);
             token = page.next_token;
