@@ -200,7 +200,7 @@ pub fn thousands(n: usize) -> String {
     let digits = n.to_string();
     let mut out = String::new();
     for (i, c) in digits.chars().enumerate() {
-        if i > 0 && (digits.len() - i) % 3 == 0 {
+        if i > 0 && (digits.len() - i).is_multiple_of(3) {
             out.push(',');
         }
         out.push(c);
@@ -234,7 +234,8 @@ pub fn preferences_in_words(
             plural(n, "Region", "Regions")
         ),
         Some(n) => format!("{order} in {}", plural(n, "Region", "Regions")),
-        None => order.to_string(),
+        None if prefs.region_order.is_empty() || compact => order.to_string(),
+        None => format!("{order} {}", prefs.region_order.join(" > ")),
     });
 
     let strict = is_strict(prefs);
@@ -287,6 +288,13 @@ pub fn preferences_in_words(
         );
     }
     parts.join(", ")
+}
+
+/// Deployments in the grid's largest Region: what percentages of accounts apply to.
+pub fn largest_region(grid: &ResultGrid) -> Option<usize> {
+    (0..grid.regions.len())
+        .map(|col| grid.region_counts(col).iter().sum::<usize>())
+        .max()
 }
 
 /// Where one Region of an operation stands.
@@ -447,6 +455,28 @@ impl Forecast {
             String::new()
         };
         format!("{}: {used}; {next}{cancels}{soft}", self.region)
+    }
+
+    /// The same, shorter: `eu-west-1: 3/3 failures; 1 more fails it, cancels 1,840 in 3 Regions`
+    pub fn short_text(&self) -> String {
+        let next = match self.failures_to_fail {
+            1 => "1 more fails it".to_string(),
+            n => format!("{n} more fail it"),
+        };
+        let cancels = if self.cancels > 0 {
+            format!(
+                ", cancel{} {} in {}",
+                if self.failures_to_fail == 1 { "s" } else { "" },
+                thousands(self.cancels),
+                plural(self.cancels_regions, "Region", "Regions")
+            )
+        } else {
+            String::new()
+        };
+        format!(
+            "{}: {}/{} failures; {next}{cancels}",
+            self.region, self.failed, self.tolerance
+        )
     }
 }
 

@@ -310,6 +310,10 @@ fn the_forecast_names_the_region_at_its_limit_and_what_one_more_failure_cancels(
         forecast.text(),
         "eu-west-1: 2 of 2 failures tolerated; one more fails the operation and cancels 14 deployments in 2 Regions"
     );
+    assert_eq!(
+        forecast.short_text(),
+        "eu-west-1: 2/2 failures; 1 more fails it, cancels 14 in 2 Regions"
+    );
     let (op, grid) = rollout(1);
     let regions = region_progress(&grid, &op.preferences);
     let text = super::forecast(&op, &regions).unwrap().text();
