@@ -499,3 +499,43 @@ mod against_the_engine {
         panic!("the operation never ended");
     }
 }
+
+#[test]
+fn the_rollout_demo_shows_every_category() {
+    use crate::model::CallAs;
+    use crate::sim::scenario::{self, Scenario};
+    let s = Scenario::load("rollout").unwrap();
+    let mut e = scenario::build(Some(&s), 1_795_318_320_000, None).unwrap();
+    // Long enough for the running rollout to reach its last Region.
+    e.step(40 * 60_000);
+    let mut seen = std::collections::BTreeSet::new();
+    let mut ended_with_failures = 0;
+    for call_as in [CallAs::SelfAccount, CallAs::DelegatedAdmin] {
+        for ss in e.list_stack_sets(call_as) {
+            for o in &ss.operations {
+                for r in &o.results {
+                    let view = o.result_view(r);
+                    if let Some(c) = classify(view.status_reason.as_deref(), view.gate_status) {
+                        seen.insert(c.id.as_str());
+                    }
+                }
+                let mut op = operation(o.status, Some(o.failed_count));
+                op.id = o.id.to_string();
+                if Outcome::of(&op, 0) == Outcome::SucceededWithFailures {
+                    ended_with_failures += 1;
+                }
+            }
+        }
+    }
+    let all: std::collections::BTreeSet<&str> = categories().iter().map(|c| c.id.as_str()).collect();
+    assert_eq!(
+        seen,
+        all,
+        "categories the demo never shows: {:?}",
+        all.difference(&seen)
+    );
+    assert!(
+        ended_with_failures >= 2,
+        "{ended_with_failures} operations SUCCEEDED with failures"
+    );
+}
