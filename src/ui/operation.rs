@@ -554,8 +554,13 @@ fn draw_grid(state: &State, theme: &Theme, geometry: &Geometry, buf: &mut Buffer
         buf.set_stringn(x, y, &label, room.min(2 * NARROW_CELL as usize - 1), style);
     }
 
-    // Under the headers, each Region's state: a glyph, and a warning sign at its tolerance limit.
-    let regions = region_progress(state);
+    // Under the headers, each Region's state: a glyph, and a warning sign at its tolerance limit;
+    // none until a read is complete (a Region half loaded is not half done).
+    let regions = if data.complete {
+        region_progress(state)
+    } else {
+        Vec::new()
+    };
     buf.set_stringn(account_x, state_y, "by Region", ACCOUNT_WIDTH, theme.dim());
     for col in geometry.cols.0..geometry.cols.1 {
         let x = geometry.glyph_x(col);
