@@ -1114,3 +1114,219 @@ fn a_long_typed_name_wraps_inside_the_dialog() {
     assert!(shown.dialog_shown, "{}", text(terminal.backend().buffer()));
     assert!(text(terminal.backend().buffer()).matches('x').count() >= 150);
 }
+
+// --- Rollout insight: per-Region progress, tolerance forecast, outcomes -----------------------
+
+const INSIGHT_SIZES: [(u16, u16); 2] = [(80, 24), (200, 60)];
+const BUCKET_EXISTS: &str = "ResourceLogicalId:LoggingBucket, ResourceType:AWS::S3::Bucket, \
+    ResourceStatusReason:demo-baseline-logs-{account} already exists.";
+const SCP_DENY: &str = "ResourceLogicalId:BreakGlassRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:User: \
+    arn:aws:sts::{account}:assumed-role/stacksets-exec-5f2a9c0e/AWSCloudFormationStackSetExecutionRole is not \
+    authorized to perform: iam:CreateRole on resource: arn:aws:iam::{account}:role/break-glass with an explicit \
+    deny in a service control policy (Service: Iam, Status Code: 403, Request ID: 3f6c2a1e-9b7d-4c58-a0e2-6d1f8b4c7a90).";
+const SUSPENDED: &str = "This account is suspended. To remove this instance from the stack set, run \
+    DeleteStackInstances with the RetainStacks parameter.";
+const STS_OFF: &str = "STS is not activated in this region for account:{account}. Your account administrator can \
+    activate STS in this region using the IAM Console.";
+
+fn insight_result(a: usize, region: &str, status: ResultStatus, reason: Option<&str>) -> OperationResult {
+    OperationResult {
+        account: account(a),
+        region: region.into(),
+        status,
+        status_reason: reason.map(|r| r.replace("{account}", &account(a))),
+        gate_status: status.is_final().then_some(GateStatus::Skipped),
+        gate_reason: None,
+        ou: Some(ou(a)),
+    }
+}
+
+/// The operations list with `op` first (as the newest), then `op` opened and read once, with
+/// `results`; the cursor moved `right` Regions to the right.
+fn insight_harness(op: Operation, results: &[OperationResult], right: usize) -> Harness {
+    let mut harness = stack_sets_harness(settings(), PermissionModel::ServiceManaged);
+    harness.press(KeyCode::Enter);
+    let generation = harness.generation();
+    let mut operations = demo_operations();
+    operations[0] = op.clone();
+    harness.send(Msg::Operations {
+        generation,
+        stack_set: STACK_SET.into(),
+        result: Ok(operations),
+        at: ago(2),
+    });
+    harness.drawn();
+    harness.press(KeyCode::Enter);
+    let generation = harness.generation();
+    harness.send(Msg::OperationDescribed {
+        generation,
+        operation: op,
+        at: ago(3),
+    });
+    harness.result_pages(results, ago(3));
+    harness.send(Msg::ResultsPage {
+        generation,
+        results: Vec::new(),
+        read: ReadKind::Full,
+        at: ago(3),
+    });
+    harness.drawn();
+    harness.repeat(KeyCode::Right, right);
+    harness
+}
+
+fn snapshot_insight(name: &str, state: &State) {
+    for (width, height) in INSIGHT_SIZES {
+        assert_snapshot!(format!("{name}_{width}x{height}"), text(&draw(state, width, height)));
+    }
+}
+
+/// SEQUENTIAL over 6 Regions, 40 accounts, 25% at once (10), 3 failures tolerated (STRICT caps
+/// at 4): us-east-1 done with one failure, eu-west-1 at its limit (3 failed) with one deployment
+/// running (STRICT has shrunk it to 1), the rest waiting.
+fn at_limit_operation() -> (Operation, Vec<OperationResult>) {
+    let mut op = running_operation(4);
+    op.preferences = OperationPreferences {
+        region_concurrency: Some(RegionConcurrency::Sequential),
+        region_order: REGIONS.iter().map(|r| r.to_string()).collect(),
+        max_concurrent_percentage: Some(25),
+        failure_tolerance_count: Some(3),
+        ..Default::default()
+    };
+    let mut results = Vec::new();
+    for a in 0..ACCOUNTS {
+        let first = match a {
+            6 => insight_result(a, REGIONS[0], ResultStatus::Failed, Some(BUCKET_EXISTS)),
+            _ => insight_result(a, REGIONS[0], ResultStatus::Succeeded, None),
+        };
+        results.push(first);
+        let second = match a {
+            2 | 9 => insight_result(a, REGIONS[1], ResultStatus::Failed, Some(SCP_DENY)),
+            5 => insight_result(a, REGIONS[1], ResultStatus::Failed, Some(NO_ROLE)),
+            0..23 => insight_result(a, REGIONS[1], ResultStatus::Succeeded, None),
+            23 => insight_result(a, REGIONS[1], ResultStatus::Running, None),
+            _ => insight_result(a, REGIONS[1], ResultStatus::Pending, None),
+        };
+        results.push(second);
+        for region in &REGIONS[2..] {
+            results.push(insight_result(a, region, ResultStatus::Pending, None));
+        }
+    }
+    (op, results)
+}
+
+#[test]
+fn sequential_operation_with_a_region_at_its_tolerance_limit() {
+    let (op, results) = at_limit_operation();
+    let harness = insight_harness(op, &results, 1);
+    snapshot_insight("insight_sequential_at_limit", &harness.state);
+    let screen = text(&draw(&harness.state, 80, 24));
+    assert!(
+        screen.contains("eu-west-1: 3/3 failures; 1 more fails it, cancels 176 in 5 Regions"),
+        "{screen}"
+    );
+    let screen = text(&draw(&harness.state, 200, 60));
+    assert!(
+        screen.contains(
+            "eu-west-1: 3 of 3 failures tolerated; one more fails the operation and cancels 176 deployments in 5 Regions"
+        ),
+        "{screen}"
+    );
+    // The Region at its limit is marked by a sign, not by colour alone, and in red.
+    let buffer = draw(&harness.state, 80, 24);
+    let warnings = glyph_colours(&buffer, "⚠");
+    assert!(
+        !warnings.is_empty() && warnings.iter().all(|c| *c == Color::Red),
+        "{warnings:?}"
+    );
+}
+
+#[test]
+fn failures_show_category_hint_and_resource_columns() {
+    let (op, results) = at_limit_operation();
+    let mut harness = insight_harness(op, &results, 0);
+    harness.key('f');
+    snapshot_insight("insight_failures", &harness.state);
+    let screen = text(&draw(&harness.state, 200, 60));
+    assert!(screen.contains("BreakGlassRole IAM::Role"), "{screen}");
+    assert!(screen.contains("SCP deny"), "{screen}");
+}
+
+/// PARALLEL in 19 Regions, 5 at once, 10% tolerated (4 of 40), SOFT: every Region deploying,
+/// each at its own point.
+#[test]
+fn parallel_operation_in_many_regions() {
+    let mut op = running_operation(0);
+    op.preferences = OperationPreferences {
+        region_concurrency: Some(RegionConcurrency::Parallel),
+        max_concurrent_count: Some(5),
+        failure_tolerance_percentage: Some(10),
+        concurrency_mode: Some(sstop::model::ConcurrencyMode::SoftFailureTolerance),
+        ..Default::default()
+    };
+    let mut results = Vec::new();
+    let mut failed = 0;
+    for (r, region) in MANY_REGIONS.iter().enumerate() {
+        let done = (r * 7) % 36;
+        let fails = r % 5;
+        for a in 0..ACCOUNTS {
+            let (status, reason) = if a < fails {
+                failed += 1;
+                (ResultStatus::Failed, Some(STS_OFF))
+            } else if a < done {
+                (ResultStatus::Succeeded, None)
+            } else if a < done + 5 {
+                (ResultStatus::Running, None)
+            } else {
+                (ResultStatus::Pending, None)
+            };
+            results.push(insight_result(a, region, status, reason));
+        }
+    }
+    op.failed_count = Some(failed);
+    let harness = insight_harness(op, &results, 4);
+    snapshot_insight("insight_parallel", &harness.state);
+    let screen = text(&draw(&harness.state, 80, 24));
+    assert!(
+        screen.contains("PAR 19 Regions") || screen.contains("PARALLEL in 19 Regions"),
+        "{screen}"
+    );
+}
+
+/// An operation that SUCCEEDED with two failed instances (within its tolerance).
+fn succeeded_with_failures() -> (Operation, Vec<OperationResult>) {
+    let mut op = running_operation(2);
+    op.status = OperationStatus::Succeeded;
+    op.ended = Some(ago(60));
+    op.preferences.failure_tolerance_count = Some(2);
+    let mut results = Vec::new();
+    for a in 0..ACCOUNTS {
+        for region in &REGIONS {
+            let (status, reason) = match (a, *region) {
+                (3, "eu-west-1") => (ResultStatus::Failed, Some(SUSPENDED)),
+                (17, "us-west-2") => (ResultStatus::Failed, Some(STS_OFF)),
+                _ => (ResultStatus::Succeeded, None),
+            };
+            results.push(insight_result(a, region, status, reason));
+        }
+    }
+    (op, results)
+}
+
+#[test]
+fn succeeded_with_failures_is_never_plain_success() {
+    let (op, results) = succeeded_with_failures();
+    let mut harness = insight_harness(op, &results, 1);
+    snapshot_insight("insight_succeeded_with_failures", &harness.state);
+    let buffer = draw(&harness.state, 80, 24);
+    let screen = text(&buffer);
+    assert!(screen.contains("SUCCEEDED with failures UPDATE"), "{screen}");
+    // The outcome word is yellow, not the green of success.
+    let outcome_cells: Vec<Color> = (1..24).map(|x| buffer[(x, 2)].fg).collect();
+    assert!(outcome_cells.iter().all(|c| *c == Color::Yellow), "{outcome_cells:?}");
+    // Back on the list, the operation's STATUS column says so too.
+    harness.press(KeyCode::Esc);
+    let list = text(&draw(&harness.state, 80, 24));
+    assert_snapshot!("insight_operations_succeeded_with_failures_80x24", list);
+    assert!(list.contains("SUCC+FAIL"), "{list}");
+}

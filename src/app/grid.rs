@@ -6,6 +6,7 @@ use std::sync::LazyLock;
 
 use regex::Regex;
 
+use crate::insight::{self, Category, ResourceRef};
 use crate::model::{OperationResult, ResultStatus};
 
 /// Row of the grid: one account, with the index into `ResultGrid::results` of each Region's cell.
@@ -38,6 +39,8 @@ pub struct ResultGrid {
     account_index: HashMap<String, u32>,
     region_index: HashMap<String, u16>,
     counts: [usize; 5],
+    /// Per-status counts of each column of `regions`, kept as results merge in.
+    region_counts: Vec<[usize; 5]>,
     region_order: Vec<String>,
 }
 
@@ -66,6 +69,11 @@ impl ResultGrid {
 
     pub fn count(&self, status: ResultStatus) -> usize {
         self.counts[status_slot(status)]
+    }
+
+    /// Results of one Region (a column of `regions`) per status, in `ResultStatus::ALL` order.
+    pub fn region_counts(&self, col: usize) -> [usize; 5] {
+        self.region_counts.get(col).copied().unwrap_or_default()
     }
 
     pub fn cell(&self, row: usize, col: usize) -> Option<&OperationResult> {
@@ -110,6 +118,11 @@ impl ResultGrid {
         for (col, name) in regions.iter().enumerate() {
             self.region_index.insert(name.clone(), col as u16);
         }
+        let mut region_counts = vec![[0; 5]; regions.len()];
+        for (name, old_col) in &old_index {
+            region_counts[self.region_index[name] as usize] = self.region_counts[*old_col as usize];
+        }
+        self.region_counts = region_counts;
         for row in &mut self.rows {
             let mut cells = vec![None; regions.len()];
             for (name, old_col) in &old_index {
@@ -151,11 +164,14 @@ impl ResultGrid {
                     if progress_rank(result.status) >= progress_rank(existing.status) {
                         self.counts[status_slot(existing.status)] -= 1;
                         self.counts[status_slot(result.status)] += 1;
+                        self.region_counts[col][status_slot(existing.status)] -= 1;
+                        self.region_counts[col][status_slot(result.status)] += 1;
                         *existing = result;
                     }
                 }
                 None => {
                     self.counts[status_slot(result.status)] += 1;
+                    self.region_counts[col][status_slot(result.status)] += 1;
                     self.rows[row].cells[col] = Some(self.results.len() as u32);
                     self.results.push(result);
                 }
@@ -205,6 +221,7 @@ impl ResultGrid {
 
     /// FAILED and CANCELLED results grouped by StatusReason, biggest group first. Reasons that
     /// differ only in account ids, Regions or request ids (ARNs carry them) are one cause.
+    /// Each group carries its category (`insight::classify`) and failed resource, if any.
     pub fn failure_groups(&self) -> Vec<FailureGroup> {
         let mut groups: HashMap<(ResultStatus, String), Vec<u32>> = HashMap::new();
         for (idx, result) in self.results.iter().enumerate() {
@@ -231,8 +248,13 @@ impl ResultGrid {
                     .collect();
                 regions.sort_unstable();
                 regions.dedup();
+                let first = &self.results[results[0] as usize];
+                let category = insight::classify(first.status_reason.as_deref(), first.gate_status);
+                let resource = first.status_reason.as_deref().and_then(insight::resource_of);
                 FailureGroup {
                     status,
+                    category,
+                    resource,
                     reason,
                     count: results.len(),
                     accounts: accounts.into_iter().map(str::to_string).collect(),
@@ -271,6 +293,10 @@ pub fn reason_pattern(reason: &str) -> String {
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct FailureGroup {
     pub status: ResultStatus,
+    /// What the reason means and what to do about it, when a known pattern matches.
+    pub category: Option<&'static Category>,
+    /// The failed resource of a `ResourceLogicalId:X, ResourceType:Y, ...` reason.
+    pub resource: Option<ResourceRef>,
     pub reason: String,
     pub count: usize,
     pub accounts: Vec<String>,

@@ -351,8 +351,10 @@ fn regroup_failures(state: &mut State) {
     let needle = needle(state);
     let mut groups = state.operation.grid.failure_groups();
     groups.retain(|g| {
-        matches_filter(&needle, &[&g.reason, g.status.as_str()])
-            || g.accounts.iter().any(|a| a.contains(&needle))
+        matches_filter(
+            &needle,
+            &[&g.reason, g.status.as_str(), g.category.map_or("", |c| c.name.as_str())],
+        ) || g.accounts.iter().any(|a| a.contains(&needle))
             || g.regions.iter().any(|r| r.contains(&needle))
     });
     state.operation.failures = groups;

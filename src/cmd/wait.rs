@@ -85,10 +85,17 @@ fn text(event: &WaitEvent) -> String {
                 .iter()
                 .map(|(status, n)| format!("{n} {}", status.to_ascii_lowercase()))
                 .collect();
+            // SUCCEEDED with failed results is not plain success: say so.
+            let failed = summary.counts.get("FAILED").is_some_and(|n| *n > 0);
+            let status = if summary.status == "SUCCEEDED" && failed {
+                sstop::insight::Outcome::SucceededWithFailures.long()
+            } else {
+                summary.status.as_str()
+            };
             let mut text = format!(
                 "{} ended {}: {}",
                 summary.operation_id,
-                summary.status,
+                status,
                 if counts.is_empty() {
                     "no results".to_string()
                 } else {
@@ -104,5 +111,33 @@ fn text(event: &WaitEvent) -> String {
             format!("{operation_id}: still {status} when --timeout passed")
         }
         WaitEvent::Retrying { message } => format!("could not read the operation ({message}); trying again"),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use sstop::wait::Summary;
+
+    #[test]
+    fn a_success_with_failed_results_is_not_called_plain_success() {
+        let summary = |failed: usize| {
+            let mut counts = std::collections::BTreeMap::new();
+            counts.insert("SUCCEEDED".to_string(), 9);
+            if failed > 0 {
+                counts.insert("FAILED".to_string(), failed);
+            }
+            WaitEvent::Summary(Summary {
+                operation_id: "op".into(),
+                status: "SUCCEEDED".into(),
+                counts,
+                failures: Vec::new(),
+            })
+        };
+        assert_eq!(text(&summary(0)), "op ended SUCCEEDED: 9 succeeded");
+        assert_eq!(
+            text(&summary(2)),
+            "op ended SUCCEEDED with failures: 2 failed, 9 succeeded"
+        );
     }
 }

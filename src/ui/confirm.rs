@@ -10,6 +10,7 @@ use unicode_width::UnicodeWidthStr;
 use super::format;
 use super::theme::Theme;
 use crate::app::{Action, ConfirmMode, DialogFocus, KeyMap, State, StopCounts, StopDialog, StopPhase};
+use crate::insight;
 use crate::model::{CallAs, ResultStatus};
 
 const MAX_WIDTH: u16 = 76;
@@ -100,6 +101,19 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
             }
         },
     ));
+    // How the rollout proceeds, in words, when the dialog has room for it: never at the
+    // cost of showing the dialog whole.
+    let rollout_at = lines.len();
+    let rollout = rollout_lines(state, dialog, value_width)
+        .into_iter()
+        .enumerate()
+        .map(|(i, part)| {
+            field(
+                if i == 0 { "Rollout" } else { "" },
+                vec![Span::styled(part, theme.dim())],
+            )
+        })
+        .collect::<Vec<_>>();
     lines.push(Line::raw(""));
     for part in format::wrap(&consequence(counts), text_width) {
         lines.push(Line::raw(format!(" {part}")));
@@ -111,6 +125,9 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
     lines.push(Line::raw(""));
     lines.extend(decision_lines(dialog, &state.settings.keymap, theme, text_width));
 
+    if lines.len() + rollout.len() + 2 <= area.height as usize {
+        lines.splice(rollout_at..rollout_at, rollout);
+    }
     // Whole means every line, full height and full width: a line cut at the border could hide
     // a count or the name.
     let needed = lines.len() as u16 + 2;
@@ -123,6 +140,28 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
         .title(Span::styled(" Stop operation? ", theme.error()));
     super::popup(frame, super::centered(area, width, height), block, lines);
     shown_whole
+}
+
+/// The operation's preferences in words over at most two lines of `width`, once its
+/// description has arrived.
+fn rollout_lines(state: &State, dialog: &StopDialog, width: usize) -> Vec<String> {
+    let data = &state.operation;
+    let Some(op) = data.operation.as_ref().filter(|op| op.id == dialog.operation_id) else {
+        return Vec::new();
+    };
+    let grid = &data.grid;
+    let regions = (!grid.regions.is_empty()).then_some(grid.regions.len());
+    let accounts = insight::largest_region(grid).filter(|_| data.complete);
+    let long = insight::preferences_in_words(&op.preferences, regions, accounts, false);
+    let mut parts = format::wrap(&long, width.max(1));
+    if parts.len() > 2 {
+        parts = format::wrap(
+            &insight::preferences_in_words(&op.preferences, regions, accounts, true),
+            width.max(1),
+        );
+        parts.truncate(2);
+    }
+    parts
 }
 
 fn plural(n: usize, one: &str, many: &str) -> String {

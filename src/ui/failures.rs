@@ -1,17 +1,27 @@
 //! Failures by reason: FAILED and CANCELLED results grouped by StatusReason, biggest first,
-//! with the accounts and Regions of the selected group below.
+//! each with its category and failed resource, and below, the selected group's hint (what to
+//! do), reason, accounts and Regions.
 
 use ratatui::layout::{Constraint, Layout, Rect};
 use ratatui::text::{Line, Span};
 use ratatui::widgets::Paragraph;
 use ratatui::Frame;
+use unicode_width::UnicodeWidthStr;
 
 use super::format::{self, fit_right};
 use super::theme::Theme;
 use crate::app::{FailureGroup, State};
+use crate::insight::ResourceRef;
 
 const COUNT_WIDTH: usize = 6;
 const STATUS_WIDTH: usize = 11;
+/// Category names are at most 14 columns (the category file's rule).
+const CATEGORY_WIDTH: usize = 14;
+/// The resource column fits its longest entry within these bounds.
+const RESOURCE_MIN: usize = 12;
+const RESOURCE_MAX: usize = 48;
+/// The reason keeps at least this much; the resource column goes first when it cannot.
+const REASON_MIN: usize = 16;
 /// The list never takes more than this share of the body; the selected group needs room too.
 const LIST_MAX_PERCENT: u16 = 45;
 
@@ -42,7 +52,17 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
     let [list_area, detail_area] = Layout::vertical([Constraint::Length(list_height), Constraint::Min(3)]).areas(area);
 
     let inner_width = list_area.width.saturating_sub(2) as usize;
-    let reason_width = inner_width.saturating_sub(1 + COUNT_WIDTH + 2 + STATUS_WIDTH + 1);
+    let fixed = 1 + COUNT_WIDTH + 2 + STATUS_WIDTH + 1 + CATEGORY_WIDTH + 1;
+    let longest_resource = groups
+        .iter()
+        .filter_map(|g| g.resource.as_ref())
+        .map(|r| resource_short(r).width())
+        .max();
+    let resource_width = longest_resource.and_then(|longest| {
+        let room = inner_width.saturating_sub(fixed + 1 + REASON_MIN);
+        (room >= RESOURCE_MIN).then(|| longest.clamp(RESOURCE_MIN, RESOURCE_MAX).min(room))
+    });
+    let reason_width = inner_width.saturating_sub(fixed + resource_width.map_or(0, |w| w + 1));
     let (start, end) = super::window(
         data.failures_selected,
         groups.len(),
@@ -50,7 +70,8 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
     );
     let mut lines = Vec::new();
     for (offset, group) in groups[start..end].iter().enumerate() {
-        let line = Line::from(vec![
+        let category = group.category.map_or("-", |c| c.name.as_str());
+        let mut spans = vec![
             Span::styled(
                 format!(" {}", fit_right(&group.count.to_string(), COUNT_WIDTH, "")),
                 theme.bold(),
@@ -59,11 +80,32 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
                 format!("  {} {:<9}", theme.result_glyph(group.status), group.status.as_str()),
                 theme.result_style(group.status),
             ),
-            Span::raw(format!(
+            Span::styled(
+                format!(" {}", format::fit(category, CATEGORY_WIDTH, theme.ellipsis())),
+                if group.category.is_some() {
+                    theme.heading()
+                } else {
+                    theme.dim()
+                },
+            ),
+        ];
+        if let Some(width) = resource_width {
+            let resource = group.resource.as_ref().map_or("-".to_string(), resource_short);
+            spans.push(Span::raw(format!(
                 " {}",
-                format::fit(&one_line(&group.reason), reason_width, theme.ellipsis())
-            )),
-        ]);
+                format::fit(&resource, width, theme.ellipsis())
+            )));
+        }
+        // With the resource in its own column, the reason is what follows ResourceStatusReason.
+        let reason = match (resource_width, group.reason.split_once("ResourceStatusReason:")) {
+            (Some(_), Some((_, rest))) => rest,
+            _ => group.reason.as_str(),
+        };
+        spans.push(Span::raw(format!(
+            " {}",
+            format::fit(&one_line(reason), reason_width, theme.ellipsis())
+        )));
+        let line = Line::from(spans);
         lines.push(if start + offset == data.failures_selected {
             line.style(theme.cursor())
         } else {
@@ -78,6 +120,15 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
     list_height.saturating_sub(2)
 }
 
+/// `LoggingBucket S3::Bucket`: the logical id and the type without its `AWS::`.
+fn resource_short(resource: &ResourceRef) -> String {
+    let kind = resource
+        .resource_type
+        .strip_prefix("AWS::")
+        .unwrap_or(&resource.resource_type);
+    format!("{} {kind}", resource.logical_id)
+}
+
 /// Reasons can hold newlines; a list row shows them on one line.
 fn one_line(text: &str) -> String {
     text.split_whitespace().collect::<Vec<_>>().join(" ")
@@ -87,10 +138,33 @@ fn draw_group(group: &FailureGroup, theme: &Theme, frame: &mut Frame, area: Rect
     let width = area.width.saturating_sub(4) as usize;
     let mut lines = Vec::new();
     let status = format!("{} {}", theme.result_glyph(group.status), group.status);
-    lines.push(Line::from(vec![
+    let mut first = vec![
         Span::styled(format!(" {status}"), theme.result_style(group.status)),
         Span::raw(format!(" in {} results", group.count)),
-    ]));
+    ];
+    if let Some(category) = group.category {
+        first.push(Span::raw(theme.separator().to_string()));
+        first.push(Span::styled(category.name.clone(), theme.heading()));
+    }
+    lines.push(Line::from(first));
+    if let Some(category) = group.category {
+        for (i, part) in format::wrap(&category.hint, width.saturating_sub(5))
+            .into_iter()
+            .enumerate()
+        {
+            let label = if i == 0 { "Fix: " } else { "     " };
+            lines.push(Line::from(vec![
+                Span::styled(format!(" {label}"), theme.heading()),
+                Span::styled(part, theme.warn()),
+            ]));
+        }
+    }
+    if let Some(resource) = &group.resource {
+        lines.push(Line::from(vec![
+            Span::styled(" Resource ", theme.heading()),
+            Span::raw(format!("{} ({})", resource.logical_id, resource.resource_type)),
+        ]));
+    }
     for part in format::wrap(&group.reason, width) {
         lines.push(Line::raw(format!(" {part}")));
     }

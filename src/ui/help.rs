@@ -70,6 +70,17 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         legend.push(Span::raw(format!(" {} ", status.as_str().to_ascii_lowercase())));
     }
     lines.push(Line::from(legend));
+    // The row of Region states under the grid's headers, when the popup has room for it.
+    if lines.len() as u16 + 3 <= area.height {
+        lines.push(Line::from(vec![
+            Span::styled(
+                format!(" {}", format::fit("by Region", KEYS_WIDTH, "")),
+                theme.heading(),
+            ),
+            Span::styled(format!(" {}", theme.warning()), theme.error()),
+            Span::raw(" at its tolerance: the next failure fails the operation"),
+        ]));
+    }
 
     let height = (lines.len() as u16 + 2).min(area.height);
     let block = theme

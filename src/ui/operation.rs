@@ -1,6 +1,8 @@
-//! One operation: a summary (status, counts, progress, throughput, ETA), the filter line, and
-//! the account x Region grid. Only the window around the cursor is built, so a frame costs the
-//! same at a thousand results as at a hundred thousand.
+//! One operation: a summary (outcome, preferences in words, counts, progress, throughput, ETA,
+//! the cursor Region's progress against its tolerance, and what the next failure would do),
+//! the filter line, and the account x Region grid under a row of per-Region states. Only the
+//! window around the cursor is built, so a frame costs the same at a thousand results as at a
+//! hundred thousand.
 
 use ratatui::buffer::Buffer;
 use ratatui::layout::{Constraint, Layout, Rect};
@@ -13,15 +15,19 @@ use unicode_width::UnicodeWidthStr;
 use super::format::{self, fit};
 use super::theme::Theme;
 use crate::app::{OperationData, ResultGrid, State};
+use crate::insight::{self, Outcome, RegionProgress, RegionState};
 use crate::model::{OperationStatus, ResultStatus};
 
 /// Account ids are 12 digits.
 const ACCOUNT_WIDTH: usize = 12;
 /// Narrow cells: one glyph with a space either side; headers then stagger over two lines.
 const NARROW_CELL: u16 = 3;
-/// Lines above the grid rows when cells are narrow: region headers staggered over two lines.
-const GRID_HEADER_LINES: u16 = 2;
-const SUMMARY_LINES: u16 = 3;
+/// Lines above the grid rows when cells are narrow: region headers staggered over two lines,
+/// then the row of Region states.
+const GRID_HEADER_LINES: u16 = 3;
+const SUMMARY_LINES: u16 = 6;
+/// Widest tolerance gauge, in cells; larger tolerances are scaled into it.
+const GAUGE_WIDTH: usize = 10;
 const BAR_WIDTH: usize = 24;
 
 /// Display order of the per-status counts.
@@ -78,7 +84,7 @@ impl Geometry {
         if !two_line.wide {
             return two_line;
         }
-        let one_line = Self::with_header_lines(data, area, 1);
+        let one_line = Self::with_header_lines(data, area, 2);
         if one_line.wide {
             one_line
         } else {
@@ -144,12 +150,13 @@ fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
             let elapsed = op
                 .created
                 .map(|created| format::duration(op.ended.unwrap_or(state.now) - created));
+            let outcome = Outcome::of(op, grid.count(ResultStatus::Failed));
             let mut spans = vec![
                 Span::raw(" "),
                 Span::styled(
-                    op.status.as_str().to_string(),
+                    outcome.long().to_string(),
                     theme
-                        .operation_style(op.status)
+                        .outcome_style(outcome)
                         .add_modifier(ratatui::style::Modifier::BOLD),
                 ),
                 Span::raw(format!(" {}", op.action)),
@@ -159,7 +166,6 @@ fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
                 let word = if op.ended.is_some() { "took" } else { "elapsed" };
                 rest.push_str(&format!("{sep}{word} {elapsed}"));
             }
-            rest.push_str(&format!("{sep}{}", op.preferences.short()));
             if let Some(reason) = &op.status_reason {
                 rest.push_str(&format!("{sep}{reason}"));
             }
@@ -190,7 +196,12 @@ fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
             Span::raw(" "),
             Span::styled(format!("{loading} {total} results so far"), theme.warn()),
         ];
-        return vec![first, counts, Line::from(progress)];
+        return vec![
+            first,
+            preferences_line(state, theme, width),
+            counts,
+            Line::from(progress),
+        ];
     }
     let filled = (finished * BAR_WIDTH).checked_div(total).unwrap_or(0);
     let percent = (finished * 100).checked_div(total).unwrap_or(0);
@@ -216,7 +227,199 @@ fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
             theme.dim(),
         ));
     }
-    vec![first, counts, Line::from(progress)]
+    let mut lines = vec![
+        first,
+        preferences_line(state, theme, width),
+        counts,
+        Line::from(progress),
+    ];
+    lines.extend(region_lines(state, theme, width));
+    lines
+}
+
+/// The operation's Regions with their counts and limits (empty until its results arrive).
+fn region_progress(state: &State) -> Vec<RegionProgress> {
+    let data = &state.operation;
+    let prefs = data
+        .operation
+        .as_ref()
+        .map(|op| op.preferences.clone())
+        .unwrap_or_default();
+    insight::region_progress(&data.grid, &prefs)
+}
+
+/// A Region's state as a glyph: result glyphs by meaning, a warning sign at the tolerance limit.
+fn region_glyph(region: &RegionProgress, theme: &Theme) -> (&'static str, Style) {
+    if region.at_limit() {
+        return (theme.warning(), theme.error());
+    }
+    let status = match region.state {
+        RegionState::Waiting => ResultStatus::Pending,
+        RegionState::Running => ResultStatus::Running,
+        RegionState::Done if region.failed > 0 => return (theme.result_glyph(ResultStatus::Succeeded), theme.warn()),
+        RegionState::Done => ResultStatus::Succeeded,
+        RegionState::Failed => ResultStatus::Failed,
+        RegionState::Cancelled => ResultStatus::Cancelled,
+    };
+    (theme.result_glyph(status), theme.result_style(status))
+}
+
+/// `SEQUENTIAL in 6 Regions, 10% of accounts at once, 2 failures tolerated per Region`, shorter
+/// when the line is narrow, numbers from the largest Region.
+fn preferences_line<'a>(state: &State, theme: &Theme, width: usize) -> Line<'a> {
+    let data = &state.operation;
+    let Some(op) = &data.operation else {
+        return Line::raw("");
+    };
+    let grid = &data.grid;
+    let regions = (!grid.regions.is_empty()).then_some(grid.regions.len());
+    let accounts = insight::largest_region(grid).filter(|_| data.complete);
+    let room = width.saturating_sub(2);
+    let long = insight::preferences_in_words(&op.preferences, regions, accounts, false);
+    let text = if long.width() <= room {
+        long
+    } else {
+        insight::preferences_in_words(&op.preferences, regions, accounts, true)
+    };
+    Line::styled(
+        format!(" {}", format::truncate(&text, room, theme.ellipsis())),
+        theme.dim(),
+    )
+}
+
+/// The cursor Region's progress against its limits, then what the next failure would do (or,
+/// once the operation failed, which Region failed it).
+fn region_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>> {
+    let data = &state.operation;
+    let regions = region_progress(state);
+    let ellipsis = theme.ellipsis();
+    let sep = theme.separator();
+    let mut lines = Vec::new();
+    match regions.get(data.cursor_col) {
+        Some(region) => {
+            let (glyph, style) = region_glyph(region, theme);
+            let mut spans = vec![
+                Span::raw(" "),
+                Span::styled(format!("{glyph} {} {}", region.region, region.state.word()), style),
+                Span::raw(format!("{sep}{}/{} done", region.finished(), region.total)),
+                Span::raw(sep.to_string()),
+            ];
+            spans.extend(tolerance_gauge(region, theme));
+            // Concurrency matters only while deployments run or wait.
+            if region.open() {
+                let mut running = format!("{sep}running {} of {}", region.running, region.concurrency);
+                if region.concurrency < region.max_concurrent {
+                    running.push_str(&format!(" (STRICT, from {})", region.max_concurrent));
+                }
+                spans.push(Span::raw(running));
+            }
+            lines.push(fit_line(spans, width, ellipsis));
+        }
+        None => lines.push(Line::raw("")),
+    }
+    let op = data.operation.as_ref();
+    let forecast = op.and_then(|op| insight::forecast(op, &regions));
+    let line = match (forecast, insight::exceeded(&regions)) {
+        (Some(forecast), _) => {
+            let style = if forecast.at_limit() {
+                theme.error()
+            } else {
+                theme.dim()
+            };
+            let mark = if forecast.at_limit() { theme.warning() } else { " " };
+            let room = width.saturating_sub(4);
+            let mut text = forecast.text();
+            if text.width() > room {
+                text = forecast.short_text();
+            }
+            Line::styled(format!(" {mark} {}", format::truncate(&text, room, ellipsis)), style)
+        }
+        (None, Some(failed)) => Line::styled(
+            format!(
+                " {} {}",
+                theme.result_glyph(ResultStatus::Failed),
+                format::truncate(
+                    &format!(
+                        "{}: {} failed, {} tolerated: it failed the operation",
+                        failed.region, failed.failed, failed.tolerance
+                    ),
+                    width.saturating_sub(4),
+                    ellipsis
+                )
+            ),
+            theme.error(),
+        ),
+        // Ended within tolerance but not clean: where the failures are.
+        (None, None) if data.grid.count(ResultStatus::Failed) > 0 && op.is_some_and(|op| !op.status.is_active()) => {
+            let failed: Vec<&str> = regions
+                .iter()
+                .filter(|r| r.failed > 0)
+                .map(|r| r.region.as_str())
+                .collect();
+            let text = format!(
+                "{} failed within the tolerance: {}",
+                data.grid.count(ResultStatus::Failed),
+                failed.join(", ")
+            );
+            Line::styled(
+                format!(
+                    " {} {}",
+                    theme.result_glyph(ResultStatus::Failed),
+                    format::truncate(&text, width.saturating_sub(4), ellipsis)
+                ),
+                theme.warn(),
+            )
+        }
+        (None, None) => Line::raw(""),
+    };
+    lines.push(line);
+    lines
+}
+
+/// `failures 2/3 ■■□`: the Region's tolerance used, as numbers and a gauge of at most
+/// `GAUGE_WIDTH` cells; red at the limit or past it.
+fn tolerance_gauge<'a>(region: &RegionProgress, theme: &Theme) -> Vec<Span<'a>> {
+    if region.tolerance == 0 {
+        let style = if region.failed > 0 { theme.error() } else { theme.dim() };
+        return vec![Span::styled(format!("failed {}, none tolerated", region.failed), style)];
+    }
+    let cells = region.tolerance.min(GAUGE_WIDTH);
+    let used = (region.failed.min(region.tolerance) * cells).div_ceil(region.tolerance);
+    let style = if region.failed >= region.tolerance {
+        theme.error()
+    } else if region.failed > 0 {
+        theme.warn()
+    } else {
+        theme.dim()
+    };
+    vec![
+        Span::styled(format!("failures {}/{} ", region.failed, region.tolerance), style),
+        Span::styled(theme.bar_full().repeat(used), style),
+        Span::styled(theme.bar_empty().repeat(cells - used), theme.dim()),
+    ]
+}
+
+/// Spans cut to `width` columns, the last kept one truncated with an ellipsis.
+fn fit_line<'a>(spans: Vec<Span<'a>>, width: usize, ellipsis: &str) -> Line<'a> {
+    let mut out = Vec::new();
+    let mut used = 0;
+    for span in spans {
+        let w = span.content.width();
+        if used + w <= width {
+            used += w;
+            out.push(span);
+        } else {
+            let room = width.saturating_sub(used);
+            if room > 0 {
+                out.push(Span::styled(
+                    format::truncate(&span.content, room, ellipsis),
+                    span.style,
+                ));
+            }
+            break;
+        }
+    }
+    Line::from(out)
 }
 
 fn count_line<'a>(grid: &ResultGrid, theme: &Theme, words: bool, gap: usize) -> Line<'a> {
@@ -324,7 +527,8 @@ fn draw_grid(state: &State, theme: &Theme, geometry: &Geometry, buf: &mut Buffer
         } else {
             0
         };
-    let title_y = area.y + geometry.header_lines - 1;
+    let title_y = area.y + geometry.header_lines - 2;
+    let state_y = area.y + geometry.header_lines - 1;
     if geometry.ou_width > 0 {
         buf.set_stringn(ou_x, title_y, "OU", geometry.ou_width, theme.heading());
     }
@@ -348,6 +552,25 @@ fn draw_grid(state: &State, theme: &Theme, geometry: &Geometry, buf: &mut Buffer
         };
         let room = right.saturating_sub(x) as usize;
         buf.set_stringn(x, y, &label, room.min(2 * NARROW_CELL as usize - 1), style);
+    }
+
+    // Under the headers, each Region's state: a glyph, and a warning sign at its tolerance limit;
+    // none until a read is complete (a Region half loaded is not half done).
+    let regions = if data.complete {
+        region_progress(state)
+    } else {
+        Vec::new()
+    };
+    buf.set_stringn(account_x, state_y, "by Region", ACCOUNT_WIDTH, theme.dim());
+    for col in geometry.cols.0..geometry.cols.1 {
+        let x = geometry.glyph_x(col);
+        if x >= right {
+            break;
+        }
+        if let Some(region) = regions.get(col) {
+            let (glyph, style) = region_glyph(region, theme);
+            buf.set_string(x, state_y, glyph, style);
+        }
     }
 
     let body_y = area.y + geometry.header_lines;

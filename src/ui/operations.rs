@@ -9,6 +9,7 @@ use ratatui::Frame;
 use super::format::{self, fit, fit_right};
 use super::theme::Theme;
 use crate::app::State;
+use crate::insight::{self, Outcome};
 use crate::model::{Operation, OperationAction};
 
 const ID_FULL: usize = 36;
@@ -113,7 +114,7 @@ fn detail<'a>(
         Line::styled(position, theme.dim()),
         Line::from(vec![
             Span::styled(" preferences ", theme.heading()),
-            Span::raw(format::truncate(&op.preferences.short(), room, ellipsis)),
+            Span::raw(format::truncate(&preferences(op, room), room, ellipsis)),
         ]),
         Line::from(vec![
             Span::styled(" reason      ", theme.heading()),
@@ -124,6 +125,17 @@ fn detail<'a>(
             )),
         ]),
     ]
+}
+
+/// The preferences in words (without Region or account numbers, which the list does not
+/// know), shorter when they do not fit.
+fn preferences(op: &Operation, room: usize) -> String {
+    let long = insight::preferences_in_words(&op.preferences, None, None, false);
+    if long.chars().count() <= room {
+        long
+    } else {
+        insight::preferences_in_words(&op.preferences, None, None, true)
+    }
 }
 
 struct Columns {
@@ -177,6 +189,7 @@ impl Columns {
             }
             _ => ("-".into(), theme.dim()),
         };
+        let outcome = Outcome::of(op, 0);
         let failed = op.failed_count.map(|n| n.to_string()).unwrap_or_else(|| "-".into());
         let failed_style = if op.failed_count.unwrap_or(0) > 0 {
             theme.error()
@@ -187,8 +200,8 @@ impl Columns {
             Span::raw(format!(" {}", fit(&op.id, self.id, ellipsis))),
             Span::raw(format!(" {}", fit(op.action.as_str(), self.action, ellipsis))),
             Span::styled(
-                format!(" {}", fit(op.status.as_str(), STATUS, ellipsis)),
-                theme.operation_style(op.status),
+                format!(" {}", fit(outcome.short(), STATUS, ellipsis)),
+                theme.outcome_style(outcome),
             ),
             Span::raw(format!(" {}", fit(&created, TIME, ellipsis))),
             Span::styled(format!(" {}", fit(&ended, TIME, ellipsis)), ended_style),

@@ -10,6 +10,7 @@ use ratatui::Frame;
 use super::format::{self, fit, fit_right};
 use super::theme::Theme;
 use crate::app::{StackSetRow, State};
+use crate::insight::Outcome;
 use crate::model::{PermissionModel, StackSetStatus};
 
 /// Column widths; NAME takes what is left.
@@ -168,8 +169,8 @@ impl Columns {
         let (action, status, status_style, age) = match &row.latest {
             Some(op) => (
                 op.action.as_str().to_string(),
-                op.status.as_str().to_string(),
-                theme.operation_style(op.status),
+                Outcome::of(op, 0).short().to_string(),
+                theme.outcome_style(Outcome::of(op, 0)),
                 op.created
                     .map(|at| format::age(at, state.now))
                     .unwrap_or_else(|| "-".into()),

@@ -7,6 +7,7 @@ use ratatui::symbols::border;
 use ratatui::widgets::{Block, BorderType, Borders};
 
 use crate::app::Settings;
+use crate::insight::Outcome;
 use crate::model::{OperationStatus, ResultStatus};
 
 /// Box-drawing made of `+ - |` for terminals and logs that only take 7-bit text.
@@ -120,6 +121,14 @@ impl Theme {
             ResultStatus::Running => self.fg(Color::Yellow),
             ResultStatus::Pending => self.fg(Color::DarkGray),
             ResultStatus::Cancelled => self.fg(Color::Magenta),
+        }
+    }
+
+    /// An operation's outcome: SUCCEEDED with failures is yellow, never the green of success.
+    pub fn outcome_style(&self, outcome: Outcome) -> Style {
+        match outcome {
+            Outcome::Status(status) => self.operation_style(status),
+            Outcome::SucceededWithFailures => self.fg(Color::Yellow).add_modifier(Modifier::BOLD),
         }
     }
 
