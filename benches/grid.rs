@@ -9,7 +9,7 @@ use ratatui::Terminal;
 use time::macros::datetime;
 use time::Duration;
 
-use sstop::app::{OperationData, ResultGrid, Screen, Settings, State};
+use sstop::app::{OperationData, ProgressSample, ResultGrid, Screen, Settings, State};
 use sstop::model::{
     GateStatus, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, ResultStatus,
 };
@@ -79,7 +79,12 @@ fn state_with(accounts: usize) -> State {
     data.cursor_col = REGIONS.len() / 2;
     data.complete = true;
     data.freshness.fetched_at = Some(now - Duration::seconds(2));
-    data.progress = vec![(now - Duration::minutes(1), 100), (now, 160)];
+    let sample = |ago: i64, finished| ProgressSample {
+        at: now - Duration::minutes(ago),
+        finished,
+        slots: 17 * 25,
+    };
+    data.progress = vec![sample(2, 100), sample(0, 220)];
     state.operation = data;
     state
 }

@@ -4,18 +4,20 @@
 //! own record of each cell.
 
 use std::collections::HashMap;
+use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sstop::api::sdk::{ConnectOptions, SdkApi};
 use sstop::api::{ApiError, StackSetApi, StopAccepted};
-use sstop::app::{Command, Msg, ReadKind, ResultGrid, Scope};
+use sstop::app::{self, Command, Msg, ReadKind, ResultGrid, Scope, Screen, Settings, State};
 use sstop::model::{
     CallAs, Operation, OperationResult, OperationStatus, Page, ResultStatus, StackSetDetail, StackSetSummary,
 };
-use sstop::poll::{PollConfig, RateLimiter};
+use sstop::poll::{PollConfig, RateLimiter, StampClock};
 use sstop::sim::{SimHandle, SimOptions};
 
+const MOVING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/moving.toml");
 const SET: &str = "moving";
 const OP: &str = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
 
@@ -50,13 +52,37 @@ struct Stepping {
     inner: SdkApi,
     sim: Arc<SimHandle>,
     step: Duration,
+    set: &'static str,
+    op: &'static str,
+    /// Steps taken: the emulator's time since the start, in steps.
+    steps: AtomicU64,
+    /// The step at which the operation was first seen ended.
+    ended_at: Mutex<Option<u64>>,
     log: Mutex<Log>,
 }
 
 impl Stepping {
+    fn advance(&self) {
+        self.sim.advance(self.step);
+        let step = self.steps.fetch_add(1, Ordering::SeqCst) + 1;
+        let ended = self
+            .sim
+            .operation_status(self.set, self.op)
+            .is_some_and(|s| !s.is_active());
+        let mut ended_at = self.ended_at.lock().unwrap();
+        if ended && ended_at.is_none() {
+            *ended_at = Some(step);
+        }
+    }
+
+    /// The emulator's time since the start, as the poller stamps it.
+    fn elapsed(&self) -> Duration {
+        self.step * self.steps.load(Ordering::SeqCst) as u32
+    }
+
     fn truth(&self) -> Truth {
         self.sim
-            .operation_results(SET, OP)
+            .operation_results(self.set, self.op)
             .expect("operation exists")
             .into_iter()
             .map(|r| ((r.account, r.region), r.status))
@@ -84,7 +110,7 @@ impl StackSetApi for Stepping {
     }
 
     async fn describe_operation(&self, stack_set: &str, id: &str, call_as: CallAs) -> Result<Operation, ApiError> {
-        self.sim.advance(self.step);
+        self.advance();
         self.inner.describe_operation(stack_set, id, call_as).await
     }
 
@@ -96,7 +122,7 @@ impl StackSetApi for Stepping {
         status: Option<ResultStatus>,
         next: Option<String>,
     ) -> Result<Page<OperationResult>, ApiError> {
-        self.sim.advance(self.step);
+        self.advance();
         let before = self.truth();
         if status.is_none() && next.is_none() {
             self.log.lock().unwrap().open = Some(Chain {
@@ -126,9 +152,9 @@ impl StackSetApi for Stepping {
     }
 }
 
-async fn stepping_client(step: Duration) -> Arc<Stepping> {
+async fn stepping_client(scenario: &str, set: &'static str, op: &'static str, step: Duration) -> Arc<Stepping> {
     let sim = sstop::sim::start(SimOptions {
-        scenario: Some(concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/moving.toml").into()),
+        scenario: Some(scenario.into()),
         // Real time barely moves the emulator: the test moves it.
         speed: 1e-9,
         ..Default::default()
@@ -144,6 +170,10 @@ async fn stepping_client(step: Duration) -> Arc<Stepping> {
         inner,
         sim: Arc::new(sim),
         step,
+        set,
+        op,
+        steps: AtomicU64::new(0),
+        ended_at: Mutex::new(None),
         log: Mutex::new(Log::default()),
     })
 }
@@ -176,7 +206,7 @@ fn check_grid(grid: &ResultGrid, since: &Truth, now: &Truth) -> Result<(), Strin
 async fn every_read_and_every_screen_of_a_moving_rollout_is_true() {
     // 1 s of rollout between any two requests: cells move pending -> running -> done while a
     // read pages through them.
-    let api = stepping_client(Duration::from_secs(1)).await;
+    let api = stepping_client(MOVING, SET, OP, Duration::from_secs(1)).await;
     let config = PollConfig {
         call_as: CallAs::SelfAccount,
         active_interval: Duration::from_millis(60),
@@ -259,4 +289,106 @@ async fn every_read_and_every_screen_of_a_moving_rollout_is_true() {
         api.sim.operation_status(SET, OP),
         Some(OperationStatus::Succeeded | OperationStatus::Failed)
     ));
+}
+
+/// Watches a rollout to its end through the real poller and `update`, on the emulator's clock,
+/// and returns (seconds watched, ETA shown in seconds, true seconds left) at every read.
+async fn etas(scenario: &str, set: &'static str, op: &'static str, call_as: CallAs) -> Vec<(f64, f64, f64)> {
+    let api = stepping_client(scenario, set, op, Duration::from_secs(1)).await;
+    let start = time::OffsetDateTime::UNIX_EPOCH + time::Duration::days(20_000);
+    let clock_api = Arc::clone(&api);
+    let config = PollConfig {
+        call_as,
+        active_interval: Duration::from_millis(60),
+        clock: StampClock::new(move || start + clock_api.elapsed()),
+        ..Default::default()
+    };
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (poller, _task) = sstop::poll::spawn(Arc::clone(&api), config, Arc::new(RateLimiter::unlimited()), tx);
+    let mut state = State::new(Settings::default(), start);
+    state.generation = 1;
+    state.screens.push(Screen::Operation {
+        stack_set: set.into(),
+        operation_id: op.into(),
+    });
+    poller.send(Command::Watch {
+        scope: Scope::Operation {
+            stack_set: set.into(),
+            operation_id: op.into(),
+        },
+        generation: 1,
+    });
+    let mut shown = Vec::new();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
+    loop {
+        let msg = tokio::time::timeout_at(deadline, rx.recv())
+            .await
+            .expect("the rollout ends within 4 minutes")
+            .expect("poller alive");
+        let judged = match &msg {
+            Msg::ResultsPage { read, at, .. } => Some((*read, *at)),
+            Msg::FetchFailed { error, .. } => panic!("a read failed: {error:?}"),
+            _ => None,
+        };
+        app::update(&mut state, msg);
+        let Some((read, at)) = judged else { continue };
+        if read == ReadKind::Partial {
+            continue;
+        }
+        if api.ended_at.lock().unwrap().is_some() {
+            break;
+        }
+        let data = &state.operation;
+        if let Some(eta) = data.eta() {
+            shown.push(((at - start).as_seconds_f64(), eta.as_seconds_f64()));
+        }
+    }
+    let end = api.ended_at.lock().unwrap().expect("ended") as f64 * api.step.as_secs_f64();
+    shown.into_iter().map(|(at, eta)| (at, eta, end - at)).collect()
+}
+
+/// After two minutes of watching, the ETA is within `bound` of the time the rollout really took
+/// to end, for as long as more than two minutes are left (in the last minutes one wave more or
+/// less is most of what is left).
+fn check_etas(name: &str, etas: &[(f64, f64, f64)], bound: f64) {
+    let judged: Vec<&(f64, f64, f64)> = etas
+        .iter()
+        .filter(|(at, _, left)| *at >= 120.0 && *left >= 120.0)
+        .collect();
+    assert!(judged.len() >= 10, "{name}: only {} ETAs to judge", judged.len());
+    let mut errors: Vec<f64> = judged.iter().map(|(_, eta, left)| (eta - left) / left).collect();
+    errors.sort_by(|a, b| a.total_cmp(b));
+    eprintln!(
+        "{name}: {} ETAs judged, error min {:+.0}%, median {:+.0}%, max {:+.0}%",
+        errors.len(),
+        errors[0] * 100.0,
+        errors[errors.len() / 2] * 100.0,
+        errors[errors.len() - 1] * 100.0
+    );
+    for (at, eta, left) in judged {
+        assert!(
+            (eta - left).abs() <= bound * left,
+            "{name}: at {at:.0} s the ETA said {eta:.0} s, {left:.0} s were left"
+        );
+    }
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eta_of_a_sequential_rollout_is_within_thirty_percent_after_two_minutes() {
+    let etas = etas(
+        "rollout",
+        "org-guardrails",
+        "7d3f9a61-2c4b-4e8f-9a1d-5b6c7e8f9012",
+        CallAs::DelegatedAdmin,
+    )
+    .await;
+    // Measured: -25% to +19% (median -10%): a Region not yet begun takes a little longer than
+    // its waves, as its slowest slot sets its end. 30% keeps the test off that edge.
+    check_etas("SEQUENTIAL", &etas, 0.30);
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_eta_of_a_parallel_rollout_is_within_a_quarter_after_two_minutes() {
+    let etas = etas(MOVING, SET, OP, CallAs::SelfAccount).await;
+    check_etas("PARALLEL", &etas, 0.25);
 }

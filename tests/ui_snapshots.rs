@@ -627,7 +627,10 @@ fn operation_harness(settings: Settings, demo_model: PermissionModel, regions: &
             operation_id: OPERATION_ID.into()
         }
     );
-    for (finished, seconds) in FINISHED_AT_READS.into_iter().zip([120, 60, 0]) {
+    // The first complete read is no sample of progress (its pages span its whole length); the
+    // three after it are.
+    let first = (FINISHED_AT_READS[0], 180);
+    for (finished, seconds) in std::iter::once(first).chain(FINISHED_AT_READS.into_iter().zip([120, 60, 0])) {
         let results = results_when(ACCOUNTS, regions, finished);
         harness.read_operation(&results, ago(last_read + seconds));
     }
@@ -637,7 +640,14 @@ fn operation_harness(settings: Settings, demo_model: PermissionModel, regions: &
         .map(|seconds| ago(last_read + seconds))
         .zip(FINISHED_AT_READS)
         .collect();
-    assert_eq!(harness.state.operation.progress, samples);
+    let progress: Vec<(OffsetDateTime, usize)> = harness
+        .state
+        .operation
+        .progress
+        .iter()
+        .map(|sample| (sample.at, sample.finished))
+        .collect();
+    assert_eq!(progress, samples);
     harness.drawn();
     harness.repeat(KeyCode::Down, 4);
     harness

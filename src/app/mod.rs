@@ -12,7 +12,7 @@ use time::OffsetDateTime;
 use tui_input::Input;
 
 use crate::api::ApiError;
-use crate::model::{CallAs, Operation, PermissionModel, ResultStatus, StackSetSummary};
+use crate::model::{CallAs, Operation, PermissionModel, RegionConcurrency, ResultStatus, StackSetSummary};
 pub use grid::{FailureGroup, ResultGrid};
 pub use keymap::{Action, KeyMap, Mode};
 pub use update::update;
@@ -288,8 +288,17 @@ pub struct StackSetsData {
     pub selected: usize,
 }
 
+/// Progress at one moment: results finished, and how many may be in flight.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ProgressSample {
+    pub at: OffsetDateTime,
+    pub finished: usize,
+    /// Deployments that may run at once in the Regions under way (fewer where fewer are left).
+    pub slots: usize,
+}
+
 /// The shortest window of progress samples a throughput (and so an ETA) is taken from.
-pub const THROUGHPUT_MIN_SPAN_SECS: f64 = 60.0;
+pub const THROUGHPUT_MIN_SPAN_SECS: f64 = 120.0;
 
 #[derive(Debug, Clone, Default)]
 pub struct OperationsData {
@@ -317,8 +326,8 @@ pub struct OperationData {
     /// True when the last finished read was a full one; false when part of the grid is inferred.
     pub exact: bool,
     pub freshness: Freshness,
-    /// Samples of (time, finished results) for throughput and ETA.
-    pub progress: Vec<(OffsetDateTime, usize)>,
+    /// Samples of finished results, in all and per Region, for throughput and ETA.
+    pub progress: Vec<ProgressSample>,
     pub failures: Vec<FailureGroup>,
     pub failures_selected: usize,
 }
@@ -355,11 +364,66 @@ impl OperationData {
     /// finish in waves, and a shorter window measures one wave, not the rollout.
     pub fn throughput_per_min(&self) -> Option<f64> {
         let (first, last) = (self.progress.first()?, self.progress.last()?);
-        let secs = (last.0 - first.0).as_seconds_f64();
-        if secs < THROUGHPUT_MIN_SPAN_SECS || last.1 <= first.1 {
+        let secs = (last.at - first.at).as_seconds_f64();
+        if secs < THROUGHPUT_MIN_SPAN_SECS || last.finished <= first.finished {
             return None;
         }
-        Some((last.1 - first.1) as f64 * 60.0 / secs)
+        // The least-squares slope over every sample, not the two ends: a read that catches up
+        // on several transitions at once moves one end, and would swing the rate with it.
+        let n = self.progress.len() as f64;
+        let points = || {
+            self.progress
+                .iter()
+                .map(|s| ((s.at - first.at).as_seconds_f64(), s.finished as f64))
+        };
+        let (mean_t, mean_f) = points().fold((0.0, 0.0), |(t, f), (pt, pf)| (t + pt / n, f + pf / n));
+        let (cov, var) = points().fold((0.0, 0.0), |(c, v), (t, f)| {
+            (c + (t - mean_t) * (f - mean_f), v + (t - mean_t).powi(2))
+        });
+        let per_sec = cov / var;
+        (per_sec > 0.0 && per_sec.is_finite()).then_some(per_sec * 60.0)
+    }
+
+    /// Time left. One deployment takes, on average, the deployments that may run at once over
+    /// the throughput (Little's law, with the number at once as CloudFormation sets it: STRICT
+    /// shrinks it with each failure); each Region then needs one such time per wave left
+    /// (deployments left over the number it may run at once; for a Region not yet begun,
+    /// rounded up: its last wave takes a whole deployment's time however few it holds). Regions side by side (PARALLEL) end with the slowest;
+    /// one after another (SEQUENTIAL), their times add up. Without the operation's preferences,
+    /// what is left over the throughput.
+    pub fn eta(&self) -> Option<time::Duration> {
+        let per_min = self.throughput_per_min()?;
+        let total_left = self.grid.count(ResultStatus::Pending) + self.grid.count(ResultStatus::Running);
+        let overall = time::Duration::seconds_f64(total_left as f64 * 60.0 / per_min);
+        let Some(operation) = &self.operation else {
+            return Some(overall);
+        };
+        let mean_slots = self.progress.iter().map(|s| s.slots as f64).sum::<f64>() / self.progress.len().max(1) as f64;
+        if mean_slots < 1.0 {
+            return Some(overall);
+        }
+        let one_deployment = mean_slots * 60.0 / per_min;
+        let prefs = &operation.preferences;
+        let times = crate::insight::region_progress(&self.grid, prefs)
+            .into_iter()
+            .filter(|region| region.open())
+            .map(|region| {
+                let (left, at_once) = (region.pending + region.running, region.concurrency.max(1));
+                let waves = if region.state == crate::insight::RegionState::Waiting {
+                    left.div_ceil(at_once) as f64
+                } else {
+                    // Under way, its deployments no longer start together: no whole waves, and
+                    // the last ones take about half a deployment's time on average.
+                    (left as f64 / at_once as f64).max(0.5)
+                };
+                one_deployment * waves
+            });
+        let secs = if prefs.region_concurrency == Some(RegionConcurrency::Parallel) {
+            times.fold(0.0, f64::max)
+        } else {
+            times.sum()
+        };
+        Some(time::Duration::seconds_f64(secs))
     }
 }
 

@@ -1023,16 +1023,19 @@ fn throughput_counts_only_what_finished_after_the_first_complete_read() {
         read: ReadKind::Incremental,
         at: NOW + time::Duration::seconds(secs),
     };
-    apply(&mut state, [incremental("300000000001", 35), incremental("300000000002", 95)]);
+    apply(
+        &mut state,
+        [incremental("300000000001", 35), incremental("300000000002", 155)],
+    );
     assert_eq!(
         state.operation.throughput_per_min(),
-        Some(1.0),
-        "1 finished in the 60 s between the first two samples"
+        Some(0.5),
+        "1 finished in the 120 s between the first two samples"
     );
 }
 
 #[test]
-fn no_rate_until_the_samples_span_a_minute() {
+fn no_rate_until_the_samples_span_two_minutes() {
     let mut state = on_operation(Settings::default(), OperationStatus::Running);
     let generation = state.generation;
     let read = |results, read, secs| Msg::ResultsPage {
@@ -1051,14 +1054,28 @@ fn no_rate_until_the_samples_span_a_minute() {
         ou: None,
     };
     apply(&mut state, [read(vec![], ReadKind::Incremental, 0)]);
-    apply(&mut state, [read(vec![done("400000000001")], ReadKind::Incremental, 30)]);
-    apply(&mut state, [read(vec![done("400000000002")], ReadKind::Incremental, 59)]);
-    assert_eq!(state.operation.throughput_per_min(), None, "59 s is one wave, not a rate");
-    apply(&mut state, [read(vec![done("400000000003")], ReadKind::Incremental, 60)]);
-    assert_eq!(state.operation.throughput_per_min(), Some(3.0));
+    apply(
+        &mut state,
+        [read(vec![done("400000000001")], ReadKind::Incremental, 60)],
+    );
+    apply(
+        &mut state,
+        [read(vec![done("400000000002")], ReadKind::Incremental, 119)],
+    );
+    assert_eq!(
+        state.operation.throughput_per_min(),
+        None,
+        "under two minutes is a wave or two, not a rate"
+    );
+    apply(&mut state, [read(vec![], ReadKind::Incremental, 120)]);
+    let rate = state.operation.throughput_per_min().expect("two minutes of samples");
+    assert!((rate - 1.0).abs() < 0.02, "2 finished in 2 minutes, read {rate}");
     // Samples older than three minutes leave the window (but the one just before it stays).
-    apply(&mut state, [read(vec![], ReadKind::Incremental, 300)]);
-    assert_eq!(state.operation.progress.first().map(|p| p.0), Some(NOW + time::Duration::seconds(60)));
+    apply(&mut state, [read(vec![], ReadKind::Incremental, 400)]);
+    assert_eq!(
+        state.operation.progress.first().map(|p| p.at),
+        Some(NOW + time::Duration::seconds(120))
+    );
 }
 
 #[test]

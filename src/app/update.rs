@@ -10,7 +10,8 @@ use tui_input::Input;
 
 use super::{
     keymap, layout, Action, Command, ConfirmMode, DialogFocus, Flash, FrameReport, Mode, Msg, OperationData,
-    OperationsData, Overlay, ReadKind, Screen, StackSetRow, StackSetsData, State, StopDialog, StopPhase, StopRequest,
+    OperationsData, Overlay, ProgressSample, ReadKind, Screen, StackSetRow, StackSetsData, State, StopDialog,
+    StopPhase, StopRequest,
 };
 use crate::api::ApiError;
 use crate::model::{CallAs, Operation, OperationStatus, PermissionModel, ResultStatus};
@@ -214,13 +215,20 @@ fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, re
         if data.complete && was_complete {
             let finished =
                 data.grid.len() - data.grid.count(ResultStatus::Pending) - data.grid.count(ResultStatus::Running);
-            data.progress.push((at, finished));
+            data.progress.push(ProgressSample {
+                at,
+                finished,
+                slots: data
+                    .operation
+                    .as_ref()
+                    .map_or(0, |op| slots(&data.grid, &op.preferences)),
+            });
             // Keep the samples of the last few minutes, and the one just before them, so the
             // window always spans the whole of it.
             let keep_from = data
                 .progress
                 .iter()
-                .rposition(|(t, _)| at - *t >= PROGRESS_WINDOW)
+                .rposition(|sample| at - sample.at >= PROGRESS_WINDOW)
                 .unwrap_or(0);
             data.progress.drain(..keep_from);
         }
@@ -231,6 +239,16 @@ fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, re
     if matches!(state.screen(), Screen::Failures { .. }) {
         regroup_failures(state);
     }
+}
+
+/// Deployments that may run at once in the Regions under way (fewer where fewer are left):
+/// how many are in flight when the rollout goes at its pace.
+fn slots(grid: &crate::app::ResultGrid, prefs: &crate::model::OperationPreferences) -> usize {
+    crate::insight::region_progress(grid, prefs)
+        .iter()
+        .filter(|region| region.state == crate::insight::RegionState::Running)
+        .map(|region| region.concurrency.min(region.pending + region.running))
+        .sum()
 }
 
 fn on_stop_finished(state: &mut State, request: StopRequest, result: Result<Option<String>, ApiError>) {

@@ -33,13 +33,10 @@ pub fn timestamp(at: OffsetDateTime) -> String {
     )
 }
 
-/// Rough time left for `remaining` results at `per_min` results a minute, e.g. `~4m10s`.
-pub fn eta(remaining: usize, per_min: f64) -> Option<String> {
-    if per_min <= 0.0 || !per_min.is_finite() {
-        return None;
-    }
-    let secs = (remaining as f64 / per_min * 60.0).round();
-    if secs > 366.0 * 86_400.0 {
+/// Rough time left, e.g. `~4m10s`; None when it is no time anyone would wait for.
+pub fn eta(left: Duration) -> Option<String> {
+    let secs = left.as_seconds_f64().round();
+    if !(0.0..=366.0 * 86_400.0).contains(&secs) {
         return None;
     }
     Some(format!("~{}", duration(Duration::seconds(secs as i64))))
@@ -223,8 +220,9 @@ mod tests {
     }
 
     #[test]
-    fn eta_needs_a_rate() {
-        assert_eq!(eta(120, 60.0).as_deref(), Some("~2m00s"));
-        assert_eq!(eta(10, 0.0), None);
+    fn eta_is_a_time_anyone_would_wait_for() {
+        assert_eq!(eta(Duration::seconds(120)).as_deref(), Some("~2m00s"));
+        assert_eq!(eta(Duration::days(400)), None);
+        assert_eq!(eta(Duration::seconds(-5)), None);
     }
 }

@@ -217,8 +217,7 @@ fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
         .is_some_and(|op| op.status == OperationStatus::Running);
     if let Some(rate) = data.throughput_per_min() {
         progress.push(Span::raw(format!("{sep}{rate:.0}/min")));
-        let remaining = grid.count(ResultStatus::Pending) + grid.count(ResultStatus::Running);
-        if let (true, Some(eta)) = (running, format::eta(remaining, rate)) {
+        if let (true, Some(eta)) = (running, data.eta().and_then(format::eta)) {
             progress.push(Span::raw(format!("{sep}ETA {eta}")));
         }
     } else if running {
