@@ -21,6 +21,10 @@ pub struct SimArgs {
     /// Share of requests answered with an InternalFailure error (0..1).
     #[arg(long, value_parser = crate::cli::share)]
     pub error_rate: Option<f64>,
+    /// Requests per second served before answering Throttling (a token bucket with a burst of
+    /// about one second's worth, on real time). Unset: no limit.
+    #[arg(long, value_parser = rate::parse_rate)]
+    pub rate_limit: Option<f64>,
     /// Write one line per request to stderr.
     #[arg(long)]
     pub log_requests: bool,
@@ -33,6 +37,7 @@ mod api;
 pub mod engine;
 mod error;
 mod query;
+mod rate;
 pub mod scenario;
 mod server;
 mod xml;
@@ -65,6 +70,8 @@ pub struct SimOptions {
     pub latency_ms: u64,
     pub throttle_rate: f64,
     pub error_rate: f64,
+    /// Requests per second before Throttling (see `--rate-limit`); `None`: unlimited.
+    pub rate_limit: Option<f64>,
     pub log_requests: bool,
     pub seed: Option<u64>,
 }
@@ -78,6 +85,7 @@ impl Default for SimOptions {
             latency_ms: 0,
             throttle_rate: 0.0,
             error_rate: 0.0,
+            rate_limit: None,
             log_requests: false,
             seed: None,
         }
@@ -93,6 +101,7 @@ impl From<SimArgs> for SimOptions {
             latency_ms: a.latency_ms.unwrap_or(0),
             throttle_rate: a.throttle_rate.unwrap_or(0.0),
             error_rate: a.error_rate.unwrap_or(0.0),
+            rate_limit: a.rate_limit,
             log_requests: a.log_requests,
             seed: a.seed,
         }
@@ -126,6 +135,9 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
             anyhow::bail!("{name} must be between 0 and 1, got {v}");
         }
     }
+    if let Some(r) = opts.rate_limit {
+        rate::check_rate(r).map_err(anyhow::Error::msg)?;
+    }
     let scenario = opts.scenario.as_deref().map(Scenario::load).transpose()?;
     let now = wall_ms();
     let engine = scenario::build(scenario.as_ref(), now, opts.seed)?;
@@ -151,6 +163,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         rand::random(),
         opts.log_requests,
     ));
+    shared.set_rate_limit(opts.rate_limit);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("binding {}", opts.listen))?;
@@ -229,6 +242,25 @@ impl SimHandle {
 
     pub fn set_faults(&self, throttle_rate: f64, error_rate: f64, latency_ms: u64) {
         self.shared.set_faults(throttle_rate, error_rate, latency_ms);
+    }
+
+    /// Sets or lifts (`None`) the request rate limit at runtime; a new limit starts with a full
+    /// bucket. A rate that is not a positive finite number is refused.
+    pub fn set_rate_limit(&self, rate: Option<f64>) -> anyhow::Result<()> {
+        if let Some(r) = rate {
+            rate::check_rate(r).map_err(anyhow::Error::msg)?;
+        }
+        self.shared.set_rate_limit(rate);
+        Ok(())
+    }
+
+    pub fn rate_limit(&self) -> Option<f64> {
+        self.shared.rate_limit()
+    }
+
+    /// How many requests were answered with Throttling (rate limit and `--throttle-rate`).
+    pub fn throttled_count(&self) -> u64 {
+        self.shared.throttled()
     }
 
     /// Stops the server and the clock task; open connections are dropped.

@@ -205,3 +205,29 @@ def test_error_codes(cf):
     listed = cf.list_stack_sets(CallAs="DELEGATED_ADMIN")["Summaries"]
     assert [s["StackSetName"] for s in listed] == ["delegated"]
     assert "delegated" not in [s["StackSetName"] for s in cf.list_stack_sets()["Summaries"]]
+
+
+def test_rate_limit_flag_throttles_a_burst():
+    proc, url = start_sim("--rate-limit", "1")
+    try:
+        cf = client(url)
+        codes = []
+        for _ in range(12):
+            try:
+                cf.list_stack_sets()
+                codes.append("ok")
+            except ClientError as e:
+                codes.append(e.response["Error"]["Code"])
+                assert e.response["Error"]["Message"] == "Rate exceeded"
+                assert e.response["ResponseMetadata"]["HTTPStatusCode"] == 400
+        # One per second: a quick run of 12 is mostly refused (each call takes well under 1 s).
+        assert codes[0] == "ok", codes
+        assert codes.count("Throttling") >= 6, codes
+        # After a pause the bucket has refilled.
+        time.sleep(1.2)
+        cf.list_stack_sets()
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+    bad = subprocess.run([BIN, "sim", "--rate-limit", "0"], capture_output=True, text=True, timeout=10)
+    assert bad.returncode != 0 and "--rate-limit" in bad.stderr
