@@ -25,6 +25,10 @@ pub struct SimArgs {
     /// about one second's worth, on real time). Unset: no limit.
     #[arg(long, value_parser = rate::parse_rate)]
     pub rate_limit: Option<f64>,
+    /// Close a connection after this many seconds without a byte in either direction
+    /// (0.1 to 3600; the injected latency is added on top).
+    #[arg(long, default_value_t = 60.0, value_parser = idle_secs)]
+    pub idle_timeout: f64,
     /// Write one line per request to stderr.
     #[arg(long)]
     pub log_requests: bool,
@@ -34,6 +38,7 @@ pub struct SimArgs {
 }
 
 mod api;
+mod conn;
 pub mod engine;
 mod error;
 mod query;
@@ -72,6 +77,8 @@ pub struct SimOptions {
     pub error_rate: f64,
     /// Requests per second before Throttling (see `--rate-limit`); `None`: unlimited.
     pub rate_limit: Option<f64>,
+    /// Idle connections are closed after this long (see `--idle-timeout`).
+    pub idle_timeout: Duration,
     pub log_requests: bool,
     pub seed: Option<u64>,
 }
@@ -86,6 +93,7 @@ impl Default for SimOptions {
             throttle_rate: 0.0,
             error_rate: 0.0,
             rate_limit: None,
+            idle_timeout: conn::DEFAULT_IDLE,
             log_requests: false,
             seed: None,
         }
@@ -102,6 +110,7 @@ impl From<SimArgs> for SimOptions {
             throttle_rate: a.throttle_rate.unwrap_or(0.0),
             error_rate: a.error_rate.unwrap_or(0.0),
             rate_limit: a.rate_limit,
+            idle_timeout: Duration::from_secs_f64(a.idle_timeout),
             log_requests: a.log_requests,
             seed: a.seed,
         }
@@ -114,6 +123,14 @@ pub struct SimHandle {
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
     clock: tokio::task::JoinHandle<()>,
+}
+
+/// clap's parser for `--idle-timeout`: seconds, 0.1 to 3600.
+fn idle_secs(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.1..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("not a number of seconds from 0.1 to 3600: {text:?}")),
+    }
 }
 
 /// Wall-clock now in milliseconds since the Unix epoch.
@@ -137,6 +154,9 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
     }
     if let Some(r) = opts.rate_limit {
         rate::check_rate(r).map_err(anyhow::Error::msg)?;
+    }
+    if opts.idle_timeout.is_zero() {
+        anyhow::bail!("--idle-timeout must be above 0");
     }
     let scenario = opts.scenario.as_deref().map(Scenario::load).transpose()?;
     let now = wall_ms();
@@ -169,6 +189,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         .with_context(|| format!("binding {}", opts.listen))?;
     let addr = listener.local_addr()?;
     let router = axum::Router::new().fallback(server::serve).with_state(shared.clone());
+    let listener = conn::IdleListener::new(listener, opts.idle_timeout, shared.clone());
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!("sstop sim server stopped: {e}");

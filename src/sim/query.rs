@@ -33,6 +33,14 @@ impl Params {
         self.map.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// Whether the request mentions `prefix` at all, as `prefix=` (an empty list, which the
+    /// SDKs send to clear it) or `prefix.…`.
+    pub fn map_has_prefix(&self, prefix: &str) -> bool {
+        self.map
+            .keys()
+            .any(|k| k == prefix || k.strip_prefix(prefix).is_some_and(|r| r.starts_with('.')))
+    }
+
     pub fn required(&self, key: &str) -> Result<&str, SimError> {
         self.get(key).ok_or_else(|| SimError::missing(key))
     }

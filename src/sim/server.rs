@@ -130,6 +130,11 @@ impl Shared {
         }
     }
 
+    /// The injected latency now (idle connections are given this much extra time).
+    pub fn latency_ms(&self) -> u64 {
+        lock(&self.faults).latency_ms
+    }
+
     fn rate_now(&self) -> f64 {
         self.rate_epoch.elapsed().as_secs_f64()
     }
