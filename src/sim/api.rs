@@ -11,6 +11,7 @@ use super::engine::{
 };
 use super::error::SimError;
 use super::query::{Params, Tokens, MAX_BODY};
+use super::validate;
 use super::xml::{self, Xml};
 
 /// Every action the emulator answers.
@@ -81,6 +82,7 @@ pub fn parse_request(method: &str, content_type: Option<&str>, body: &[u8]) -> R
 /// `<{Action}Result>`.
 pub fn dispatch(engine: &mut Engine, tokens: &Tokens, req: &Request) -> Result<String, SimError> {
     let p = &req.params;
+    validate::check(req.action, p)?;
     let call_as: CallAs = p.parse_enum("CallAs")?.unwrap_or(CallAs::SelfAccount);
     let mut x = Xml::new();
     match req.action {

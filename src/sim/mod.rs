@@ -45,6 +45,7 @@ mod query;
 mod rate;
 pub mod scenario;
 mod server;
+mod validate;
 mod xml;
 
 #[cfg(test)]
