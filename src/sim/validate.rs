@@ -286,5 +286,9 @@ mod tests {
             .collect();
         assert!(run("ListStackInstances", &format!("StackSetName=s{four}")).is_err());
         assert!(run("CreateStackSet", "StackSetName=s&Tags.member.1.Key=k").is_err());
+        // botocore cannot send a bad boolean (it coerces), so this is checked here.
+        let delete = "StackSetName=s&Regions.member.1=us-east-1&RetainStacks=";
+        assert!(run("DeleteStackInstances", &format!("{delete}true")).is_ok());
+        assert!(run("DeleteStackInstances", &format!("{delete}maybe")).is_err());
     }
 }
