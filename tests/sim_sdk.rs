@@ -667,3 +667,65 @@ async fn delete_instances_then_the_stack_set() {
     let r = cf.describe_stack_set().stack_set_name("shortlived").send().await;
     assert_eq!(code(r).await, "StackSetNotFoundException");
 }
+
+#[tokio::test]
+async fn rate_limit_throttles_a_burst_and_counts_it() {
+    let handle = emulator(None).await;
+    let post = format!("POST / HTTP/1.1\r\n{FORM}");
+    let body = b"Action=ListStackSets";
+    assert!(handle.set_rate_limit(Some(0.0)).is_err());
+    assert!(handle.set_rate_limit(Some(f64::NAN)).is_err());
+    // 2 per second with a burst of 2: a quick run of 6 sees the last ones throttled.
+    handle.set_rate_limit(Some(2.0)).unwrap();
+    assert_eq!(handle.rate_limit(), Some(2.0));
+    let mut statuses = Vec::new();
+    let mut throttled_text = None;
+    for _ in 0..6 {
+        let (status, _, text) = raw(&handle, &post, body).await;
+        if status != 200 {
+            throttled_text = Some(text);
+        }
+        statuses.push(status);
+    }
+    assert_eq!(&statuses[..2], &[200, 200], "{statuses:?}");
+    let refused = statuses.iter().filter(|s| **s == 400).count();
+    assert!(refused >= 3, "{statuses:?}");
+    let text = throttled_text.unwrap();
+    assert!(
+        text.contains("<Code>Throttling</Code>") && text.contains("<Message>Rate exceeded</Message>"),
+        "{text}"
+    );
+    assert_eq!(handle.throttled_count(), refused as u64);
+    // Lifting the limit serves everything again.
+    handle.set_rate_limit(None).unwrap();
+    for _ in 0..5 {
+        assert_eq!(raw(&handle, &post, body).await.0, 200);
+    }
+    assert_eq!(handle.throttled_count(), refused as u64);
+}
+
+#[tokio::test]
+async fn rate_limit_from_options_and_bad_values_refused() {
+    let err = sim::start(SimOptions {
+        rate_limit: Some(-1.0),
+        ..SimOptions::default()
+    })
+    .await
+    .err()
+    .expect("refused")
+    .to_string();
+    assert!(err.contains("--rate-limit"), "{err}");
+    let handle = sim::start(SimOptions {
+        rate_limit: Some(1.0),
+        ..SimOptions::default()
+    })
+    .await
+    .unwrap();
+    let post = format!("POST / HTTP/1.1\r\n{FORM}");
+    // A burst of one at 1/s: the second of two quick requests is throttled.
+    assert_eq!(raw(&handle, &post, b"Action=ListStackSets").await.0, 200);
+    let (status, _, text) = raw(&handle, &post, b"Action=ListStackSets").await;
+    assert_eq!(status, 400, "{text}");
+    assert!(text.contains("Throttling"), "{text}");
+    assert_eq!(handle.throttled_count(), 1);
+}

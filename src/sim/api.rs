@@ -6,9 +6,12 @@ use crate::model::{
     StackSetStatus,
 };
 
-use super::engine::{Engine, NewStackSet, OpRequest, Operation, StackSet, TargetSpec, Targets};
+use super::engine::{
+    DetailedStatus, Engine, Instance, NewStackSet, OpRequest, Operation, StackSet, TargetSpec, Targets,
+};
 use super::error::SimError;
 use super::query::{Params, Tokens, MAX_BODY};
+use super::validate;
 use super::xml::{self, Xml};
 
 /// Every action the emulator answers.
@@ -22,6 +25,7 @@ pub const ACTIONS: &[&str] = &[
     "UpdateStackInstances",
     "DeleteStackInstances",
     "ListStackInstances",
+    "DescribeStackInstance",
     "ListStackSetOperations",
     "DescribeStackSetOperation",
     "ListStackSetOperationResults",
@@ -78,6 +82,7 @@ pub fn parse_request(method: &str, content_type: Option<&str>, body: &[u8]) -> R
 /// `<{Action}Result>`.
 pub fn dispatch(engine: &mut Engine, tokens: &Tokens, req: &Request) -> Result<String, SimError> {
     let p = &req.params;
+    validate::check(req.action, p)?;
     let call_as: CallAs = p.parse_enum("CallAs")?.unwrap_or(CallAs::SelfAccount);
     let mut x = Xml::new();
     match req.action {
@@ -96,27 +101,46 @@ pub fn dispatch(engine: &mut Engine, tokens: &Tokens, req: &Request) -> Result<S
             if regions.is_empty() {
                 return Err(SimError::missing("Regions"));
             }
+            let mut retain_stacks = false;
             let action = match req.action {
                 "CreateStackInstances" => OperationAction::Create,
                 "UpdateStackInstances" => OperationAction::Update,
                 _ => {
-                    p.bool("RetainStacks")?
+                    retain_stacks = p
+                        .bool("RetainStacks")?
                         .ok_or_else(|| SimError::missing("RetainStacks"))?;
                     OperationAction::Delete
                 }
             };
             let op = OpRequest {
-                id: p.get("OperationId").map(String::from),
+                id: operation_id(p, false)?.map(String::from),
                 action,
                 targets: TargetSpec::Explicit(targets(p)?),
                 regions,
                 prefs: preferences(p)?,
                 behaviour: Default::default(),
+                retain_stacks,
             };
             let id = engine.start_operation(name, call_as, op)?;
             x.leaf("OperationId", &id);
         }
         "ListStackInstances" => list_stack_instances(engine, tokens, p, call_as, &mut x)?,
+        "DescribeStackInstance" => {
+            let name = p.required("StackSetName")?;
+            let account =
+                account_param(p, "StackInstanceAccount")?.ok_or_else(|| SimError::missing("StackInstanceAccount"))?;
+            let region =
+                region_param(p, "StackInstanceRegion")?.ok_or_else(|| SimError::missing("StackInstanceRegion"))?;
+            let ss = engine.stack_set(name, call_as)?;
+            let inst = ss
+                .instances
+                .get(account)
+                .and_then(|m| m.get(region))
+                .ok_or_else(|| SimError::instance_not_found(account, region, &ss.name))?;
+            x.open("StackInstance");
+            write_instance(&mut x, ss, account, region, inst);
+            x.close("StackInstance");
+        }
         "ListStackSetOperations" => {
             let name = p.required("StackSetName")?;
             let max = p.max_results()?;
@@ -145,7 +169,7 @@ pub fn dispatch(engine: &mut Engine, tokens: &Tokens, req: &Request) -> Result<S
         }
         "DescribeStackSetOperation" => {
             let name = p.required("StackSetName")?;
-            let id = p.required("OperationId")?;
+            let id = required_operation_id(p)?;
             let mgmt = engine.org.management_account.clone();
             let (ss, op) = engine.operation(name, call_as, id)?;
             write_operation(&mut x, ss, op, &mgmt);
@@ -153,7 +177,7 @@ pub fn dispatch(engine: &mut Engine, tokens: &Tokens, req: &Request) -> Result<S
         "ListStackSetOperationResults" => list_results(engine, tokens, p, call_as, &mut x)?,
         "StopStackSetOperation" => {
             let name = p.required("StackSetName")?;
-            let id = p.required("OperationId")?;
+            let id = required_operation_id(p)?;
             engine.stop_operation(name, call_as, id)?;
         }
         other => {
@@ -214,6 +238,7 @@ fn create_stack_set(engine: &mut Engine, p: &Params, call_as: CallAs, x: &mut Xm
     let permission_model = p
         .parse_enum::<PermissionModel>("PermissionModel")?
         .unwrap_or(PermissionModel::SelfManaged);
+    let tags = tags(p)?;
     let auto = match p.bool("AutoDeployment.Enabled")? {
         Some(enabled) => Some((
             enabled,
@@ -235,6 +260,9 @@ fn create_stack_set(engine: &mut Engine, p: &Params, call_as: CallAs, x: &mut Xm
         },
         call_as,
     )?;
+    if !tags.is_empty() {
+        engine.update_stack_set_fields(name, call_as, |ss| ss.tags = tags)?;
+    }
     x.leaf("StackSetId", &id);
     Ok(())
 }
@@ -258,16 +286,18 @@ fn update_stack_set(engine: &mut Engine, p: &Params, call_as: CallAs, x: &mut Xm
     }
     let params = parameters(p, "Parameters")?;
     let managed = p.bool("ManagedExecution.Active")?;
+    let new_tags = if p.map_has_prefix("Tags") { Some(tags(p)?) } else { None };
     let id = engine.start_operation(
         name,
         call_as,
         OpRequest {
-            id: p.get("OperationId").map(String::from),
+            id: operation_id(p, false)?.map(String::from),
             action: OperationAction::Update,
             targets: spec,
             regions,
             prefs: preferences(p)?,
             behaviour: Default::default(),
+            retain_stacks: false,
         },
     )?;
     engine.update_stack_set_fields(name, call_as, |ss| {
@@ -282,6 +312,9 @@ fn update_stack_set(engine: &mut Engine, p: &Params, call_as: CallAs, x: &mut Xm
         }
         if let Some(m) = managed {
             ss.managed_execution = m;
+        }
+        if let Some(t) = new_tags {
+            ss.tags = t;
         }
     })?;
     x.leaf("OperationId", &id);
@@ -346,34 +379,9 @@ fn list_stack_instances(
     let name = p.required("StackSetName")?;
     let max = p.max_results()?;
     let ss = engine.stack_set(name, call_as)?;
-    let account = p.get("StackInstanceAccount");
-    let region = p.get("StackInstanceRegion");
-    let mut filters: Vec<(String, String)> = Vec::new();
-    for n in p.member_indices("Filters")? {
-        let fname = p
-            .get(&format!("Filters.member.{n}.Name"))
-            .ok_or_else(|| SimError::missing(&format!("Filters.member.{n}.Name")))?;
-        let value = p
-            .get(&format!("Filters.member.{n}.Values"))
-            .ok_or_else(|| SimError::missing(&format!("Filters.member.{n}.Values")))?;
-        match fname {
-            "DETAILED_STATUS" => {
-                let ok = value.parse::<ResultStatus>().is_ok() || value == "INOPERABLE";
-                if !ok {
-                    return Err(SimError::validation(format!(
-                        "Invalid value {value} for filter DETAILED_STATUS"
-                    )));
-                }
-            }
-            "LAST_OPERATION_ID" | "DRIFT_STATUS" => {}
-            other => {
-                return Err(SimError::validation(format!(
-                    "Invalid filter name {other}: expected DETAILED_STATUS, LAST_OPERATION_ID or DRIFT_STATUS"
-                )))
-            }
-        }
-        filters.push((fname.to_string(), value.to_string()));
-    }
+    let account = account_param(p, "StackInstanceAccount")?;
+    let region = region_param(p, "StackInstanceRegion")?;
+    let filters = instance_filters(p)?;
     let key = format!(
         "ListStackInstances|{}|{}|{}|{:?}",
         ss.id,
@@ -414,20 +422,9 @@ fn list_stack_instances(
             continue;
         }
         emitted += 1;
-        x.open("member")
-            .leaf("StackSetId", &ss.id)
-            .leaf("Region", reg)
-            .leaf("Account", acct)
-            .opt("StackId", inst.stack_id.as_deref())
-            .leaf("Status", inst.status.as_str())
-            .opt("StatusReason", inst.reason.as_deref())
-            .open("StackInstanceStatus")
-            .leaf("DetailedStatus", inst.detailed.as_str())
-            .close("StackInstanceStatus")
-            .opt("OrganizationalUnitId", inst.ou.as_deref())
-            .leaf("DriftStatus", "NOT_CHECKED")
-            .leaf("LastOperationId", &inst.last_operation)
-            .close("member");
+        x.open("member");
+        write_instance(x, ss, acct, reg, inst);
+        x.close("member");
     }
     x.close("Summaries");
     if let Some(n) = next {
@@ -438,7 +435,7 @@ fn list_stack_instances(
 
 fn list_results(engine: &Engine, tokens: &Tokens, p: &Params, call_as: CallAs, x: &mut Xml) -> Result<(), SimError> {
     let name = p.required("StackSetName")?;
-    let id = p.required("OperationId")?;
+    let id = required_operation_id(p)?;
     let max = p.max_results()?;
     let filter = result_filter(p)?;
     let (_, op) = engine.operation(name, call_as, id)?;
@@ -518,6 +515,147 @@ fn result_filter(p: &Params) -> Result<Option<ResultStatus>, SimError> {
     })
 }
 
+/// One stack instance's fields, shared by ListStackInstances' summaries and
+/// DescribeStackInstance (StackInstanceSummary and StackInstance carry the same ones here).
+fn write_instance(x: &mut Xml, ss: &StackSet, account: &str, region: &str, inst: &Instance) {
+    x.leaf("StackSetId", &ss.id)
+        .leaf("Region", region)
+        .leaf("Account", account)
+        .opt("StackId", inst.stack_id.as_deref())
+        .leaf("Status", inst.status.as_str())
+        .opt("StatusReason", inst.reason.as_deref())
+        .open("StackInstanceStatus")
+        .leaf("DetailedStatus", inst.detailed.as_str())
+        .close("StackInstanceStatus")
+        .opt("OrganizationalUnitId", inst.ou.as_deref())
+        .leaf("DriftStatus", "NOT_CHECKED")
+        .leaf("LastOperationId", &inst.last_operation);
+}
+
+/// The model's ClientRequestToken: 1 to 128 characters matching `[a-zA-Z0-9][-a-zA-Z0-9]*`
+/// as a whole (AWS matches patterns against the entire value).
+fn operation_id(p: &Params, required: bool) -> Result<Option<&str>, SimError> {
+    let Some(id) = p.get("OperationId") else {
+        return if required {
+            Err(SimError::missing("OperationId"))
+        } else {
+            Ok(None)
+        };
+    };
+    if id.chars().count() > 128 {
+        return Err(SimError::validation(format!(
+            "1 validation error detected: Value '{id}' at 'operationId' failed to satisfy constraint: Member must have length less than or equal to 128"
+        )));
+    }
+    let ok = id.starts_with(|c: char| c.is_ascii_alphanumeric())
+        && id.chars().all(|c| c.is_ascii_alphanumeric() || c == '-');
+    if !ok {
+        return Err(SimError::validation(format!(
+            "1 validation error detected: Value '{id}' at 'operationId' failed to satisfy constraint: Member must satisfy regular expression pattern: [a-zA-Z0-9][-a-zA-Z0-9]*"
+        )));
+    }
+    Ok(Some(id))
+}
+
+fn required_operation_id(p: &Params) -> Result<&str, SimError> {
+    operation_id(p, true).map(|id| id.unwrap_or_default())
+}
+
+/// An Account parameter: `^[0-9]{12}$`.
+fn account_param<'a>(p: &'a Params, key: &str) -> Result<Option<&'a str>, SimError> {
+    let Some(a) = p.get(key) else { return Ok(None) };
+    if a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()) {
+        return Err(SimError::validation(format!(
+            "1 validation error detected: Value '{a}' at '{key}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[0-9]{{12}}$"
+        )));
+    }
+    Ok(Some(a))
+}
+
+/// A Region parameter: `^[a-zA-Z0-9-]{1,128}$`.
+fn region_param<'a>(p: &'a Params, key: &str) -> Result<Option<&'a str>, SimError> {
+    let Some(r) = p.get(key) else { return Ok(None) };
+    if r.len() > 128 || !r.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'-') {
+        return Err(SimError::validation(format!(
+            "1 validation error detected: Value '{r}' at '{key}' failed to satisfy constraint: Member must satisfy regular expression pattern: ^[a-zA-Z0-9-]{{1,128}}$"
+        )));
+    }
+    Ok(Some(r))
+}
+
+/// ListStackInstances' Filters: at most 3; Name in StackInstanceFilterName; Values one string
+/// `^\S{1,128}$`, and for DETAILED_STATUS / DRIFT_STATUS one of that enum's values.
+fn instance_filters(p: &Params) -> Result<Vec<(String, String)>, SimError> {
+    const DRIFT: [&str; 4] = ["DRIFTED", "IN_SYNC", "UNKNOWN", "NOT_CHECKED"];
+    let indices = p.member_indices("Filters")?;
+    if indices.len() > 3 {
+        return Err(SimError::validation(
+            "1 validation error detected: Value at 'filters' failed to satisfy constraint: Member must have length less than or equal to 3",
+        ));
+    }
+    let mut filters = Vec::new();
+    for (k, n) in indices.iter().enumerate() {
+        let fname = p
+            .get(&format!("Filters.member.{n}.Name"))
+            .ok_or_else(|| SimError::missing(&format!("Filters.member.{n}.Name")))?;
+        let value = p
+            .get(&format!("Filters.member.{n}.Values"))
+            .ok_or_else(|| SimError::missing(&format!("Filters.member.{n}.Values")))?;
+        let at = k + 1;
+        if value.chars().count() > 128 || value.chars().any(char::is_whitespace) {
+            return Err(SimError::validation(format!(
+                "1 validation error detected: Value '{value}' at 'filters.{at}.member.values' failed to satisfy constraint: Member must satisfy regular expression pattern: ^\\S{{1,128}}$"
+            )));
+        }
+        let allowed: &[&str] = match fname {
+            "DETAILED_STATUS" => &DetailedStatus::ALL,
+            "DRIFT_STATUS" => &DRIFT,
+            "LAST_OPERATION_ID" => &[],
+            other => {
+                return Err(SimError::validation(format!(
+                    "1 validation error detected: Value '{other}' at 'filters.{at}.member.name' failed to satisfy constraint: Member must satisfy enum value set: [DETAILED_STATUS, LAST_OPERATION_ID, DRIFT_STATUS]"
+                )))
+            }
+        };
+        if !allowed.is_empty() && !allowed.contains(&value) {
+            return Err(SimError::validation(format!(
+                "Invalid value {value} for filter {fname}: expected one of {}",
+                allowed.join(", ")
+            )));
+        }
+        filters.push((fname.to_string(), value.to_string()));
+    }
+    Ok(filters)
+}
+
+/// Tags.member.N.Key / .Value: at most 50; Key 1-128 and Value 1-256 characters, both required.
+fn tags(p: &Params) -> Result<Vec<(String, String)>, SimError> {
+    let indices = p.member_indices("Tags")?;
+    if indices.len() > 50 {
+        return Err(SimError::validation(
+            "1 validation error detected: Value at 'tags' failed to satisfy constraint: Member must have length less than or equal to 50",
+        ));
+    }
+    let mut out = Vec::new();
+    for n in indices {
+        let key = p
+            .get(&format!("Tags.member.{n}.Key"))
+            .ok_or_else(|| SimError::missing(&format!("Tags.member.{n}.Key")))?;
+        let value = p
+            .get(&format!("Tags.member.{n}.Value"))
+            .ok_or_else(|| SimError::missing(&format!("Tags.member.{n}.Value")))?;
+        for (field, text, max) in [("key", key, 128), ("value", value, 256)] {
+            if text.chars().count() > max {
+                return Err(SimError::validation(format!(
+                    "1 validation error detected: Value at 'tags.{n}.member.{field}' failed to satisfy constraint: Member must have length less than or equal to {max}"
+                )));
+            }
+        }
+        out.push((key.to_string(), value.to_string()));
+    }
+    Ok(out)
+}
+
 fn bool_str(b: bool) -> &'static str {
     if b {
         "true"
@@ -542,6 +680,13 @@ fn write_stack_set(x: &mut Xml, ss: &StackSet, mgmt: &str) {
     }
     x.close("Parameters");
     x.list("Capabilities", &ss.capabilities);
+    if !ss.tags.is_empty() {
+        x.open("Tags");
+        for (k, v) in &ss.tags {
+            x.open("member").leaf("Key", k).leaf("Value", v).close("member");
+        }
+        x.close("Tags");
+    }
     x.leaf("StackSetARN", &ss.arn(mgmt));
     if ss.permission_model == PermissionModel::SelfManaged {
         x.leaf(
@@ -621,8 +766,8 @@ fn write_operation(x: &mut Xml, ss: &StackSet, op: &Operation, mgmt: &str) {
         .leaf("Action", op.action.as_str())
         .leaf("Status", op.status.as_str());
     write_preferences(x, &op.prefs);
-    if op.action == OperationAction::Delete {
-        x.leaf("RetainStacks", "false");
+    if let Some(retain) = op.retain_stacks {
+        x.leaf("RetainStacks", bool_str(retain));
     }
     if ss.permission_model == PermissionModel::SelfManaged {
         x.leaf(

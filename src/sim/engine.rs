@@ -22,6 +22,9 @@ pub type Millis = i64;
 pub const TOLERANCE_CANCEL_REASON: &str = "Cancelled since failure tolerance has exceeded";
 /// Reason given to results that never started because someone stopped the operation.
 pub const STOP_CANCEL_REASON: &str = "Cancelled since the operation was stopped";
+/// Reason CloudFormation writes for a deployment skipped because its account is suspended.
+pub const SUSPENDED_REASON: &str =
+    "This account is suspended. To remove this instance from the stack set, run DeleteStackInstances with the RetainStacks parameter.";
 
 #[derive(Debug, Clone)]
 pub struct Ou {
@@ -36,6 +39,8 @@ pub struct Organization {
     pub management_account: String,
     pub regions: Vec<String>,
     pub ous: Vec<Ou>,
+    /// Suspended accounts: deployments to them are skipped (SKIPPED_SUSPENDED_ACCOUNT).
+    pub suspended: Vec<String>,
 }
 
 impl Default for Organization {
@@ -62,7 +67,9 @@ impl Default for Organization {
                 ou("ou-r00t-security", "Security", 200000000001, 3),
                 ou("ou-r00t-workload", "Workloads", 300000000001, 6),
                 ou("ou-r00t-sandboxe", "Sandbox", 400000000001, 3),
+                ou("ou-r00t-suspendd", "Suspended", 999000000001, 2),
             ],
+            suspended: vec!["999000000001".to_string(), "999000000002".to_string()],
         }
     }
 }
@@ -70,6 +77,10 @@ impl Default for Organization {
 impl Organization {
     pub fn ou(&self, id: &str) -> Option<&Ou> {
         self.ous.iter().find(|o| o.id == id)
+    }
+
+    pub fn is_suspended(&self, account: &str) -> bool {
+        self.suspended.iter().any(|a| a == account)
     }
 
     pub fn ou_of(&self, account: &str) -> Option<&str> {
@@ -142,10 +153,15 @@ pub struct Behaviour {
     pub timing: Option<Timing>,
 }
 
+/// A stack instance's Status, as the User Guide defines it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum InstanceStatus {
+    /// In sync with the stack set.
     Current,
+    /// Being deployed, or its last deployment failed, was cancelled or skipped.
     Outdated,
+    /// A DeleteStackInstances failed and left the stack unstable; UpdateStackSet leaves it out.
+    Inoperable,
 }
 
 impl InstanceStatus {
@@ -153,6 +169,40 @@ impl InstanceStatus {
         match self {
             InstanceStatus::Current => "CURRENT",
             InstanceStatus::Outdated => "OUTDATED",
+            InstanceStatus::Inoperable => "INOPERABLE",
+        }
+    }
+}
+
+/// StackInstanceStatus.DetailedStatus: a result's status plus the states only instances have.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum DetailedStatus {
+    Result(ResultStatus),
+    Inoperable,
+    SkippedSuspendedAccount,
+    /// In the model for imports, which the emulator does not perform; accepted as a filter.
+    FailedImport,
+}
+
+impl DetailedStatus {
+    /// Every wire value, in the service model's order.
+    pub const ALL: [&'static str; 8] = [
+        "PENDING",
+        "RUNNING",
+        "SUCCEEDED",
+        "FAILED",
+        "CANCELLED",
+        "INOPERABLE",
+        "SKIPPED_SUSPENDED_ACCOUNT",
+        "FAILED_IMPORT",
+    ];
+
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DetailedStatus::Result(r) => r.as_str(),
+            DetailedStatus::Inoperable => "INOPERABLE",
+            DetailedStatus::SkippedSuspendedAccount => "SKIPPED_SUSPENDED_ACCOUNT",
+            DetailedStatus::FailedImport => "FAILED_IMPORT",
         }
     }
 }
@@ -162,7 +212,7 @@ impl InstanceStatus {
 pub struct Instance {
     pub status: InstanceStatus,
     /// The StackInstanceStatus.DetailedStatus, which follows the last operation's result.
-    pub detailed: ResultStatus,
+    pub detailed: DetailedStatus,
     pub reason: Option<String>,
     pub ou: Option<String>,
     pub stack_id: Option<String>,
@@ -180,6 +230,8 @@ struct Plan {
     gate: GateStatus,
     gate_reason: Option<Arc<str>>,
     failure: Option<String>,
+    /// The account is suspended: the deployment is skipped, not failed.
+    suspended: bool,
 }
 
 /// One account × Region of an operation.
@@ -267,6 +319,8 @@ pub struct Operation {
     pub regions: Vec<String>,
     pub results: Vec<ResultRec>,
     pub failed_count: u32,
+    /// DELETE only: the request's RetainStacks.
+    pub retain_stacks: Option<bool>,
     runs: Vec<RegionRun>,
     /// SEQUENTIAL: the Region now deploying.
     cursor: usize,
@@ -323,10 +377,12 @@ impl Operation {
         self.runs.iter().map(|r| r.running).collect()
     }
 
-    fn update_instance(&self, instances: &mut Instances, i: usize, status: ResultStatus, remove_on_success: bool) {
+    /// Brings result `i`'s stack instance in line with the result's new `status`.
+    fn update_instance(&self, instances: &mut Instances, i: usize, status: ResultStatus) {
         let r = &self.results[i];
         let region = self.region_of(r);
-        if remove_on_success && status == ResultStatus::Succeeded {
+        let delete = self.action == OperationAction::Delete;
+        if delete && status == ResultStatus::Succeeded && !r.plan.suspended {
             if let Some(per_account) = instances.get_mut(&r.account) {
                 per_account.remove(region);
                 if per_account.is_empty() {
@@ -336,9 +392,14 @@ impl Operation {
             return;
         }
         if let Some(inst) = instances.get_mut(&r.account).and_then(|m| m.get_mut(region)) {
-            inst.detailed = status;
+            inst.detailed = DetailedStatus::Result(status);
             inst.last_operation = self.id.clone();
             match status {
+                ResultStatus::Succeeded if r.plan.suspended => {
+                    inst.status = InstanceStatus::Outdated;
+                    inst.detailed = DetailedStatus::SkippedSuspendedAccount;
+                    inst.reason = Some(SUSPENDED_REASON.to_string());
+                }
                 ResultStatus::Succeeded => {
                     inst.status = InstanceStatus::Current;
                     inst.reason = None;
@@ -351,6 +412,12 @@ impl Operation {
                         ));
                     }
                 }
+                // The User Guide: a failed DeleteStackInstances leaves the stack INOPERABLE.
+                ResultStatus::Failed if delete => {
+                    inst.status = InstanceStatus::Inoperable;
+                    inst.detailed = DetailedStatus::Inoperable;
+                    inst.reason = r.reason.clone();
+                }
                 _ => {
                     inst.status = InstanceStatus::Outdated;
                     inst.reason = r.reason.clone();
@@ -362,6 +429,16 @@ impl Operation {
     /// Begins (or resumes after a queue) the rollout at `now`.
     fn start(&mut self, now: Millis, instances: &mut Instances) {
         self.status = OperationStatus::Running;
+        // As on AWS, every instance an UPDATE or DELETE will reach turns OUTDATED/PENDING under
+        // the new operation as it starts, not only when its own deployment begins. (A CREATE's
+        // new instances are already OUTDATED/PENDING.)
+        if self.action != OperationAction::Create {
+            for run in &self.runs {
+                for &i in &run.pending {
+                    self.update_instance(instances, i as usize, ResultStatus::Pending);
+                }
+            }
+        }
         self.pump(now, instances);
     }
 
@@ -407,7 +484,7 @@ impl Operation {
             rec.gate_reason = rec.plan.gate_reason.clone();
             let finish = now + Millis::from(rec.plan.duration_ms);
             self.heap.push(Reverse((finish, i)));
-            self.update_instance(instances, i as usize, ResultStatus::Running, false);
+            self.update_instance(instances, i as usize, ResultStatus::Running);
         }
     }
 
@@ -417,7 +494,11 @@ impl Operation {
         let region = usize::from(self.results[idx].region);
         self.runs[region].running = self.runs[region].running.saturating_sub(1);
         let failure = self.results[idx].plan.failure.clone();
-        let status = if let Some(reason) = failure {
+        let status = if self.results[idx].plan.suspended {
+            // Skipped, which does not count toward the failure tolerance.
+            self.results[idx].reason = Some(SUSPENDED_REASON.to_string());
+            ResultStatus::Succeeded
+        } else if let Some(reason) = failure {
             self.results[idx].reason = Some(reason);
             self.runs[region].failures += 1;
             self.failed_count += 1;
@@ -434,8 +515,7 @@ impl Operation {
             ResultStatus::Succeeded
         };
         self.results[idx].status = status;
-        let delete = self.action == OperationAction::Delete;
-        self.update_instance(instances, idx, status, delete);
+        self.update_instance(instances, idx, status);
         self.pump(at, instances);
     }
 
@@ -446,7 +526,7 @@ impl Operation {
                 let rec = &mut self.results[i as usize];
                 rec.status = ResultStatus::Cancelled;
                 rec.reason = Some(reason.to_string());
-                self.update_instance(instances, i as usize, ResultStatus::Cancelled, false);
+                self.update_instance(instances, i as usize, ResultStatus::Cancelled);
             }
         }
     }
@@ -523,6 +603,8 @@ pub struct StackSet {
     pub capabilities: Vec<String>,
     pub managed_execution: bool,
     pub auto_deployment: Option<(bool, bool)>,
+    /// Key/value tags, in request order (set after creation by the API layer).
+    pub tags: Vec<(String, String)>,
     /// Created by a delegated administrator: visible only with CallAs=DELEGATED_ADMIN.
     pub delegated_admin: bool,
     pub created: Millis,
@@ -602,6 +684,8 @@ pub struct OpRequest {
     pub prefs: OperationPreferences,
     /// Scenario-only: extra failure rules and timing for this one operation.
     pub behaviour: Behaviour,
+    /// DELETE: keep the stacks (and remove instances even in suspended accounts).
+    pub retain_stacks: bool,
 }
 
 /// A new stack set.
@@ -744,6 +828,7 @@ impl Engine {
             capabilities: spec.capabilities,
             managed_execution: spec.managed_execution,
             auto_deployment: spec.auto_deployment,
+            tags: Vec::new(),
             delegated_admin: call_as == CallAs::DelegatedAdmin,
             created: self.now,
             instances: Instances::new(),
@@ -895,6 +980,7 @@ impl Engine {
             regions: order,
             results,
             failed_count: 0,
+            retain_stacks: (req.action == OperationAction::Delete).then_some(req.retain_stacks),
             runs,
             cursor: 0,
             heap: BinaryHeap::new(),
@@ -991,7 +1077,15 @@ impl Engine {
         for (ri, region) in order.iter().enumerate() {
             let mut pending = VecDeque::new();
             for (account, ou) in pairs {
-                let exists = ss.instances.get(account).is_some_and(|m| m.contains_key(region));
+                let inst = ss.instances.get(account).and_then(|m| m.get(region));
+                // UpdateStackSet leaves INOPERABLE instances out (User Guide).
+                if req.action == OperationAction::Update
+                    && matches!(req.targets, TargetSpec::AllInstances)
+                    && inst.is_some_and(|i| i.status == InstanceStatus::Inoperable)
+                {
+                    continue;
+                }
+                let exists = inst.is_some();
                 if must_exist && !exists {
                     if matches!(req.targets, TargetSpec::AllInstances) {
                         continue;
@@ -1012,6 +1106,7 @@ impl Engine {
                         gate: GateStatus::Skipped,
                         gate_reason: None,
                         failure: None,
+                        suspended: false,
                     },
                 });
             }
@@ -1087,6 +1182,7 @@ impl Engine {
                 gate: GateStatus::Skipped,
                 gate_reason: None,
                 failure: None,
+                suspended: false,
             };
             if let Some(g) = gate {
                 plan.gate = g.status;
@@ -1118,6 +1214,22 @@ impl Engine {
                     }
                 }
             }
+            // A suspended account is skipped quickly whatever the rules say; a DELETE with
+            // RetainStacks still removes the instance, as SUSPENDED_REASON advises. The random
+            // draws above happen all the same, so other results replay as before.
+            let retained_delete = req.action == OperationAction::Delete && req.retain_stacks;
+            // A RetainStacks delete only detaches the stack, so resource failures cannot
+            // happen (it is the User Guide's way out of INOPERABLE); a failing gate still fails.
+            if retained_delete && plan.gate != GateStatus::Failed {
+                plan.failure = None;
+            }
+            if self.org.is_suspended(&rec.account) && !retained_delete {
+                plan.suspended = true;
+                plan.failure = None;
+                plan.gate = GateStatus::Skipped;
+                plan.gate_reason = None;
+                plan.duration_ms = timing.gate_ms.max(1);
+            }
             rec.plan = plan;
         }
     }
@@ -1137,7 +1249,7 @@ impl Engine {
                     .entry(region.clone())
                     .or_insert_with(|| Instance {
                         status: InstanceStatus::Outdated,
-                        detailed: ResultStatus::Pending,
+                        detailed: DetailedStatus::Result(ResultStatus::Pending),
                         reason: None,
                         ou: rec.ou.clone(),
                         stack_id: None,

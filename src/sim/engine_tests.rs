@@ -81,6 +81,7 @@ fn create(
             regions: rs,
             prefs,
             behaviour: Behaviour::default(),
+            retain_stacks: false,
         },
     )
 }
@@ -573,6 +574,7 @@ fn ous_expand_to_the_organization_accounts() {
                 regions: regions(&["us-east-1", "eu-west-1"]),
                 prefs: Default::default(),
                 behaviour: Behaviour::default(),
+                retain_stacks: false,
             },
         )
         .unwrap();
@@ -670,4 +672,125 @@ fn bad_scenarios_name_the_file_line_and_problem() {
     assert!(err.contains("bogus"), "{err}");
     let err = Scenario::load("no-such-scenario").unwrap_err().to_string();
     assert!(err.contains("no-such-scenario"), "{err}");
+}
+
+fn instance<'a>(e: &'a Engine, name: &str, account: &str, region: &str) -> Option<&'a Instance> {
+    e.stack_set(name, CallAs::SelfAccount)
+        .unwrap()
+        .instances
+        .get(account)
+        .and_then(|m| m.get(region))
+}
+
+fn later_op(e: &mut Engine, name: &str, action: OperationAction, accts: &[String], retain: bool) -> String {
+    e.start_operation(
+        name,
+        CallAs::SelfAccount,
+        OpRequest {
+            id: None,
+            action,
+            targets: TargetSpec::Explicit(Targets {
+                accounts: accts.to_vec(),
+                ..Default::default()
+            }),
+            regions: regions(&["us-east-1"]),
+            prefs: OperationPreferences {
+                failure_tolerance_count: Some(10),
+                ..Default::default()
+            },
+            behaviour: Behaviour::default(),
+            retain_stacks: retain,
+        },
+    )
+    .unwrap()
+}
+
+#[test]
+fn an_update_turns_every_target_outdated_pending_as_it_starts() {
+    let mut e = engine();
+    let accts = accounts(4);
+    stack_set(&mut e, "ss", false, vec![]);
+    let c = create(&mut e, "ss", accts.clone(), regions(&["us-east-1"]), Default::default()).unwrap();
+    run_to_end(&mut e, "ss", &c, |_| {});
+    let u = later_op(&mut e, "ss", OperationAction::Update, &accts, false);
+    let seen: Vec<(InstanceStatus, &str, bool)> = accts
+        .iter()
+        .map(|a| {
+            let i = instance(&e, "ss", a, "us-east-1").unwrap();
+            (i.status, i.detailed.as_str(), *i.last_operation == *u)
+        })
+        .collect();
+    assert_eq!(
+        seen,
+        vec![
+            (InstanceStatus::Outdated, "RUNNING", true),
+            (InstanceStatus::Outdated, "PENDING", true),
+            (InstanceStatus::Outdated, "PENDING", true),
+            (InstanceStatus::Outdated, "PENDING", true),
+        ]
+    );
+    run_to_end(&mut e, "ss", &u, |_| {});
+    for a in &accts {
+        assert_eq!(
+            instance(&e, "ss", a, "us-east-1").unwrap().status,
+            InstanceStatus::Current
+        );
+    }
+}
+
+#[test]
+fn a_failed_delete_leaves_the_instance_inoperable_and_retain_stacks_removes_it() {
+    let mut e = engine();
+    let accts = accounts(2);
+    let mut rule = fail(&accts[..1], &[], 1.0);
+    rule.matcher.actions = vec![OperationAction::Delete];
+    stack_set(&mut e, "ss", false, vec![rule]);
+    let c = create(&mut e, "ss", accts.clone(), regions(&["us-east-1"]), Default::default()).unwrap();
+    run_to_end(&mut e, "ss", &c, |_| {});
+    let d = later_op(&mut e, "ss", OperationAction::Delete, &accts, false);
+    run_to_end(&mut e, "ss", &d, |_| {});
+    let i = instance(&e, "ss", &accts[0], "us-east-1").unwrap();
+    assert_eq!(i.status, InstanceStatus::Inoperable);
+    assert_eq!(i.detailed, DetailedStatus::Inoperable);
+    assert!(instance(&e, "ss", &accts[1], "us-east-1").is_none());
+    assert_eq!(op(&e, "ss", &d).retain_stacks, Some(false));
+    let r = later_op(&mut e, "ss", OperationAction::Delete, &accts[..1], true);
+    run_to_end(&mut e, "ss", &r, |_| {});
+    assert_eq!(op(&e, "ss", &r).retain_stacks, Some(true));
+    assert_eq!(op(&e, "ss", &r).failed_count, 0);
+    assert!(instance(&e, "ss", &accts[0], "us-east-1").is_none());
+}
+
+#[test]
+fn suspended_accounts_are_skipped_without_failing() {
+    let mut e = engine();
+    let suspended = e.org.suspended.clone();
+    assert!(!suspended.is_empty());
+    let mut accts = accounts(1);
+    accts.extend(suspended.iter().cloned());
+    stack_set(&mut e, "ss", false, vec![fail(&suspended, &[], 1.0)]);
+    let c = create(&mut e, "ss", accts.clone(), regions(&["us-east-1"]), Default::default()).unwrap();
+    run_to_end(&mut e, "ss", &c, |_| {});
+    let o = op(&e, "ss", &c);
+    assert_eq!(o.status, OperationStatus::Succeeded);
+    assert_eq!(o.failed_count, 0);
+    for r in &o.results {
+        let skipped = suspended.contains(&r.account);
+        assert_eq!(r.reason.as_deref() == Some(SUSPENDED_REASON), skipped);
+        let i = instance(&e, "ss", &r.account, "us-east-1").unwrap();
+        let want = if skipped {
+            "SKIPPED_SUSPENDED_ACCOUNT"
+        } else {
+            "SUCCEEDED"
+        };
+        assert_eq!(i.detailed.as_str(), want);
+    }
+    // A delete without RetainStacks skips them too (the instances stay) ...
+    let d = later_op(&mut e, "ss", OperationAction::Delete, &suspended, false);
+    run_to_end(&mut e, "ss", &d, |_| {});
+    assert!(instance(&e, "ss", &suspended[0], "us-east-1").is_some());
+    // ... and with it they go.
+    let r = later_op(&mut e, "ss", OperationAction::Delete, &suspended, true);
+    run_to_end(&mut e, "ss", &r, |_| {});
+    assert!(instance(&e, "ss", &suspended[0], "us-east-1").is_none());
 }

@@ -21,6 +21,14 @@ pub struct SimArgs {
     /// Share of requests answered with an InternalFailure error (0..1).
     #[arg(long, value_parser = crate::cli::share)]
     pub error_rate: Option<f64>,
+    /// Requests per second served before answering Throttling (a token bucket with a burst of
+    /// about one second's worth, on real time). Unset: no limit.
+    #[arg(long, value_parser = rate::parse_rate)]
+    pub rate_limit: Option<f64>,
+    /// Close a connection after this many seconds without a byte in either direction
+    /// (0.1 to 3600; the injected latency is added on top).
+    #[arg(long, default_value_t = 60.0, value_parser = idle_secs)]
+    pub idle_timeout: f64,
     /// Write one line per request to stderr.
     #[arg(long)]
     pub log_requests: bool,
@@ -30,11 +38,14 @@ pub struct SimArgs {
 }
 
 mod api;
+mod conn;
 pub mod engine;
 mod error;
 mod query;
+mod rate;
 pub mod scenario;
 mod server;
+mod validate;
 mod xml;
 
 #[cfg(test)]
@@ -65,6 +76,10 @@ pub struct SimOptions {
     pub latency_ms: u64,
     pub throttle_rate: f64,
     pub error_rate: f64,
+    /// Requests per second before Throttling (see `--rate-limit`); `None`: unlimited.
+    pub rate_limit: Option<f64>,
+    /// Idle connections are closed after this long (see `--idle-timeout`).
+    pub idle_timeout: Duration,
     pub log_requests: bool,
     pub seed: Option<u64>,
 }
@@ -78,6 +93,8 @@ impl Default for SimOptions {
             latency_ms: 0,
             throttle_rate: 0.0,
             error_rate: 0.0,
+            rate_limit: None,
+            idle_timeout: conn::DEFAULT_IDLE,
             log_requests: false,
             seed: None,
         }
@@ -93,6 +110,8 @@ impl From<SimArgs> for SimOptions {
             latency_ms: a.latency_ms.unwrap_or(0),
             throttle_rate: a.throttle_rate.unwrap_or(0.0),
             error_rate: a.error_rate.unwrap_or(0.0),
+            rate_limit: a.rate_limit,
+            idle_timeout: Duration::from_secs_f64(a.idle_timeout),
             log_requests: a.log_requests,
             seed: a.seed,
         }
@@ -105,6 +124,14 @@ pub struct SimHandle {
     shared: Arc<Shared>,
     server: tokio::task::JoinHandle<()>,
     clock: tokio::task::JoinHandle<()>,
+}
+
+/// clap's parser for `--idle-timeout`: seconds, 0.1 to 3600.
+fn idle_secs(text: &str) -> Result<f64, String> {
+    match text.trim().parse::<f64>() {
+        Ok(v) if (0.1..=3600.0).contains(&v) => Ok(v),
+        _ => Err(format!("not a number of seconds from 0.1 to 3600: {text:?}")),
+    }
 }
 
 /// Wall-clock now in milliseconds since the Unix epoch.
@@ -125,6 +152,12 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         if !(0.0..=1.0).contains(&v) {
             anyhow::bail!("{name} must be between 0 and 1, got {v}");
         }
+    }
+    if let Some(r) = opts.rate_limit {
+        rate::check_rate(r).map_err(anyhow::Error::msg)?;
+    }
+    if opts.idle_timeout.is_zero() {
+        anyhow::bail!("--idle-timeout must be above 0");
     }
     let scenario = opts.scenario.as_deref().map(Scenario::load).transpose()?;
     let now = wall_ms();
@@ -151,11 +184,13 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         rand::random(),
         opts.log_requests,
     ));
+    shared.set_rate_limit(opts.rate_limit);
     let listener = tokio::net::TcpListener::bind(opts.listen)
         .await
         .with_context(|| format!("binding {}", opts.listen))?;
     let addr = listener.local_addr()?;
     let router = axum::Router::new().fallback(server::serve).with_state(shared.clone());
+    let listener = conn::IdleListener::new(listener, opts.idle_timeout, shared.clone());
     let server = tokio::spawn(async move {
         if let Err(e) = axum::serve(listener, router).await {
             tracing::error!("sstop sim server stopped: {e}");
@@ -229,6 +264,25 @@ impl SimHandle {
 
     pub fn set_faults(&self, throttle_rate: f64, error_rate: f64, latency_ms: u64) {
         self.shared.set_faults(throttle_rate, error_rate, latency_ms);
+    }
+
+    /// Sets or lifts (`None`) the request rate limit at runtime; a new limit starts with a full
+    /// bucket. A rate that is not a positive finite number is refused.
+    pub fn set_rate_limit(&self, rate: Option<f64>) -> anyhow::Result<()> {
+        if let Some(r) = rate {
+            rate::check_rate(r).map_err(anyhow::Error::msg)?;
+        }
+        self.shared.set_rate_limit(rate);
+        Ok(())
+    }
+
+    pub fn rate_limit(&self) -> Option<f64> {
+        self.shared.rate_limit()
+    }
+
+    /// How many requests were answered with Throttling (rate limit and `--throttle-rate`).
+    pub fn throttled_count(&self) -> u64 {
+        self.shared.throttled()
     }
 
     /// Stops the server and the clock task; open connections are dropped.

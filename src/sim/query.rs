@@ -33,6 +33,40 @@ impl Params {
         self.map.get(key).map(String::as_str).filter(|v| !v.is_empty())
     }
 
+    /// Whether the request mentions `prefix` at all, as `prefix=` (an empty list, which the
+    /// SDKs send to clear it) or `prefix.…`.
+    pub fn map_has_prefix(&self, prefix: &str) -> bool {
+        self.map
+            .keys()
+            .any(|k| k == prefix || k.strip_prefix(prefix).is_some_and(|r| r.starts_with('.')))
+    }
+
+    /// Whether any parameter lies under `prefix.` (a structure was given).
+    pub fn has_under(&self, prefix: &str) -> bool {
+        self.map
+            .keys()
+            .any(|k| k.strip_prefix(prefix).is_some_and(|r| r.starts_with('.')))
+    }
+
+    /// Indices N of non-empty scalar list items `prefix.member.N`, sorted.
+    pub fn member_positions(&self, prefix: &str) -> Result<Vec<u32>, SimError> {
+        let head = format!("{prefix}.member.");
+        let mut out = Vec::new();
+        for (k, v) in &self.map {
+            if let Some(rest) = k.strip_prefix(&head) {
+                if rest.contains('.') || v.is_empty() {
+                    continue;
+                }
+                let n: u32 = rest
+                    .parse()
+                    .map_err(|_| SimError::validation(format!("Invalid list index in parameter {k}")))?;
+                out.push(n);
+            }
+        }
+        out.sort_unstable();
+        Ok(out)
+    }
+
     pub fn required(&self, key: &str) -> Result<&str, SimError> {
         self.get(key).ok_or_else(|| SimError::missing(key))
     }

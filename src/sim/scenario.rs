@@ -65,6 +65,9 @@ pub struct OrgSpec {
     pub management_account: Option<String>,
     pub regions: Vec<String>,
     pub ous: Vec<OuSpec>,
+    /// Suspended accounts: deployments to them end SKIPPED_SUSPENDED_ACCOUNT.
+    #[serde(default)]
+    pub suspended_accounts: Vec<String>,
 }
 
 #[derive(Debug, Clone, Deserialize)]
@@ -296,6 +299,13 @@ impl Scenario {
                 accounts,
             });
         }
+        if let Some(bad) = spec
+            .suspended_accounts
+            .iter()
+            .find(|a| a.len() != 12 || !a.bytes().all(|b| b.is_ascii_digit()))
+        {
+            bail!("suspended_accounts: {bad:?} is not a 12-digit account id");
+        }
         Ok(Organization {
             management_account: spec
                 .management_account
@@ -303,6 +313,7 @@ impl Scenario {
                 .unwrap_or_else(|| "111111111111".to_string()),
             regions: spec.regions.clone(),
             ous,
+            suspended: spec.suspended_accounts.clone(),
         })
     }
 
@@ -395,6 +406,7 @@ pub fn build(scenario: Option<&Scenario>, now: Millis, seed: Option<u64>) -> any
                             regions,
                             prefs: op.preferences.clone(),
                             behaviour: behaviour(op.timing, &op.failures, &op.gates),
+                            retain_stacks: false,
                         },
                     )
                     .map_err(|e| anyhow!("stack set {} operation {}: {e}", ss.name, i + 1))?;

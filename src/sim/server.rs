@@ -18,6 +18,7 @@ use super::api::{self, Request};
 use super::engine::{Engine, Millis};
 use super::error::SimError;
 use super::query::{Tokens, MAX_BODY};
+use super::rate::TokenBucket;
 use super::xml;
 
 /// Bodies beyond the limit are read and thrown away up to this size, so the client gets our
@@ -101,6 +102,11 @@ pub struct Shared {
     counts: Mutex<BTreeMap<String, u64>>,
     total: AtomicU64,
     log_requests: bool,
+    /// `--rate-limit`: on real time (std's Instant, which tokio's paused test clock leaves
+    /// alone), since throttling is about how fast requests really arrive.
+    rate: Mutex<Option<TokenBucket>>,
+    rate_epoch: std::time::Instant,
+    throttled: AtomicU64,
 }
 
 /// Locks a mutex even if a panic poisoned it: the data is still usable for an emulator.
@@ -118,7 +124,40 @@ impl Shared {
             counts: Mutex::new(BTreeMap::new()),
             total: AtomicU64::new(0),
             log_requests,
+            rate: Mutex::new(None),
+            rate_epoch: std::time::Instant::now(),
+            throttled: AtomicU64::new(0),
         }
+    }
+
+    /// The injected latency now (idle connections are given this much extra time).
+    pub fn latency_ms(&self) -> u64 {
+        lock(&self.faults).latency_ms
+    }
+
+    fn rate_now(&self) -> f64 {
+        self.rate_epoch.elapsed().as_secs_f64()
+    }
+
+    /// Sets (or with `None` lifts) the request rate limit; a new limit starts with a full bucket.
+    pub fn set_rate_limit(&self, rate: Option<f64>) {
+        let now = self.rate_now();
+        *lock(&self.rate) = rate.map(|r| TokenBucket::new(r, now));
+    }
+
+    pub fn rate_limit(&self) -> Option<f64> {
+        lock(&self.rate).as_ref().map(TokenBucket::rate)
+    }
+
+    /// `true` when the request may proceed under the rate limit.
+    fn admit(&self) -> bool {
+        let now = self.rate_now();
+        lock(&self.rate).as_mut().is_none_or(|b| b.try_take(now))
+    }
+
+    /// Throttling replies sent so far (rate limit and random `--throttle-rate` alike).
+    pub fn throttled(&self) -> u64 {
+        self.throttled.load(Ordering::Relaxed)
     }
 
     /// Runs `f` on the engine brought up to the current simulated time.
@@ -224,16 +263,27 @@ pub async fn serve(State(shared): State<Arc<Shared>>, req: axum::extract::Reques
         },
     };
     shared.count(parsed.as_ref().map(|r| r.action).unwrap_or("(invalid)"));
+    // Like AWS, the rate limit counts every request that arrives, valid or not.
+    let admitted = shared.admit();
     let (latency, fault) = {
         let mut f = lock(&shared.faults);
-        let fault = if parsed.is_ok() { f.roll() } else { None };
+        let fault = if !admitted {
+            Some(SimError::throttling())
+        } else if parsed.is_ok() {
+            f.roll()
+        } else {
+            None
+        };
         (f.latency_ms, fault)
     };
+    if fault.as_ref().is_some_and(|e| e.code == SimError::throttling().code) {
+        shared.throttled.fetch_add(1, Ordering::Relaxed);
+    }
     if latency > 0 {
         tokio::time::sleep(std::time::Duration::from_millis(latency)).await;
     }
     let (status, text) = match (&parsed, &fault) {
-        (Err(e), _) | (Ok(_), Some(e)) => (e.status, xml::error(e, &request_id)),
+        (_, Some(e)) | (Err(e), None) => (e.status, xml::error(e, &request_id)),
         (Ok(req), None) => shared.execute(req, &request_id),
     };
     if shared.log_requests {
