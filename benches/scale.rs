@@ -17,10 +17,18 @@ use tokio::sync::mpsc;
 const SET_10K: &str = "bench-10k";
 const OP_10K: &str = "00000000-0000-4000-8000-000000010000";
 const SET_100K: &str = "bench-100k";
+const SET_LARGE: &str = "org-config-rules";
+const OP_LARGE: &str = "5c0f7a2e-4d1b-4e8a-9a42-000000042500";
 const OP_100K: &str = "00000000-0000-4000-8000-000000100000";
 
+/// A bench scenario's file, or the name of a built-in one (`large`).
 fn scenario(name: &str) -> String {
-    format!("{}/benches/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"))
+    let file = format!("{}/benches/scenarios/{name}.toml", env!("CARGO_MANIFEST_DIR"));
+    if std::path::Path::new(&file).exists() {
+        file
+    } else {
+        name.to_string()
+    }
 }
 
 async fn client(endpoint: String) -> SdkApi {
@@ -120,127 +128,179 @@ async fn watch(
     }
 }
 
+/// What a full read costs through the AWS CLI's own library: boto3's paginator, one chain, no
+/// filter (`aws cloudformation list-stack-set-operation-results` pages the same way). None
+/// when the test venv with boto3 is not there.
+fn boto3_read(endpoint: &str, set: &str, op: &str) -> Option<(usize, Duration)> {
+    let python = format!("{}/.venv/bin/python", env!("CARGO_MANIFEST_DIR"));
+    if !std::path::Path::new(&python).exists() {
+        return None;
+    }
+    let script = r#"
+import sys, time, boto3
+endpoint, set_name, op = sys.argv[1:4]
+client = boto3.client("cloudformation", endpoint_url=endpoint, region_name="us-east-1",
+                      aws_access_key_id="AKIDBENCH", aws_secret_access_key="bench")
+client.describe_stack_set_operation(StackSetName=set_name, OperationId=op)  # connect and load
+started = time.monotonic()
+count = 0
+for page in client.get_paginator("list_stack_set_operation_results").paginate(
+        StackSetName=set_name, OperationId=op, PaginationConfig={"PageSize": 100}):
+    count += len(page["Summaries"])
+print(count, time.monotonic() - started)
+"#;
+    let out = Process::new(python)
+        .args(["-c", script, endpoint, set, op])
+        .output()
+        .ok()?;
+    let text = String::from_utf8_lossy(&out.stdout);
+    let mut words = text.split_whitespace();
+    let count = words.next()?.parse().ok()?;
+    let secs: f64 = words.next()?.parse().ok()?;
+    Some((count, Duration::from_secs_f64(secs)))
+}
+
+fn until_full(_: &State, msg: &Msg) -> bool {
+    matches!(
+        msg,
+        Msg::ResultsPage {
+            read: ReadKind::Full,
+            ..
+        }
+    )
+}
+
+/// Goal: the complete grid as fast as the API allows, against the AWS CLI's way in the same run.
 async fn time_to_complete_grid(short: bool) {
     let latency = 50;
-    let sim = emulator("mid10k", 0.001, latency).await;
-    let started = Instant::now();
-    let (results, requests) = sequential_read(&client(sim.endpoint_url()).await, SET_10K, OP_10K).await;
-    let sequential = started.elapsed();
-    let before = sim.total_requests();
-    let config = PollConfig {
-        active_interval: Duration::from_secs(3600),
-        ..Default::default()
+    let cases: &[(&str, &str, &str)] = if short {
+        &[("mid10k", SET_10K, OP_10K)]
+    } else {
+        &[("mid10k", SET_10K, OP_10K), ("large", SET_LARGE, OP_LARGE)]
     };
-    let watched = watch(
-        client(sim.endpoint_url()).await,
-        config.clone(),
-        RateLimiter::unlimited(),
-        SET_10K,
-        OP_10K,
-        |_, msg| {
-            matches!(
-                msg,
-                Msg::ResultsPage {
-                    read: ReadKind::Full,
-                    ..
-                }
-            )
-        },
-    )
-    .await;
-    let parallel_requests = sim.total_requests() - before;
-    assert_eq!(
-        watched.state.operation.grid.len(),
-        results,
-        "both reads see every result"
-    );
-    let counts: Vec<String> = sstop::model::ResultStatus::ALL
-        .iter()
-        .map(|s| format!("{} {}", s.as_str(), watched.state.operation.grid.count(*s)))
-        .collect();
-    println!(
-        "complete grid, {results} results mid-rollout ({}), {latency} ms per request:",
-        counts.join(", ")
-    );
-    println!(
-        "  sequential unfiltered paging (the AWS CLI way): {:>7.0} ms, {requests} requests",
-        sequential.as_secs_f64() * 1e3
-    );
-    println!(
-        "  sstop, status classes in parallel:               {:>7.0} ms, {parallel_requests} requests (first rows after {:.0} ms)",
-        watched.complete.as_secs_f64() * 1e3,
-        watched.first_page.as_secs_f64() * 1e3
-    );
-    if !short {
-        let limited = watch(
+    for (name, set, op) in cases {
+        // Slow enough that the rollout barely moves between the reads compared.
+        let sim = emulator(name, 0.001, latency).await;
+        let started = Instant::now();
+        let (results, requests) = sequential_read(&client(sim.endpoint_url()).await, set, op).await;
+        let sequential = started.elapsed();
+        let boto3 = boto3_read(&sim.endpoint_url(), set, op);
+        let before = sim.total_requests();
+        let config = PollConfig {
+            active_interval: Duration::from_secs(3600),
+            ..Default::default()
+        };
+        let watched = watch(
             client(sim.endpoint_url()).await,
             config,
-            RateLimiter::new(10.0, 20),
-            SET_10K,
-            OP_10K,
-            |_, msg| {
-                matches!(
-                    msg,
-                    Msg::ResultsPage {
-                        read: ReadKind::Full,
-                        ..
-                    }
-                )
-            },
+            RateLimiter::unlimited(),
+            set,
+            op,
+            until_full,
         )
         .await;
+        let sstop_requests = sim.total_requests() - before;
+        assert_eq!(watched.state.operation.grid.len(), results, "both reads see every result");
+        println!("complete grid, {results} results of a running operation, {latency} ms per request:");
+        if let Some((count, took)) = boto3 {
+            assert_eq!(count, results);
+            println!(
+                "  boto3 paginator (the AWS CLI's library), one chain: {:>7.0} ms",
+                took.as_secs_f64() * 1e3
+            );
+        }
         println!(
-            "  sstop under the default ceiling (10/s, burst 20): {:>6.0} ms",
-            limited.complete.as_secs_f64() * 1e3
+            "  Rust SDK, one unfiltered chain:                     {:>7.0} ms, {requests} requests",
+            sequential.as_secs_f64() * 1e3
+        );
+        print!(
+            "  sstop (the unfiltered chain, adaptive rate):         {:>7.0} ms, {sstop_requests} requests, first rows after {:.0} ms",
+            watched.complete.as_secs_f64() * 1e3,
+            watched.first_page.as_secs_f64() * 1e3
+        );
+        match boto3 {
+            Some((_, took)) => println!(
+                " ({:.2}x boto3's time)",
+                watched.complete.as_secs_f64() / took.as_secs_f64()
+            ),
+            None => println!(),
+        }
+        sim.shutdown();
+    }
+}
+
+/// Goal: under a rate limit of 20 requests a second, few throttled once the adaptive rate has
+/// settled, and not much slower than the limit allows.
+async fn under_a_rate_limit(short: bool) {
+    let limit = 20.0;
+    let sim = sstop::sim::start(SimOptions {
+        scenario: Some(scenario("mid10k")),
+        speed: 0.001,
+        rate_limit: Some(limit),
+        ..Default::default()
+    })
+    .await
+    .expect("emulator");
+    let api = client(sim.endpoint_url()).await;
+    let reads = if short { 2 } else { 6 };
+    println!("reading {reads} times the 101 pages of a 10,000-result operation, sstop sim --rate-limit {limit}:");
+    for n in 1..=reads {
+        let (sent_before, throttled_before) = (sim.total_requests(), sim.throttled_count());
+        let started = Instant::now();
+        let (_, pages) = sequential_read(&api, SET_10K, OP_10K).await;
+        let took = started.elapsed();
+        let sent = sim.total_requests() - sent_before;
+        let throttled = sim.throttled_count() - throttled_before;
+        println!(
+            "  read {n}: {:>5.1} s ({:.2}x the {:.1} s {limit}/s allows), {sent} requests, {throttled} throttled ({:.1}%)",
+            took.as_secs_f64(),
+            took.as_secs_f64() / (pages as f64 / limit),
+            pages as f64 / limit,
+            throttled as f64 * 100.0 / sent.max(1) as f64
         );
     }
     sim.shutdown();
 }
 
-async fn requests_per_poll(short: bool) {
-    let sim = emulator("mid10k", 10.0, 0).await;
-    let api = client(sim.endpoint_url()).await;
-    let polls = if short { 6 } else { 36 };
+/// Goal: over five minutes of a running 42,500-result operation, at most a tenth of the
+/// requests that re-paging everything every interval would send, counted by the emulator.
+/// Time runs ten times faster on both sides (0.5 s intervals, the emulator at 10x), so five
+/// minutes of polling take thirty seconds.
+async fn budget(short: bool) {
+    let (name, set, op, intervals) = if short {
+        ("mid10k", SET_10K, OP_10K, 12)
+    } else {
+        ("large", SET_LARGE, OP_LARGE, 60)
+    };
+    let sim = emulator(name, 10.0, 0).await;
+    let interval = Duration::from_millis(500);
     let config = PollConfig {
-        active_interval: Duration::from_millis(500),
+        active_interval: interval,
         ..Default::default()
     };
-    let mut rounds = 0;
-    let mut per_round: Vec<u64> = Vec::new();
-    let mut last_total = sim.total_requests();
-    let mut first_full_seen = false;
-    let watched = watch(api, config, RateLimiter::unlimited(), SET_10K, OP_10K, |_, msg| {
-        if matches!(
-            msg,
-            Msg::ResultsPage {
-                read: ReadKind::Full | ReadKind::Incremental,
-                ..
-            }
-        ) {
-            let total = sim.total_requests();
-            if first_full_seen {
-                per_round.push(total - last_total);
-                rounds += 1;
-            }
-            first_full_seen = true;
-            last_total = total;
-        }
-        rounds >= polls
-    })
+    let before = sim.total_requests();
+    let started = Instant::now();
+    let watched = watch(
+        client(sim.endpoint_url()).await,
+        config,
+        RateLimiter::unlimited(),
+        set,
+        op,
+        |_, _| started.elapsed() >= interval * intervals,
+    )
     .await;
-    let total = watched.state.operation.grid.len() as u64;
-    let baseline = 1 + total.div_ceil(100);
-    let mean = per_round.iter().sum::<u64>() as f64 / per_round.len().max(1) as f64;
-    let incremental: Vec<u64> = per_round.iter().copied().filter(|n| *n < baseline).collect();
-    let steady = incremental.iter().sum::<u64>() as f64 / incremental.len().max(1) as f64;
+    let sent = sim.total_requests() - before;
+    let pages = (watched.state.operation.grid.len() as u64).div_ceil(100);
+    let baseline = intervals as u64 * (1 + pages);
     println!(
-        "steady-state polling of a running {total}-result operation, {} polls:",
-        per_round.len()
+        "{intervals} intervals of a running {}-result operation (5 s intervals scaled to {} ms):",
+        watched.state.operation.grid.len(),
+        interval.as_millis()
     );
-    println!("  re-page everything each poll: {baseline} requests per poll");
+    println!("  re-page everything every interval: {baseline} requests (1 describe + {pages} pages each)");
     println!(
-        "  sstop: {steady:.1} per incremental poll, {mean:.1} per poll counting the full re-read every 12th ({:.1}x fewer)",
-        baseline as f64 / mean
+        "  sstop, counted by the emulator:    {sent} requests ({:.3} of it)",
+        sent as f64 / baseline as f64
     );
     sim.shutdown();
 }
@@ -339,7 +399,8 @@ fn main() {
         .expect("runtime");
     runtime.block_on(async {
         time_to_complete_grid(short).await;
-        requests_per_poll(short).await;
+        under_a_rate_limit(short).await;
+        budget(short).await;
         if !short {
             memory_with_100k().await;
         }

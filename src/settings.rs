@@ -14,11 +14,6 @@ use crate::poll::PollConfig;
 pub const DEFAULT_POLL_SECS: u64 = 5;
 /// Seconds between refreshes of the overview and of idle lists when the config does not say.
 pub const DEFAULT_IDLE_SECS: u64 = 30;
-/// Requests per second against AWS: conservative, the account's API budget is shared.
-pub const DEFAULT_RPS: f64 = 10.0;
-/// The demo's emulator is on loopback with no budget to spare: `--scenario large` fills in
-/// seconds at this ceiling.
-pub const DEMO_RPS: f64 = 50.0;
 
 /// What the dashboard needs to know about the process it runs in.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -64,15 +59,9 @@ pub fn poll_interval_secs(cli: &Cli, config: &Config) -> u64 {
 pub struct Resolved {
     pub settings: Settings,
     pub poll: PollConfig,
-    /// Ceiling on polling requests per second (stops are exempt).
-    pub max_requests_per_second: f64,
-}
-
-/// Where the dashboard runs: against AWS (or an endpoint), or the built-in demo.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub enum Run {
-    Aws,
-    Demo,
+    /// A fixed ceiling on polling requests per second, if the config sets one (stops are
+    /// exempt). Without it the SDK's adaptive rate decides: it backs off when throttled.
+    pub max_requests_per_second: Option<f64>,
 }
 
 impl Settings {
@@ -84,7 +73,6 @@ impl Settings {
         cli: &Cli,
         config: &Config,
         env: Environment,
-        run: Run,
         call_as: CallAs,
         target: Target,
     ) -> Result<Resolved, String> {
@@ -112,14 +100,10 @@ impl Settings {
             profile: settings.target.profile.clone(),
             ..Default::default()
         };
-        let default_rps = match run {
-            Run::Aws => DEFAULT_RPS,
-            Run::Demo => DEMO_RPS,
-        };
         Ok(Resolved {
             settings,
             poll,
-            max_requests_per_second: config.max_requests_per_second.unwrap_or(default_rps),
+            max_requests_per_second: config.max_requests_per_second,
         })
     }
 }
@@ -154,29 +138,29 @@ mod tests {
         }
     }
 
-    fn resolve(cli: &Cli, config: &Config, env: Environment, run: Run) -> Resolved {
-        Settings::resolve(cli, config, env, run, CallAs::SelfAccount, target()).expect("resolves")
+    fn resolve(cli: &Cli, config: &Config, env: Environment) -> Resolved {
+        Settings::resolve(cli, config, env, CallAs::SelfAccount, target()).expect("resolves")
     }
 
     #[test]
     fn defaults_when_nothing_is_said() {
-        let r = resolve(&cli(&[]), &Config::default(), PLAIN, Run::Aws);
+        let r = resolve(&cli(&[]), &Config::default(), PLAIN);
         assert_eq!(r.settings.poll_interval_secs, DEFAULT_POLL_SECS);
         assert_eq!(r.poll.active_interval, Duration::from_secs(DEFAULT_POLL_SECS));
         assert_eq!(r.poll.idle_interval, Duration::from_secs(DEFAULT_IDLE_SECS));
         assert!(!r.settings.read_only && !r.poll.read_only);
         assert_eq!(r.settings.confirm, ConfirmMode::YesNo);
         assert!(!r.settings.ascii && !r.settings.no_color);
-        assert_eq!(r.max_requests_per_second, DEFAULT_RPS);
+        assert_eq!(r.max_requests_per_second, None, "the adaptive rate decides");
     }
 
     #[test]
     fn a_flag_beats_the_config_which_beats_the_default() {
         let file = config("poll_interval = 9\nidle_interval = 60\n");
-        let r = resolve(&cli(&[]), &file, PLAIN, Run::Aws);
+        let r = resolve(&cli(&[]), &file, PLAIN);
         assert_eq!(r.settings.poll_interval_secs, 9);
         assert_eq!(r.poll.idle_interval, Duration::from_secs(60));
-        let r = resolve(&cli(&["--poll-interval", "2"]), &file, PLAIN, Run::Aws);
+        let r = resolve(&cli(&["--poll-interval", "2"]), &file, PLAIN);
         assert_eq!(r.settings.poll_interval_secs, 2);
         assert_eq!(r.poll.active_interval, Duration::from_secs(2));
     }
@@ -184,11 +168,11 @@ mod tests {
     #[test]
     fn read_only_from_either_reaches_the_dialog_and_the_poller() {
         for (flags, text) in [(&["--read-only"][..], ""), (&[][..], "read_only = true\n")] {
-            let r = resolve(&cli(flags), &config(text), PLAIN, Run::Aws);
+            let r = resolve(&cli(flags), &config(text), PLAIN);
             assert!(r.settings.read_only, "{flags:?} {text:?}");
             assert!(r.poll.read_only, "{flags:?} {text:?}");
         }
-        let r = resolve(&cli(&[]), &config("read_only = false\n"), PLAIN, Run::Aws);
+        let r = resolve(&cli(&[]), &config("read_only = false\n"), PLAIN);
         assert!(!r.settings.read_only);
     }
 
@@ -201,10 +185,9 @@ mod tests {
                 no_color: true,
                 utf8: true,
             },
-            Run::Aws,
         );
         assert!(r.settings.no_color);
-        let r = resolve(&cli(&[]), &config("color = false\n"), PLAIN, Run::Aws);
+        let r = resolve(&cli(&[]), &config("color = false\n"), PLAIN);
         assert!(r.settings.no_color);
         let r = resolve(
             &cli(&[]),
@@ -213,34 +196,29 @@ mod tests {
                 no_color: false,
                 utf8: false,
             },
-            Run::Aws,
         );
         assert!(r.settings.ascii, "a non-UTF-8 locale draws ASCII");
         assert!(
-            resolve(&cli(&["--ascii"]), &Config::default(), PLAIN, Run::Aws)
+            resolve(&cli(&["--ascii"]), &Config::default(), PLAIN)
                 .settings
                 .ascii
         );
         assert!(
-            resolve(&cli(&[]), &config("ascii = true\n"), PLAIN, Run::Aws)
+            resolve(&cli(&[]), &config("ascii = true\n"), PLAIN)
                 .settings
                 .ascii
         );
     }
 
     #[test]
-    fn the_demo_gets_a_higher_ceiling_unless_the_config_sets_one() {
-        assert_eq!(
-            resolve(&cli(&[]), &Config::default(), PLAIN, Run::Demo).max_requests_per_second,
-            DEMO_RPS
-        );
+    fn a_fixed_ceiling_only_when_the_config_sets_one() {
         let file = config("max_requests_per_second = 3\n");
-        assert_eq!(resolve(&cli(&[]), &file, PLAIN, Run::Demo).max_requests_per_second, 3.0);
+        assert_eq!(resolve(&cli(&[]), &file, PLAIN).max_requests_per_second, Some(3.0));
     }
 
     #[test]
     fn the_poller_audits_stops_with_the_target_and_confirm_mode_comes_from_the_config() {
-        let r = resolve(&cli(&[]), &config("confirm = \"type-name\"\n"), PLAIN, Run::Aws);
+        let r = resolve(&cli(&[]), &config("confirm = \"type-name\"\n"), PLAIN);
         assert_eq!(r.settings.confirm, ConfirmMode::TypeName);
         assert_eq!(r.poll.region.as_deref(), Some("eu-west-1"));
         assert_eq!(r.poll.endpoint.as_deref(), Some("http://127.0.0.1:4566"));

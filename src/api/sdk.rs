@@ -97,7 +97,10 @@ impl SdkApi {
             check_profile(profile).await?;
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)))
+            // Adaptive: a client-side token bucket that slows down when CloudFormation throttles
+            // and speeds up again as calls succeed, so polling goes as fast as the account's
+            // limit allows instead of under a fixed ceiling.
+            .retry_config(RetryConfig::adaptive().with_max_attempts(options.max_attempts.max(1)))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
@@ -685,6 +688,12 @@ impl StackSetApi for SdkApi {
             .stack_set_name(stack_set)
             .operation_id(operation_id)
             .call_as(sdk_call_as(call_as))
+            .customize()
+            // The stop takes no token from the polling's adaptive bucket: it never waits
+            // behind polling, even while CloudFormation throttles it.
+            .config_override(
+                aws_sdk_cloudformation::config::Builder::default().retry_config(RetryConfig::standard()),
+            )
             .send()
             .await
             .map_err(api_error)?;

@@ -13,7 +13,7 @@ use sstop::config::Config;
 use sstop::messages;
 use sstop::model::CallAs;
 use sstop::poll::RateLimiter;
-use sstop::settings::{Environment, Resolved, Run};
+use sstop::settings::{Environment, Resolved};
 use sstop::tui::{self, DashboardOptions};
 
 use super::{call_as, connect_options, is_not_found, read_only_source, usage_error};
@@ -71,16 +71,11 @@ async fn dashboard(
         region: Some(resolved.region),
         endpoint: resolved.endpoint,
     };
-    let run = if profile_label.as_deref() == Some(DEMO_PROFILE) {
-        Run::Demo
-    } else {
-        Run::Aws
-    };
     let Resolved {
         settings,
         poll,
         max_requests_per_second: rps,
-    } = match Settings::resolve(cli, config, Environment::from_process(), run, call_as, target) {
+    } = match Settings::resolve(cli, config, Environment::from_process(), call_as, target) {
         Ok(resolved) => resolved,
         Err(err) => return usage_error(err),
     };
@@ -97,7 +92,7 @@ async fn dashboard(
     let options = DashboardOptions {
         settings,
         poll,
-        limiter: Arc::new(RateLimiter::new(rps, rps.ceil() as u32)),
+        limiter: Arc::new(rps.map_or_else(RateLimiter::unlimited, |rps| RateLimiter::new(rps, rps.ceil() as u32))),
         open,
     };
     // Where and as whom, never with what credentials.

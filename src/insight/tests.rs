@@ -407,6 +407,7 @@ mod against_the_engine {
                     regions: REGIONS.map(String::from).to_vec(),
                     prefs: prefs.clone(),
                     behaviour: Behaviour::default(),
+                    retain_stacks: false,
                 },
             )
             .unwrap();
