@@ -81,7 +81,7 @@ pub enum Commands {
     Demo(DemoArgs),
     /// Run the StackSet emulator as an HTTP server for the AWS CLI, SDKs and tests.
     Sim(crate::sim::SimArgs),
-    /// Print every result of an operation (all pages) and exit.
+    /// Print every result of an operation (all pages, streamed page by page) and exit.
     Results(ResultsArgs),
     /// Stop an operation (asks y/N on a terminal; --yes without one).
     Stop(StopArgs),
@@ -148,8 +148,14 @@ fn bounded_f64(text: &str, min: f64, max: f64) -> Result<f64, String> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// Fixed-width columns.
     Table,
+    /// JSON lines: one object per result, with the AWS CLI's field names.
     Json,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// A Markdown table, for a ticket.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -5,6 +5,7 @@ pub mod api;
 pub mod app;
 pub mod cli;
 pub mod config;
+pub mod export;
 pub mod messages;
 pub mod model;
 pub mod poll;

@@ -560,19 +560,45 @@ fn every_stop_attempt_from_the_command_line_is_audited_at_the_default_level() {
 }
 
 #[test]
-fn results_print_every_page() {
+fn results_print_every_page_as_json_lines_csv_and_markdown() {
     let sim = Sim::start();
     let home = home();
-    let out = sstop_at(home.path(), &sim)
-        .args(["results", RUNAWAY_SET, RUNAWAY_OP, "--output", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert!(
-        rows.as_array().is_some_and(|r| r.len() > 100),
-        "more than one page of results"
+    let run = |output: &str| {
+        let out = sstop_at(home.path(), &sim)
+            .args(["results", RUNAWAY_SET, RUNAWAY_OP, "--output", output])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let json = run("json");
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object a line ({e}): {l}")))
+        .collect();
+    assert!(rows.len() > 100, "more than one page of results: {}", rows.len());
+    assert!(rows.iter().all(|r| r["Account"].is_string() && r["Status"].is_string()));
+    let csv = run("csv");
+    let mut lines = csv.split("\r\n");
+    assert_eq!(
+        lines.next(),
+        Some("Account,Region,Status,StatusReason,AccountGateStatus,AccountGateStatusReason,OrganizationalUnitId")
     );
+    // The runaway scenario's reasons hold commas: quoted, so each record still has 7 fields.
+    let failed = csv.lines().filter(|l| l.contains(",FAILED,")).collect::<Vec<_>>();
+    assert!(
+        !failed.is_empty() && failed.iter().all(|l| l.contains(",\"")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        csv.matches("\r\n").count(),
+        rows.len() + 1,
+        "a header and one record per result"
+    );
+    let markdown = run("markdown");
+    assert!(markdown.starts_with("| Account | Region | Status |"), "{markdown}");
+    assert_eq!(markdown.lines().count(), rows.len() + 2);
+    assert_eq!(run("table").lines().count(), rows.len() + 1);
 }
 
 #[test]
