@@ -143,6 +143,94 @@ pub fn markdown_cell(text: &str) -> String {
     cell
 }
 
+/// Failure groups as a Markdown report: a heading naming the operation, then one table row per
+/// group (status, count, reason, accounts, Regions), biggest first as the failures screen has them.
+pub fn write_failures(
+    out: &mut impl Write,
+    stack_set: &str,
+    operation_id: &str,
+    groups: &[crate::app::FailureGroup],
+) -> io::Result<()> {
+    writeln!(
+        out,
+        "## Failures of {} operation {}\n",
+        markdown_cell(stack_set),
+        markdown_cell(operation_id)
+    )?;
+    writeln!(out, "| # | Status | Count | Reason | Accounts | Regions |")?;
+    writeln!(out, "| --- | --- | --- | --- | --- | --- |")?;
+    for (i, g) in groups.iter().enumerate() {
+        writeln!(
+            out,
+            "| {} | {} | {} | {} | {} | {} |",
+            i + 1,
+            g.status.as_str(),
+            g.count,
+            markdown_cell(&g.reason),
+            markdown_cell(&g.accounts.join(", ")),
+            markdown_cell(&g.regions.join(", ")),
+        )?;
+    }
+    Ok(())
+}
+
+/// Writes an export file from the dashboard; never overwrites (a `-2`, `-3`... is added to a
+/// name already taken). Returns the path written and the number of rows.
+pub fn write_job(job: &crate::app::ExportJob) -> Result<(std::path::PathBuf, usize), String> {
+    use crate::app::ExportContent;
+    let (file, path) = create_new(&job.path).map_err(|e| e.to_string())?;
+    let mut out = io::BufWriter::new(file);
+    let rows = match &job.content {
+        ExportContent::Results(results) => {
+            write_header(&mut out, Format::Csv).map_err(|e| e.to_string())?;
+            for r in results {
+                write_row(&mut out, Format::Csv, r).map_err(|e| e.to_string())?;
+            }
+            results.len()
+        }
+        ExportContent::Failures {
+            stack_set,
+            operation_id,
+            groups,
+        } => {
+            write_failures(&mut out, stack_set, operation_id, groups).map_err(|e| e.to_string())?;
+            groups.len()
+        }
+    };
+    out.flush().map_err(|e| e.to_string())?;
+    Ok((path, rows))
+}
+
+fn create_new(path: &std::path::Path) -> io::Result<(std::fs::File, std::path::PathBuf)> {
+    let stem = path
+        .file_stem()
+        .map(|s| s.to_string_lossy().into_owned())
+        .unwrap_or_default();
+    let ext = path.extension().map(|s| s.to_string_lossy().into_owned());
+    let mut candidate = path.to_path_buf();
+    for n in 2..100 {
+        match std::fs::OpenOptions::new()
+            .write(true)
+            .create_new(true)
+            .open(&candidate)
+        {
+            Ok(file) => return Ok((file, candidate)),
+            Err(e) if e.kind() == io::ErrorKind::AlreadyExists => {
+                let name = match &ext {
+                    Some(ext) => format!("{stem}-{n}.{ext}"),
+                    None => format!("{stem}-{n}"),
+                };
+                candidate = path.with_file_name(name);
+            }
+            Err(e) => return Err(e),
+        }
+    }
+    Err(io::Error::new(
+        io::ErrorKind::AlreadyExists,
+        "too many files of that name",
+    ))
+}
+
 /// Line breaks and tabs as spaces: the table keeps one line per result.
 fn one_line(text: &str) -> String {
     text.chars()
@@ -254,6 +342,46 @@ mod tests {
         // Unescaped pipes delimit exactly 6 cells.
         let bars = row.replace("\\|", "").matches('|').count();
         assert_eq!(bars, 7, "{row}");
+    }
+
+    #[test]
+    fn an_export_job_writes_a_new_file_that_parses_and_never_overwrites() {
+        use crate::app::{ExportContent, ExportJob, FailureGroup};
+        let dir = tempfile::tempdir().unwrap();
+        let job = ExportJob {
+            path: dir.path().join("out.csv"),
+            content: ExportContent::Results(vec![result("a, \"b\"\nc")]),
+        };
+        let (first, rows) = write_job(&job).unwrap();
+        let (second, _) = write_job(&job).unwrap();
+        assert_eq!((first.clone(), rows), (dir.path().join("out.csv"), 1));
+        assert_eq!(second, dir.path().join("out-2.csv"));
+        let records = parse_csv(&std::fs::read_to_string(&first).unwrap());
+        assert_eq!(records[1][3], "a, \"b\"\nc");
+        let job = ExportJob {
+            path: dir.path().join("f.md"),
+            content: ExportContent::Failures {
+                stack_set: "set".into(),
+                operation_id: "op".into(),
+                groups: vec![FailureGroup {
+                    status: ResultStatus::Failed,
+                    reason: "quota | reached".into(),
+                    count: 2,
+                    accounts: vec!["1".into(), "2".into()],
+                    regions: vec!["eu-west-1".into()],
+                }],
+            },
+        };
+        let (path, rows) = write_job(&job).unwrap();
+        assert_eq!(rows, 1);
+        let text = std::fs::read_to_string(path).unwrap();
+        let row = text.lines().last().unwrap();
+        assert_eq!(row, "| 1 | FAILED | 2 | quota \\| reached | 1, 2 | eu-west-1 |");
+        let missing = ExportJob {
+            path: dir.path().join("no/such/dir/x.csv"),
+            content: ExportContent::Results(Vec::new()),
+        };
+        assert!(write_job(&missing).is_err());
     }
 
     #[test]

@@ -101,6 +101,8 @@ impl Settings {
             poll_interval_secs: poll_secs,
             ascii: cli.ui.ascii || config.ascii == Some(true) || !env.utf8,
             no_color: env.no_color || config.color == Some(false),
+            notify: config.notify.resolve(),
+            export_dir: config.export_dir.clone(),
         };
         let poll = PollConfig {
             call_as,

@@ -56,6 +56,9 @@ pub enum Action {
     Refresh,
     Stop,
     Help,
+    Copy,
+    CopyUrl,
+    Export,
     // Filter.
     KeepFilter,
     ClearFilter,
@@ -70,7 +73,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 29] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -89,6 +92,9 @@ impl Action {
         Action::Refresh,
         Action::Stop,
         Action::Help,
+        Action::Copy,
+        Action::CopyUrl,
+        Action::Export,
         Action::KeepFilter,
         Action::ClearFilter,
         Action::ConfirmStop,
@@ -134,6 +140,9 @@ impl Action {
             Action::Refresh => "refresh",
             Action::Stop => "stop",
             Action::Help => "help",
+            Action::Copy => "copy",
+            Action::CopyUrl => "copy_url",
+            Action::Export => "export",
             Action::KeepFilter => "keep_filter",
             Action::ClearFilter => "clear_filter",
             Action::ConfirmStop => "confirm_stop",
@@ -165,6 +174,9 @@ impl Action {
             Action::Refresh => "refresh now",
             Action::Stop => "stop operation",
             Action::Help => "help",
+            Action::Copy => "copy id / reason",
+            Action::CopyUrl => "copy console URL",
+            Action::Export => "export to a file",
             Action::KeepFilter => "keep the filter",
             Action::ClearFilter => "clear the filter",
             Action::ConfirmStop => "send the stop",
@@ -337,6 +349,9 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("r", Action::Refresh),
     ("s", Action::Stop),
     ("?", Action::Help),
+    ("y", Action::Copy),
+    ("Y", Action::CopyUrl),
+    ("e", Action::Export),
     ("enter", Action::KeepFilter),
     ("esc", Action::ClearFilter),
     ("y", Action::ConfirmStop),
@@ -519,8 +534,12 @@ mod tests {
         );
         // Moving `down` off j first makes it free.
         KeyMap::with_overrides(&overrides(&[(Action::Stop, &["j"]), (Action::Down, &["down"])])).unwrap();
-        // The same key in different layers is no conflict: y stops in the dialog only.
-        KeyMap::with_overrides(&overrides(&[(Action::Refresh, &["y"])])).unwrap();
+        // The same key in different layers is no conflict: n cancels in the dialog only.
+        KeyMap::with_overrides(&overrides(&[(Action::Refresh, &["n"])])).unwrap();
+        // y copies on the screens and stops in the dialog: binding it elsewhere on the screens
+        // names the copy.
+        let err = KeyMap::with_overrides(&overrides(&[(Action::Refresh, &["y"])])).unwrap_err();
+        assert!(err.contains("copy") && err.contains("refresh"), "{err}");
         let err = KeyMap::with_overrides(&overrides(&[(Action::ConfirmStop, &["n"])])).unwrap_err();
         assert!(err.contains("cancel_stop") && err.contains("confirm_stop"), "{err}");
     }
