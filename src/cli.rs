@@ -86,7 +86,8 @@ pub enum Commands {
     /// Stop an operation (asks y/N on a terminal; --yes without one).
     Stop(StopArgs),
     /// Wait until an operation ends (following it through QUEUED). Exit codes: 0 succeeded,
-    /// 1 failed, 3 stopped, 4 succeeded with failed instances, 5 --timeout reached, 2 usage.
+    /// 1 failed, 3 stopped, 4 succeeded with failed instances, 5 --timeout reached, 6 outcome
+    /// unknown, 2 usage.
     Wait(WaitArgs),
 }
 
@@ -111,6 +112,10 @@ pub struct WaitArgs {
     pub timeout: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: WaitOutput,
+    /// Stop the operation (StopStackSetOperation, audited) once this many of its results have
+    /// FAILED, then wait for it to be STOPPED (exit 3). Refused under --read-only.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub stop_if_failures: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]

@@ -59,13 +59,13 @@ pub fn export_failed(path: &std::path::Path, why: &str) -> String {
 
 /// `sstop wait --stop-if-failures` under read-only: refused before anything is read.
 pub fn wait_stop_refused_read_only(source: &ReadOnlySource) -> String {
+    let by = match source {
+        ReadOnlySource::Flag => "--read-only".to_string(),
+        ReadOnlySource::Config(Some(path)) => format!("read_only in config file {}", path.display()),
+        ReadOnlySource::Config(None) => "read_only in the config".to_string(),
+    };
     format!(
-        "--stop-if-failures needs to send StopStackSetOperation, but read-only is set ({}): drop one of them",
-        match source {
-            ReadOnlySource::Flag => "--read-only".to_string(),
-            ReadOnlySource::Config(Some(path)) => format!("read_only = true in {}", path.display()),
-            ReadOnlySource::Config(None) => "read_only = true in the config".to_string(),
-        }
+        "--stop-if-failures would send StopStackSetOperation, but read-only is set by {by}: drop --stop-if-failures to only wait, or lift read-only to let wait stop"
     )
 }
 
