@@ -439,6 +439,10 @@ where
     }
 
     let exit = loop {
+        // The request log view shows the calls as they are now.
+        if state.overlay == Some(app::Overlay::RequestLog) {
+            app::update(&mut state, Msg::Requests(crate::api::reqlog::snapshot()));
+        }
         let mut drawn = crate::ui::Drawn::default();
         let frame = terminal.draw(|frame| drawn = crate::ui::view(&state, frame))?;
         if let Some(observe) = observer.as_mut() {

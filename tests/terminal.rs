@@ -1082,3 +1082,19 @@ fn a_new_failure_and_the_end_ring_the_bell_send_osc_9_and_run_the_notify_command
         .contains("ExecutionRole is missing"));
     assert_eq!(of("operation_ended")["status"], "SUCCEEDED", "{events:?}");
 }
+
+#[test]
+fn l_lists_the_calls_the_dashboard_made() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, sim) = dashboard_on("reqlog", true);
+    tmux.tmux(&["send-keys", "L"]);
+    let screen = tmux.wait_screen("the request log", |s| {
+        s.contains("Requests") && s.contains("ListStackSetOperationResults") && s.contains("DescribeStackSetOperation")
+    });
+    assert!(screen.contains(RUNAWAY_SET) && screen.contains("SELF"), "{screen}");
+    assert!(sim.requests() > 0);
+    tmux.tmux(&["send-keys", "Escape"]);
+    tmux.wait_screen("the grid again", |s| !s.contains("calls kept"));
+}

@@ -138,7 +138,8 @@ impl SdkApi {
             )),
             _ => None,
         };
-        let mut builder = aws_sdk_cloudformation::config::Builder::from(&config);
+        // Every call, its attempts and throttles, into the request log (`L` in the dashboard).
+        let mut builder = aws_sdk_cloudformation::config::Builder::from(&config).interceptor(super::reqlog::Recorder);
         if let Some(guarded) = &credentials {
             // Ours caches and bounds the lookup; a second cache in front would only hide it.
             builder = builder

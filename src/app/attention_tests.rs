@@ -391,3 +391,70 @@ fn y_typed_ahead_of_a_refused_stop_keeps_the_refusal_and_a_later_y_copies() {
     apply(&mut state, [press('y', 1000)]);
     assert_eq!(copies(&mut state), vec!["111111111111".to_string()]);
 }
+
+#[test]
+fn l_shows_the_request_log_newest_first_and_any_key_closes_it() {
+    use crate::api::reqlog::Record;
+    let mut state = on_grid();
+    apply(&mut state, [key('L')]);
+    assert_eq!(state.overlay, Some(Overlay::RequestLog));
+    assert_eq!(state.mode(), Mode::Popup);
+    let record = |action: &str, ok: bool, outcome: &str, attempts: u32, throttles: u32| Record {
+        at: NOW,
+        action: action.into(),
+        stack_set: Some("org-baseline".into()),
+        call_as: Some("DELEGATED_ADMIN".into()),
+        outcome: outcome.into(),
+        ok,
+        latency: Duration::from_millis(42),
+        attempts,
+        throttles,
+    };
+    apply(
+        &mut state,
+        [Msg::Requests(vec![
+            record("DescribeStackSetOperation", true, "200", 1, 0),
+            record("ListStackSetOperationResults", false, "Throttling", 3, 3),
+        ])],
+    );
+    let mut terminal = ratatui::Terminal::new(ratatui::backend::TestBackend::new(120, 30)).unwrap();
+    terminal
+        .draw(|frame| {
+            crate::ui::view(&state, frame);
+        })
+        .unwrap();
+    let buffer = terminal.backend().buffer();
+    let rows: Vec<String> = (0..buffer.area.height)
+        .map(|y| {
+            (0..buffer.area.width)
+                .map(|x| buffer[(x, y)].symbol().to_string())
+                .collect()
+        })
+        .collect();
+    let text = rows.join("\n");
+    let newest = rows
+        .iter()
+        .position(|r| r.contains("ListStackSetOperationResults"))
+        .expect(&text);
+    let older = rows
+        .iter()
+        .position(|r| r.contains("DescribeStackSetOperation"))
+        .expect(&text);
+    assert!(newest < older, "newest first:\n{text}");
+    assert!(
+        rows[newest].contains("Throttling") && rows[newest].contains("3/3T"),
+        "{}",
+        rows[newest]
+    );
+    assert!(
+        rows[older].contains("DELEGATED_ADMIN") && rows[older].contains("42ms"),
+        "{}",
+        rows[older]
+    );
+    assert!(
+        text.contains("2 calls kept") && text.contains("1 failed") && text.contains("3 throttled"),
+        "{text}"
+    );
+    apply(&mut state, [key('j')]);
+    assert_eq!(state.overlay, None);
+}

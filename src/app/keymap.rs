@@ -29,7 +29,7 @@ impl Mode {
             Mode::Normal => "Everywhere",
             Mode::Filter => "While typing a filter",
             Mode::Dialog => "In the stop dialog",
-            Mode::Popup => "In help and cell detail",
+            Mode::Popup => "In help, detail, request log",
         }
     }
 }
@@ -59,6 +59,7 @@ pub enum Action {
     Copy,
     CopyUrl,
     Export,
+    RequestLog,
     // Filter.
     KeepFilter,
     ClearFilter,
@@ -73,7 +74,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 29] = [
+    pub const ALL: [Action; 30] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -95,6 +96,7 @@ impl Action {
         Action::Copy,
         Action::CopyUrl,
         Action::Export,
+        Action::RequestLog,
         Action::KeepFilter,
         Action::ClearFilter,
         Action::ConfirmStop,
@@ -143,6 +145,7 @@ impl Action {
             Action::Copy => "copy",
             Action::CopyUrl => "copy_url",
             Action::Export => "export",
+            Action::RequestLog => "request_log",
             Action::KeepFilter => "keep_filter",
             Action::ClearFilter => "clear_filter",
             Action::ConfirmStop => "confirm_stop",
@@ -177,6 +180,7 @@ impl Action {
             Action::Copy => "copy id / reason",
             Action::CopyUrl => "copy console URL",
             Action::Export => "export to a file",
+            Action::RequestLog => "request log",
             Action::KeepFilter => "keep the filter",
             Action::ClearFilter => "clear the filter",
             Action::ConfirmStop => "send the stop",
@@ -352,6 +356,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("y", Action::Copy),
     ("Y", Action::CopyUrl),
     ("e", Action::Export),
+    ("L", Action::RequestLog),
     ("enter", Action::KeepFilter),
     ("esc", Action::ClearFilter),
     ("y", Action::ConfirmStop),

@@ -154,6 +154,8 @@ pub enum Msg {
         request: StopRequest,
         result: Result<Option<String>, ApiError>,
     },
+    /// The request log as it stands, while its view is open.
+    Requests(Vec<crate::api::reqlog::Record>),
     /// An export file was written (the number of rows), or why not.
     Exported {
         path: std::path::PathBuf,
@@ -196,6 +198,8 @@ pub enum Screen {
 pub enum Overlay {
     Help,
     CellDetail,
+    /// The last CloudFormation calls (`L`).
+    RequestLog,
     Confirm(StopDialog),
 }
 
@@ -437,6 +441,8 @@ pub struct State {
     pub stop_refused_at: Option<Instant>,
     /// Effects queued by `update` for the event loop, drained after each message.
     pub effects: Vec<Effect>,
+    /// The last CloudFormation calls, oldest first, for the request log view.
+    pub requests: Vec<crate::api::reqlog::Record>,
     /// What the watched operation looked like, to notice it ending or failing in a new way.
     pub attention: Attention,
 }
@@ -482,6 +488,7 @@ impl State {
             quit: false,
             stop_refused_at: None,
             effects: Vec::new(),
+            requests: Vec::new(),
             attention: Attention::default(),
         }
     }
@@ -490,7 +497,7 @@ impl State {
     pub fn mode(&self) -> Mode {
         match &self.overlay {
             Some(Overlay::Confirm(_)) => Mode::Dialog,
-            Some(Overlay::Help | Overlay::CellDetail) => Mode::Popup,
+            Some(Overlay::Help | Overlay::CellDetail | Overlay::RequestLog) => Mode::Popup,
             None if self.filter_editing => Mode::Filter,
             None => Mode::Normal,
         }

@@ -100,6 +100,10 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             on_stop_finished(state, request, result);
             Vec::new()
         }
+        Msg::Requests(records) => {
+            state.requests = records;
+            Vec::new()
+        }
         Msg::Exported { path, result } => {
             match result {
                 Ok(rows) => flash(state, format!("Exported {rows} rows to {}", path.display()), false),
@@ -747,6 +751,10 @@ fn on_action(state: &mut State, action: Action, at: Instant) -> Vec<Command> {
         }
         Action::Export => {
             export(state);
+            Vec::new()
+        }
+        Action::RequestLog => {
+            state.overlay = Some(Overlay::RequestLog);
             Vec::new()
         }
         Action::Stop => {

@@ -49,7 +49,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 let copy = [Action::Copy, Action::CopyUrl]
                     .map(|a| theme.key_name(&keymap.keys_text(a)))
                     .join("/");
-                pairs.push((copy, "copy reason/URL".to_string()));
+                pairs.push((copy, "copy (detail)".to_string()));
             }
             let mut spans = vec![Span::styled(format!(" {}:", mode.describe()), theme.heading())];
             for (keys, what) in pairs {
