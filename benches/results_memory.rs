@@ -98,7 +98,7 @@ fn main() {
     let (floor, _, ok) = peak_rss(now, &small.url, SMALL_SET, SMALL_OP, "json");
     assert!(ok, "sstop results on the runaway scenario failed");
     println!("peak RSS of `sstop results` on the large scenario (42,500 results), kB");
-    println!("(the same binary on a 250-result operation: {floor} kB)");
+    println!("(the same binary on the runaway scenario's 1,600-result operation: {floor} kB)");
     println!(
         "{:<10} {:>12} {:>10}   {}",
         "output",
