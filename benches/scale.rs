@@ -200,7 +200,11 @@ async fn time_to_complete_grid(short: bool) {
         )
         .await;
         let sstop_requests = sim.total_requests() - before;
-        assert_eq!(watched.state.operation.grid.len(), results, "both reads see every result");
+        assert_eq!(
+            watched.state.operation.grid.len(),
+            results,
+            "both reads see every result"
+        );
         println!("complete grid, {results} results of a running operation, {latency} ms per request:");
         if let Some((count, took)) = boto3 {
             assert_eq!(count, results);

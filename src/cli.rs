@@ -81,12 +81,13 @@ pub enum Commands {
     Demo(DemoArgs),
     /// Run the StackSet emulator as an HTTP server for the AWS CLI, SDKs and tests.
     Sim(crate::sim::SimArgs),
-    /// Print every result of an operation (all pages) and exit.
+    /// Print every result of an operation (all pages, streamed page by page) and exit.
     Results(ResultsArgs),
     /// Stop an operation (asks y/N on a terminal; --yes without one).
     Stop(StopArgs),
     /// Wait until an operation ends (following it through QUEUED). Exit codes: 0 succeeded,
-    /// 1 failed, 3 stopped, 4 succeeded with failed instances, 5 --timeout reached, 2 usage.
+    /// 1 failed, 3 stopped, 4 succeeded with failed instances, 5 --timeout reached, 6 outcome
+    /// unknown, 2 usage.
     Wait(WaitArgs),
 }
 
@@ -111,6 +112,10 @@ pub struct WaitArgs {
     pub timeout: Option<u64>,
     #[arg(long, value_enum, default_value = "text")]
     pub output: WaitOutput,
+    /// Stop the operation (StopStackSetOperation, audited) once this many of its results have
+    /// FAILED, then wait for it to be STOPPED (exit 3). Refused under --read-only.
+    #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
+    pub stop_if_failures: Option<u64>,
 }
 
 #[derive(Debug, Clone, Args)]
@@ -148,8 +153,14 @@ fn bounded_f64(text: &str, min: f64, max: f64) -> Result<f64, String> {
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
 pub enum OutputFormat {
+    /// Fixed-width columns.
     Table,
+    /// JSON lines: one object per result, with the AWS CLI's field names.
     Json,
+    /// RFC 4180 CSV with a header row.
+    Csv,
+    /// A Markdown table, for a ticket.
+    Markdown,
 }
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]

@@ -50,6 +50,11 @@ pub struct Config {
     pub attempt_timeout: Option<u64>,
     /// Seconds one credentials lookup (a `credential_process`, SSO...) may take before it is cut.
     pub credential_timeout: Option<u64>,
+    /// Where the dashboard's `e` writes export files (default: the current directory).
+    pub export_dir: Option<PathBuf>,
+    /// `[notify]`: bell, osc9, osc777, command, command_timeout.
+    #[serde(default)]
+    pub notify: crate::notify::NotifyConfig,
     #[serde(default)]
     pub keys: BTreeMap<Action, Keys>,
     /// The file this was read from, for messages that name where a setting came from.
@@ -81,6 +86,7 @@ pub const IDLE_INTERVAL: RangeInclusive<u64> = 1..=3600;
 pub const ATTEMPT_TIMEOUT: RangeInclusive<u64> = 1..=600;
 pub const CREDENTIAL_TIMEOUT: RangeInclusive<u64> = 1..=600;
 pub const MAX_REQUESTS_PER_SECOND: RangeInclusive<f64> = 0.1..=1000.0;
+pub const NOTIFY_COMMAND_TIMEOUT: RangeInclusive<u64> = 1..=600;
 
 /// Where the config lives when `--config` is not given, e.g. `~/.config/sstop/config.toml` on Linux.
 pub fn default_path() -> Option<PathBuf> {
@@ -143,6 +149,7 @@ impl Config {
             ("idle_interval", self.idle_interval, IDLE_INTERVAL),
             ("attempt_timeout", self.attempt_timeout, ATTEMPT_TIMEOUT),
             ("credential_timeout", self.credential_timeout, CREDENTIAL_TIMEOUT),
+            ("command_timeout", self.notify.command_timeout, NOTIFY_COMMAND_TIMEOUT),
         ] {
             if let Some(value) = value.filter(|v| !range.contains(v)) {
                 return Err(out_of_range(key, value.to_string()));
@@ -156,6 +163,13 @@ impl Config {
             return Err(out_of_range("max_requests_per_second", format!("{rps:?}")));
         }
         self.keymap().map_err(|message| invalid(format!("[keys]: {message}")))?;
+        if let Some(dir) = self.export_dir.as_ref().filter(|d| !d.is_dir()) {
+            let line = key_line(text, "export_dir").map_or_else(String::new, |n| format!("line {n}: "));
+            return Err(invalid(format!(
+                "{line}export_dir = {:?} is not a directory: create it, or point export_dir at one",
+                dir.display().to_string()
+            )));
+        }
         Ok(())
     }
 
@@ -183,6 +197,7 @@ fn range_of(key: &str) -> Option<String> {
         "idle_interval" => Some(secs(IDLE_INTERVAL)),
         "attempt_timeout" => Some(secs(ATTEMPT_TIMEOUT)),
         "credential_timeout" => Some(secs(CREDENTIAL_TIMEOUT)),
+        "command_timeout" => Some(secs(NOTIFY_COMMAND_TIMEOUT)),
         "max_requests_per_second" => Some(format!(
             "{} to {}",
             MAX_REQUESTS_PER_SECOND.start(),
@@ -221,6 +236,36 @@ mod tests {
         let text = include_str!("../config.example.toml");
         let config = Config::parse(text, Path::new("config.example.toml")).unwrap();
         assert_eq!(config.poll_interval, Some(5));
+    }
+
+    #[test]
+    fn notify_table_and_export_dir_are_read_and_checked() {
+        let dir = tempfile::tempdir().unwrap();
+        let text = format!(
+            "export_dir = {:?}\n[notify]\nbell = false\nosc9 = true\ncommand = \"cat >> /tmp/x\"\ncommand_timeout = 3\n",
+            dir.path().display().to_string()
+        );
+        let config = Config::parse(&text, Path::new("c.toml")).unwrap();
+        let notify = config.notify.resolve();
+        assert!(!notify.bell && notify.osc9 && !notify.osc777);
+        assert_eq!(notify.command.as_deref(), Some("cat >> /tmp/x"));
+        assert_eq!(notify.command_timeout, std::time::Duration::from_secs(3));
+        assert_eq!(
+            Config::default().notify.resolve(),
+            crate::notify::NotifySettings::default()
+        );
+        let err = Config::parse("[notify]\nbel = true\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 2") && err.contains("bel"), "{err}");
+        let err = Config::parse("[notify]\ncommand_timeout = 0\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("command_timeout") && err.contains("1 to 600"), "{err}");
+        let err = Config::parse("export_dir = \"/no/such/dir\"\n", Path::new("c.toml"))
+            .unwrap_err()
+            .to_string();
+        assert!(err.contains("line 1") && err.contains("not a directory"), "{err}");
     }
 
     #[test]

@@ -36,6 +36,39 @@ pub fn advice(error: &ApiError, profile: Option<&str>) -> String {
     }
 }
 
+/// The footer after a copy: what went to the clipboard (its start, if long) and how.
+pub fn copied(what: &str, text: &str) -> String {
+    let shown: String = text.chars().take(60).collect();
+    let more = if text.chars().count() > 60 { "…" } else { "" };
+    format!("Copied {what} {shown}{more} (OSC 52: in tmux, set -g set-clipboard on)")
+}
+
+pub const NOTHING_TO_COPY: &str = "Nothing to copy here: move onto a row first.";
+
+pub const NO_REGION_FOR_URL: &str = "No Region known for a console URL: pass --region or set region in the config.";
+
+pub const EXPORT_WHERE: &str = "Export works on an operation's grid (results as CSV) or its failures (as Markdown).";
+
+/// The footer when an export file could not be written.
+pub fn export_failed(path: &std::path::Path, why: &str) -> String {
+    format!(
+        "Export failed: cannot write {}: {why}: set export_dir in the config to a writable directory",
+        path.display()
+    )
+}
+
+/// `sstop wait --stop-if-failures` under read-only: refused before anything is read.
+pub fn wait_stop_refused_read_only(source: &ReadOnlySource) -> String {
+    let by = match source {
+        ReadOnlySource::Flag => "--read-only".to_string(),
+        ReadOnlySource::Config(Some(path)) => format!("read_only in config file {}", path.display()),
+        ReadOnlySource::Config(None) => "read_only in the config".to_string(),
+    };
+    format!(
+        "--stop-if-failures would send StopStackSetOperation, but read-only is set by {by}: drop --stop-if-failures to only wait, or lift read-only to let wait stop"
+    )
+}
+
 /// The footer's word when `s` is pressed under read-only.
 pub const DIALOG_READ_ONLY: &str = "READ-ONLY: stopping is disabled (--read-only or read_only in the config).";
 

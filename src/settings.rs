@@ -89,6 +89,8 @@ impl Settings {
             poll_interval_secs: poll_secs,
             ascii: cli.ui.ascii || config.ascii == Some(true) || !env.utf8,
             no_color: env.no_color || config.color == Some(false),
+            notify: config.notify.resolve(),
+            export_dir: config.export_dir.clone(),
         };
         let poll = PollConfig {
             call_as,
@@ -198,16 +200,8 @@ mod tests {
             },
         );
         assert!(r.settings.ascii, "a non-UTF-8 locale draws ASCII");
-        assert!(
-            resolve(&cli(&["--ascii"]), &Config::default(), PLAIN)
-                .settings
-                .ascii
-        );
-        assert!(
-            resolve(&cli(&[]), &config("ascii = true\n"), PLAIN)
-                .settings
-                .ascii
-        );
+        assert!(resolve(&cli(&["--ascii"]), &Config::default(), PLAIN).settings.ascii);
+        assert!(resolve(&cli(&[]), &config("ascii = true\n"), PLAIN).settings.ascii);
     }
 
     #[test]

@@ -51,6 +51,65 @@ pub enum InputEvent {
 /// Called after every frame with the state and what was drawn; lets tests watch the screen.
 pub type Observer = Box<dyn FnMut(&State, &ratatui::buffer::Buffer) + Send>;
 
+/// Where escape sequences that are not drawing go (OSC 52, the bell, OSC 9/777): the terminal's
+/// stdout in `run`, a capture in tests.
+pub type EscapeSink = Box<dyn FnMut(&str) + Send>;
+
+/// Writes to the terminal between frames; a failure is only logged (the next draw will meet it).
+fn stdout_sink() -> EscapeSink {
+    Box::new(|bytes: &str| {
+        use std::io::Write;
+        let mut out = std::io::stdout().lock();
+        if let Err(err) = out.write_all(bytes.as_bytes()).and_then(|()| out.flush()) {
+            tracing::warn!(%err, "could not write an escape sequence to the terminal");
+        }
+    })
+}
+
+/// Carries out what `update` queued for the loop: terminal escapes at once (a few bytes), the
+/// notify command and export files on tasks of their own, so nothing here waits.
+fn run_effects(state: &mut State, sink: &mut Option<EscapeSink>, msg_tx: &mpsc::UnboundedSender<Msg>, in_tmux: bool) {
+    for effect in std::mem::take(&mut state.effects) {
+        match effect {
+            app::Effect::Copy { text } => {
+                if let Some(sink) = sink.as_mut() {
+                    sink(&crate::notify::osc52(&text));
+                }
+            }
+            app::Effect::Notify(event) => {
+                tracing::info!(
+                    event = event.event,
+                    stack_set = event.stack_set,
+                    operation = event.operation_id,
+                    body = event.body,
+                    "notify"
+                );
+                let bytes = crate::notify::escapes(&state.settings.notify, &event, in_tmux);
+                if let Some(sink) = sink.as_mut().filter(|_| !bytes.is_empty()) {
+                    sink(&bytes);
+                }
+                crate::notify::spawn_command(&state.settings.notify, &event);
+            }
+            app::Effect::Export(job) => {
+                let tx = msg_tx.clone();
+                tokio::task::spawn_blocking(move || {
+                    let msg = match crate::export::write_job(&job) {
+                        Ok((path, rows)) => Msg::Exported { path, result: Ok(rows) },
+                        Err(why) => {
+                            tracing::warn!(path = %job.path.display(), why, "export failed");
+                            Msg::Exported {
+                                path: job.path.clone(),
+                                result: Err(why),
+                            }
+                        }
+                    };
+                    let _ = tx.send(msg);
+                });
+            }
+        }
+    }
+}
+
 /// The tty that crossterm reads keys from: stdin when it is a terminal, else `/dev/tty` (as
 /// crossterm itself does). We poll it ourselves because crossterm cannot tell a hung-up tty
 /// from one with input: its reader loops on the endless EOF at 100% CPU and never returns
@@ -301,7 +360,7 @@ pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyh
     let stop_input = Arc::new(AtomicBool::new(false));
     spawn_input_reader(Arc::clone(&tty), input_tx.clone(), Arc::clone(&stop_input));
     spawn_hangup_watch(Arc::clone(&tty), input_tx);
-    let outcome = drive(&mut terminal, api, options, input_rx, None).await;
+    let outcome = drive_with(&mut terminal, api, options, input_rx, None, Some(stdout_sink())).await;
     stop_input.store(true, Ordering::Relaxed);
     // A draw that failed because the tty went away is a hang-up too, not an error to print.
     let outcome = match outcome {
@@ -338,17 +397,35 @@ fn restore() {
 }
 
 /// The event loop, on any ratatui backend: the real terminal, or a `TestBackend` in tests.
+/// Escape sequences that are not drawing (copy, bell) go nowhere: see `drive_with`.
 pub async fn drive<A: StackSetApi, B: ratatui::backend::Backend>(
+    terminal: &mut ratatui::Terminal<B>,
+    api: Arc<A>,
+    options: DashboardOptions,
+    input_rx: mpsc::UnboundedReceiver<InputEvent>,
+    observer: Option<Observer>,
+) -> anyhow::Result<Exit>
+where
+    B::Error: Send + Sync + 'static,
+{
+    drive_with(terminal, api, options, input_rx, observer, None).await
+}
+
+/// `drive`, with the escape sequences of copies and notifications written to `sink`.
+pub async fn drive_with<A: StackSetApi, B: ratatui::backend::Backend>(
     terminal: &mut ratatui::Terminal<B>,
     api: Arc<A>,
     options: DashboardOptions,
     mut input_rx: mpsc::UnboundedReceiver<InputEvent>,
     mut observer: Option<Observer>,
+    mut sink: Option<EscapeSink>,
 ) -> anyhow::Result<Exit>
 where
     B::Error: Send + Sync + 'static,
 {
     let (msg_tx, mut msg_rx) = mpsc::unbounded_channel::<Msg>();
+    let effects_tx = msg_tx.clone();
+    let in_tmux = std::env::var_os("TMUX").is_some_and(|v| !v.is_empty());
     let (poller, poller_task) = poll::spawn(api, options.poll, options.limiter, msg_tx);
     let mut ticks = tokio::time::interval(Duration::from_secs(1));
     ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Skip);
@@ -362,6 +439,10 @@ where
     }
 
     let exit = loop {
+        // The request log view shows the calls as they are now.
+        if state.overlay == Some(app::Overlay::RequestLog) {
+            app::update(&mut state, Msg::Requests(crate::api::reqlog::snapshot()));
+        }
         let mut drawn = crate::ui::Drawn::default();
         let frame = terminal.draw(|frame| drawn = crate::ui::view(&state, frame))?;
         if let Some(observe) = observer.as_mut() {
@@ -428,6 +509,7 @@ where
             for command in app::update(&mut state, msg) {
                 poller.send(command);
             }
+            run_effects(&mut state, &mut sink, &effects_tx, in_tmux);
         }
         if let Some(exit) = ended {
             break exit;

@@ -7,7 +7,7 @@ use std::time::Duration;
 
 use serde::Serialize;
 
-use crate::api::{all_pages, ApiError, StackSetApi};
+use crate::api::{all_pages, ApiError, ErrorKind, StackSetApi};
 use crate::app::grid::ResultGrid;
 use crate::model::{CallAs, OperationStatus, ResultStatus};
 
@@ -30,6 +30,21 @@ pub enum WaitEvent {
     /// A poll failed for a reason that may pass (network, throttling, a server error); the
     /// next poll tries again.
     Retrying { message: String },
+    /// `--stop-if-failures`: failed results reached the threshold and StopStackSetOperation was
+    /// sent (the wait goes on until the operation is STOPPED).
+    StopSent {
+        operation_id: String,
+        failed: usize,
+        threshold: usize,
+        request_id: Option<String>,
+    },
+    /// The stop could not be sent; a transient failure is tried again at the next poll.
+    StopFailed {
+        operation_id: String,
+        failed: usize,
+        threshold: usize,
+        message: String,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq, Eq, Serialize)]
@@ -84,7 +99,12 @@ pub struct WaitOptions {
     pub interval: Duration,
     /// Give up after this long (exit 5).
     pub timeout: Option<Duration>,
+    /// Stop the operation once this many of its results have FAILED (`--stop-if-failures`).
+    pub stop_if_failures: Option<usize>,
 }
+
+/// What came of a stop `wait` sent, for the caller's audit line: the request id, or the error.
+pub type StopResult<'a> = Result<Option<&'a str>, &'a ApiError>;
 
 /// The newest operation of a stack set (`--latest`).
 pub async fn latest_operation<A: StackSetApi>(
@@ -106,13 +126,29 @@ pub async fn wait<A: StackSetApi>(
     stack_set: &str,
     operation_id: &str,
     options: &WaitOptions,
+    report: impl FnMut(WaitEvent),
+) -> Result<Outcome, ApiError> {
+    wait_and_stop(api, stack_set, operation_id, options, report, |_| {}).await
+}
+
+/// `wait`, and with `stop_if_failures` the stop it may send; `audit` hears of every stop
+/// attempt (sent, refused or failed) so the caller can write its audit line.
+pub async fn wait_and_stop<A: StackSetApi>(
+    api: &A,
+    stack_set: &str,
+    operation_id: &str,
+    options: &WaitOptions,
     mut report: impl FnMut(WaitEvent),
+    mut audit: impl FnMut(StopResult<'_>),
 ) -> Result<Outcome, ApiError> {
     let deadline = options.timeout.map(|t| tokio::time::Instant::now() + t);
-    let mut follower = Follower::default();
+    let mut follower = Follower {
+        stop_at: options.stop_if_failures,
+        ..Default::default()
+    };
     let mut last_chance = false;
     loop {
-        let poll = follower.poll(api, stack_set, operation_id, options.call_as, &mut report);
+        let poll = follower.poll(api, stack_set, operation_id, options.call_as, &mut report, &mut audit);
         // A read that hangs (the SDK's timeouts and retries) may not hold the wait past its
         // deadline by more than the grace.
         let polled = match deadline {
@@ -153,6 +189,9 @@ pub async fn wait<A: StackSetApi>(
 struct Follower {
     last_status: Option<OperationStatus>,
     reported: HashSet<(String, String)>,
+    /// `--stop-if-failures`: the threshold, and whether the stop has been accepted.
+    stop_at: Option<usize>,
+    stop_sent: bool,
 }
 
 impl Follower {
@@ -165,6 +204,7 @@ impl Follower {
         operation_id: &str,
         call_as: CallAs,
         report: &mut impl FnMut(WaitEvent),
+        audit: &mut impl FnMut(StopResult<'_>),
     ) -> Result<Option<Outcome>, ApiError> {
         let operation = api.describe_operation(stack_set, operation_id, call_as).await?;
         if self.last_status != Some(operation.status) {
@@ -184,6 +224,38 @@ impl Follower {
                     region: result.region,
                     reason: result.status_reason,
                 });
+            }
+        }
+        let failed = self.reported.len();
+        let threshold_met = self.stop_at.filter(|n| failed >= *n);
+        if let Some(threshold) = threshold_met.filter(|_| !self.stop_sent && operation.status.is_stoppable()) {
+            let result = api.stop_operation(stack_set, operation_id, call_as).await;
+            audit(result.as_ref().map(|accepted| accepted.request_id.as_deref()));
+            match result {
+                Ok(accepted) => {
+                    self.stop_sent = true;
+                    report(WaitEvent::StopSent {
+                        operation_id: operation_id.to_string(),
+                        failed,
+                        threshold,
+                        request_id: accepted.request_id,
+                    });
+                }
+                // It ended between the read and the stop: the next poll reads how.
+                Err(error) if error.kind == ErrorKind::InvalidOperation => {}
+                Err(error) => {
+                    report(WaitEvent::StopFailed {
+                        operation_id: operation_id.to_string(),
+                        failed,
+                        threshold,
+                        message: error.message.clone(),
+                    });
+                    // Throttling or the network: the next poll tries again. Anything else
+                    // (access denied, read-only) would fail every time: end the wait on it.
+                    if !error.is_transient() {
+                        return Err(error);
+                    }
+                }
             }
         }
         if operation.status.is_active() {
@@ -247,7 +319,6 @@ mod tests {
 
     use super::*;
     use crate::api::fake::{FakeApi, FakeData};
-    use crate::api::ErrorKind;
     use crate::model::{Operation, OperationAction, OperationPreferences};
 
     fn operation(status: OperationStatus) -> Operation {
@@ -283,6 +354,7 @@ mod tests {
             call_as: CallAs::SelfAccount,
             interval: Duration::from_secs(10),
             timeout: Some(Duration::from_secs(25)),
+            stop_if_failures: None,
         };
         let task = tokio::spawn({
             let (api, events) = (Arc::clone(&api), Arc::clone(&events));
@@ -325,6 +397,7 @@ mod tests {
             call_as: CallAs::SelfAccount,
             interval: Duration::from_secs(10),
             timeout: Some(Duration::from_secs(30)),
+            stop_if_failures: None,
         };
         let started = tokio::time::Instant::now();
         let mut events = Vec::new();
@@ -349,8 +422,94 @@ mod tests {
             call_as: CallAs::SelfAccount,
             interval: Duration::from_secs(10),
             timeout: None,
+            stop_if_failures: None,
         };
         let error = wait(&api, "set", "op", &options, |_| {}).await.unwrap_err();
         assert_eq!(error.kind, ErrorKind::AccessDenied);
+    }
+
+    fn failed(account: &str) -> crate::model::OperationResult {
+        crate::model::OperationResult {
+            account: account.into(),
+            region: "us-east-1".into(),
+            status: ResultStatus::Failed,
+            status_reason: Some(format!("quota reached in {account}")),
+            gate_status: None,
+            gate_reason: None,
+            ou: None,
+        }
+    }
+
+    /// Two failures, then a third: the stop goes out once, at the third, is audited, and the
+    /// wait follows the operation to STOPPED (exit 3). Below the threshold nothing is sent.
+    #[tokio::test(start_paused = true)]
+    async fn stop_if_failures_stops_once_at_the_threshold_and_waits_for_stopped() {
+        let api = Arc::new(FakeApi::new(FakeData::default()));
+        set_status(&api, OperationStatus::Running);
+        if let Ok(mut data) = api.data.lock() {
+            data.results
+                .insert("op".into(), vec![failed("111111111111"), failed("222222222222")]);
+        }
+        let options = WaitOptions {
+            call_as: CallAs::SelfAccount,
+            interval: Duration::from_secs(10),
+            timeout: None,
+            stop_if_failures: Some(3),
+        };
+        let events = Arc::new(Mutex::new(Vec::new()));
+        let audited = Arc::new(Mutex::new(Vec::new()));
+        let task = tokio::spawn({
+            let (api, events, audited) = (Arc::clone(&api), Arc::clone(&events), Arc::clone(&audited));
+            async move {
+                wait_and_stop(
+                    &*api,
+                    "set",
+                    "op",
+                    &options,
+                    |e| events.lock().unwrap().push(e),
+                    |r| {
+                        audited
+                            .lock()
+                            .unwrap()
+                            .push(r.map(|id| id.map(str::to_string)).map_err(|e| e.clone()))
+                    },
+                )
+                .await
+            }
+        });
+        tokio::time::sleep(Duration::from_secs(15)).await;
+        let stops = |api: &FakeApi| {
+            api.calls
+                .lock()
+                .unwrap()
+                .iter()
+                .filter(|c| format!("{c:?}").contains("StopStackSetOperation"))
+                .count()
+        };
+        assert_eq!(stops(&api), 0, "two failures are below the threshold");
+        if let Ok(mut data) = api.data.lock() {
+            data.results.get_mut("op").unwrap().push(failed("333333333333"));
+        }
+        tokio::time::sleep(Duration::from_secs(30)).await;
+        assert_eq!(stops(&api), 1, "sent once, not at every poll while STOPPING");
+        set_status(&api, OperationStatus::Stopped);
+        let outcome = task.await.unwrap().unwrap();
+        assert_eq!((outcome, outcome.exit_code()), (Outcome::Stopped, 3));
+        let events = events.lock().unwrap().clone();
+        let sent: Vec<_> = events
+            .iter()
+            .filter(|e| {
+                matches!(
+                    e,
+                    WaitEvent::StopSent {
+                        failed: 3,
+                        threshold: 3,
+                        ..
+                    }
+                )
+            })
+            .collect();
+        assert_eq!(sent.len(), 1, "{events:?}");
+        assert_eq!(*audited.lock().unwrap(), vec![Ok(Some("fake-request-1".to_string()))]);
     }
 }

@@ -560,19 +560,45 @@ fn every_stop_attempt_from_the_command_line_is_audited_at_the_default_level() {
 }
 
 #[test]
-fn results_print_every_page() {
+fn results_print_every_page_as_json_lines_csv_and_markdown() {
     let sim = Sim::start();
     let home = home();
-    let out = sstop_at(home.path(), &sim)
-        .args(["results", RUNAWAY_SET, RUNAWAY_OP, "--output", "json"])
-        .output()
-        .unwrap();
-    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
-    let rows: serde_json::Value = serde_json::from_slice(&out.stdout).expect("JSON");
-    assert!(
-        rows.as_array().is_some_and(|r| r.len() > 100),
-        "more than one page of results"
+    let run = |output: &str| {
+        let out = sstop_at(home.path(), &sim)
+            .args(["results", RUNAWAY_SET, RUNAWAY_OP, "--output", output])
+            .output()
+            .unwrap();
+        assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+        String::from_utf8(out.stdout).expect("UTF-8")
+    };
+    let json = run("json");
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not one JSON object a line ({e}): {l}")))
+        .collect();
+    assert!(rows.len() > 100, "more than one page of results: {}", rows.len());
+    assert!(rows.iter().all(|r| r["Account"].is_string() && r["Status"].is_string()));
+    let csv = run("csv");
+    let mut lines = csv.split("\r\n");
+    assert_eq!(
+        lines.next(),
+        Some("Account,Region,Status,StatusReason,AccountGateStatus,AccountGateStatusReason,OrganizationalUnitId")
     );
+    // The runaway scenario's reasons hold commas: quoted, so each record still has 7 fields.
+    let failed = csv.lines().filter(|l| l.contains(",FAILED,")).collect::<Vec<_>>();
+    assert!(
+        !failed.is_empty() && failed.iter().all(|l| l.contains(",\"")),
+        "{failed:?}"
+    );
+    assert_eq!(
+        csv.matches("\r\n").count(),
+        rows.len() + 1,
+        "a header and one record per result"
+    );
+    let markdown = run("markdown");
+    assert!(markdown.starts_with("| Account | Region | Status |"), "{markdown}");
+    assert_eq!(markdown.lines().count(), rows.len() + 2);
+    assert_eq!(run("table").lines().count(), rows.len() + 1);
 }
 
 #[test]
@@ -1098,4 +1124,212 @@ fn wait_follows_a_queued_operation_into_running() {
     assert_eq!(seen.last().map(String::as_str), Some("SUCCEEDED"), "{seen:?}");
     let failed = events.last().map_or(0, |e| e["counts"]["FAILED"].as_u64().unwrap_or(0));
     assert_eq!(code, if failed > 0 { 4 } else { 0 }, "{events:?}");
+}
+
+#[test]
+fn wait_stop_if_failures_stops_the_runaway_at_n_failures_audits_it_and_exits_3() {
+    let home = home();
+    let sim = Sim::with("runaway", 0.001);
+    let failed_now = |sim: &Sim| {
+        sim.handle
+            .operation_results(RUNAWAY_SET, RUNAWAY_OP)
+            .unwrap_or_default()
+            .iter()
+            .filter(|r| r.status == sstop::model::ResultStatus::Failed)
+            .count()
+    };
+    let threshold = failed_now(&sim) + 3;
+    let n = threshold.to_string();
+    let mut waiter = Waiter::start(home.path(), &sim, &["--stop-if-failures", &n, RUNAWAY_SET, RUNAWAY_OP]);
+    assert_eq!(waiter.first_event()["status"], "RUNNING");
+    let stops = |sim: &Sim| {
+        sim.handle
+            .request_counts()
+            .get("StopStackSetOperation")
+            .copied()
+            .unwrap_or(0)
+    };
+    assert_eq!(stops(&sim), 0, "below the threshold nothing is stopped");
+    // Simulated minutes until the threshold is passed, then until the stop has taken effect.
+    for _ in 0..240 {
+        if failed_now(&sim) >= threshold {
+            break;
+        }
+        sim.handle.advance(std::time::Duration::from_secs(30));
+    }
+    assert!(failed_now(&sim) >= threshold, "the runaway kept failing");
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(30);
+    while stops(&sim) == 0 && std::time::Instant::now() < deadline {
+        std::thread::sleep(std::time::Duration::from_millis(50));
+    }
+    assert_eq!(stops(&sim), 1, "wait sent the stop once the threshold was reached");
+    for _ in 0..8 {
+        sim.handle.advance(std::time::Duration::from_secs(900));
+    }
+    let (code, events) = waiter.finish();
+    assert_eq!(code, 3, "{events:?}");
+    assert_eq!(stops(&sim), 1, "and only once");
+    let sent: Vec<_> = events.iter().filter(|e| e["event"] == "stop_sent").collect();
+    assert_eq!(sent.len(), 1, "{events:?}");
+    assert!(sent[0]["failed"].as_u64().unwrap_or(0) >= threshold as u64, "{sent:?}");
+    assert_eq!(statuses(&events).last().map(String::as_str), Some("STOPPED"));
+    let audit = audit_lines(home.path());
+    assert_eq!(audit.len(), 1, "{audit:?}");
+    assert!(
+        audit[0].contains("wait --stop-if-failures") && audit[0].contains("outcome=\"sent\""),
+        "{}",
+        audit[0]
+    );
+}
+
+#[test]
+fn wait_stop_if_failures_is_refused_under_read_only_before_any_call() {
+    let home = home();
+    let sim = Sim::start();
+    let err = one_line_error(
+        sstop_at(home.path(), &sim).args([
+            "--read-only",
+            "wait",
+            RUNAWAY_SET,
+            RUNAWAY_OP,
+            "--stop-if-failures",
+            "3",
+        ]),
+        2,
+    );
+    assert!(
+        err.contains("--stop-if-failures") && err.contains("--read-only") && err.contains("drop"),
+        "{err}"
+    );
+    assert_eq!(sim.handle.total_requests(), 0, "nothing was sent");
+    let audit = audit_lines(home.path());
+    assert!(
+        audit.len() == 1 && audit[0].contains("outcome=\"refused\""),
+        "{audit:?}"
+    );
+    // Without the flag, read-only waits as usual.
+    let (code, _) = Waiter::start(home.path(), &sim, &["cost-anomaly-alerts", "--latest"]).finish();
+    assert_eq!(code, 0);
+}
+
+#[test]
+fn wait_runs_the_notify_command_for_a_new_failure_reason_and_the_end() {
+    let home = home();
+    let sim = Sim::with("runaway", 0.001);
+    let events_file = home.path().join("events.jsonl");
+    let config_dir = home.path().join(".config/sstop");
+    std::fs::create_dir_all(&config_dir).unwrap();
+    write(
+        &config_dir,
+        "config.toml",
+        &format!(
+            "[notify]\nbell = false\ncommand = {:?}\n",
+            format!("cat >> '{}'", events_file.display())
+        ),
+    );
+    let mut waiter = Waiter::start(home.path(), &sim, &[RUNAWAY_SET, RUNAWAY_OP]);
+    waiter.first_event();
+    for _ in 0..8 {
+        sim.handle.advance(std::time::Duration::from_secs(900));
+    }
+    let (code, waited) = waiter.finish();
+    assert_eq!(code, 4);
+    let groups = waited
+        .last()
+        .map_or(0, |s| s["failures"].as_array().map_or(0, Vec::len));
+    assert!(groups >= 2, "the runaway fails for more than one reason: {waited:?}");
+    let text = std::fs::read_to_string(&events_file).expect("the command ran");
+    let events: Vec<serde_json::Value> = text
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // One new_failure per reason (account ids masked, as the summary groups them), one end.
+    let kinds: Vec<&str> = events.iter().filter_map(|e| e["event"].as_str()).collect();
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "new_failure").count(),
+        groups,
+        "{events:?}"
+    );
+    assert_eq!(
+        kinds.iter().filter(|k| **k == "operation_ended").count(),
+        1,
+        "{events:?}"
+    );
+    let ended = events.iter().find(|e| e["event"] == "operation_ended").unwrap();
+    assert_eq!(ended["status"], "SUCCEEDED");
+}
+
+/// An endpoint that answers every call as CloudFormation does when access is denied (HTTP 403,
+/// an awsQuery error body); serves until the test ends.
+fn access_denied_endpoint() -> String {
+    use std::io::{Read, Write};
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let url = format!("http://{}", listener.local_addr().expect("addr"));
+    std::thread::spawn(move || {
+        for stream in listener.incoming() {
+            let Ok(mut stream) = stream else { continue };
+            std::thread::spawn(move || {
+                let mut request = Vec::new();
+                let mut buf = [0u8; 4096];
+                // Read the head and the body it announces, then answer.
+                while let Ok(n) = stream.read(&mut buf) {
+                    if n == 0 {
+                        return;
+                    }
+                    request.extend_from_slice(&buf[..n]);
+                    let text = String::from_utf8_lossy(&request).to_ascii_lowercase();
+                    let Some(head_end) = text.find("\r\n\r\n") else {
+                        continue;
+                    };
+                    let length: usize = text
+                        .lines()
+                        .find_map(|l| l.strip_prefix("content-length:"))
+                        .and_then(|v| v.trim().parse().ok())
+                        .unwrap_or(0);
+                    if request.len() < head_end + 4 + length {
+                        continue;
+                    }
+                    let body = "<ErrorResponse xmlns=\"http://cloudformation.amazonaws.com/doc/2010-05-15/\"><Error><Type>Sender</Type><Code>AccessDenied</Code><Message>User: arn:aws:iam::111111111111:user/ci is not authorized to perform: cloudformation:DescribeStackSetOperation</Message></Error><RequestId>00000000-0000-4000-8000-000000000403</RequestId></ErrorResponse>";
+                    let response = format!(
+                        "HTTP/1.1 403 Forbidden\r\nContent-Type: text/xml\r\nContent-Length: {}\r\n\r\n{body}",
+                        body.len()
+                    );
+                    let _ = stream.write_all(response.as_bytes());
+                    request.clear();
+                }
+            });
+        }
+    });
+    url
+}
+
+#[test]
+fn wait_exits_6_when_the_outcome_cannot_be_read_and_2_on_bad_input() {
+    let home = home();
+    let out = sstop(home.path())
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "us-east-1")
+        .args([
+            "--endpoint-url",
+            &access_denied_endpoint(),
+            "wait",
+            RUNAWAY_SET,
+            RUNAWAY_OP,
+        ])
+        .output()
+        .unwrap();
+    let stderr = String::from_utf8_lossy(&out.stderr);
+    assert_eq!(out.status.code(), Some(6), "{stderr}");
+    assert!(stderr.contains("not authorized"), "{stderr}");
+    // Bad input: an unknown stack set, an operation id and --latest together, no operation.
+    let sim = Sim::start();
+    one_line_error(sstop_at(home.path(), &sim).args(["wait", "no-such-set", "--latest"]), 2);
+    for args in [
+        &["wait", RUNAWAY_SET, RUNAWAY_OP, "--latest"][..],
+        &["wait", RUNAWAY_SET],
+    ] {
+        let out = sstop_at(home.path(), &sim).args(args).output().unwrap();
+        assert_eq!(out.status.code(), Some(2), "{args:?}");
+    }
 }

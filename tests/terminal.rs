@@ -548,6 +548,11 @@ struct LoggedSim {
 
 impl LoggedSim {
     fn start(tmux: &Tmux) -> LoggedSim {
+        LoggedSim::start_with(tmux, "runaway")
+    }
+
+    /// The emulator with a built-in scenario or a scenario file.
+    fn start_with(tmux: &Tmux, scenario: &str) -> LoggedSim {
         use std::io::BufRead;
         let log = tmux.path("sim.log");
         let mut child = Command::new(bin())
@@ -556,7 +561,7 @@ impl LoggedSim {
                 "--listen",
                 "127.0.0.1:0",
                 "--scenario",
-                "runaway",
+                scenario,
                 "--log-requests",
             ])
             .env("XDG_STATE_HOME", tmux.path("sim-state"))
@@ -863,4 +868,233 @@ fn a_resize_right_before_y_makes_the_dialog_be_seen_again() {
         "a y right after a resize sent a stop:\n{}",
         tmux.screen()
     );
+}
+
+/// The dashboard in tmux at `args` against `sim`, with `config` as its config file, the raw
+/// bytes it writes to the terminal copied to `raw` in the temp dir (pipe-pane), and tmux taking
+/// OSC 52 into its paste buffer (set-clipboard on).
+fn dashboard_with(tmux: &Tmux, sim: &LoggedSim, config: &str, args: &str) {
+    let config_path = tmux.path("config.toml");
+    std::fs::write(&config_path, config).expect("write config");
+    let env = "AWS_ACCESS_KEY_ID=AKIDSSTOPTEST AWS_SECRET_ACCESS_KEY=sstop-test-secret AWS_EC2_METADATA_DISABLED=true \
+               AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null";
+    let d = q(tmux.dir());
+    let run = tmux.sstop_script(
+        env,
+        &format!(
+            "--config {} --endpoint-url {} --region us-east-1 {args}",
+            q(config_path.display().to_string()),
+            sim.url
+        ),
+    );
+    // The shell waits for a go file, so pipe-pane is in place before sstop writes anything.
+    tmux.launch(&format!(
+        "while [ ! -e {d}/go ]; do sleep 0.05; done\n{run}\necho $? > {d}/status\nsleep 60\n"
+    ));
+    let raw = tmux.path("raw");
+    let out = tmux.tmux(&["set-option", "-s", "set-clipboard", "on"]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    let out = tmux.tmux(&["pipe-pane", "-o", &format!("cat >> {}", q(raw.display().to_string()))]);
+    assert!(out.status.success(), "{}", String::from_utf8_lossy(&out.stderr));
+    std::fs::write(tmux.path("go"), "").expect("go");
+}
+
+/// The raw output so far, once `ok` holds for it (polled, with a deadline).
+fn wait_raw(tmux: &Tmux, what: &str, ok: impl Fn(&str) -> bool) -> String {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    loop {
+        let raw = std::fs::read(tmux.path("raw")).unwrap_or_default();
+        let raw = String::from_utf8_lossy(&raw).into_owned();
+        if ok(&raw) {
+            return raw;
+        }
+        assert!(
+            Instant::now() < deadline,
+            "waited for {what}; screen:\n{}",
+            tmux.screen()
+        );
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+/// An RFC 4180 reader for the export: records of fields, quotes undone.
+fn parse_csv(text: &str) -> Vec<Vec<String>> {
+    let (mut records, mut record, mut field) = (Vec::new(), Vec::new(), String::new());
+    let (mut quoted, mut chars) = (false, text.chars().peekable());
+    while let Some(c) = chars.next() {
+        match (quoted, c) {
+            (true, '"') if chars.peek() == Some(&'"') => {
+                chars.next();
+                field.push('"');
+            }
+            (true, '"') => quoted = false,
+            (true, c) => field.push(c),
+            (false, '"') => quoted = true,
+            (false, ',') => record.push(std::mem::take(&mut field)),
+            (false, '\r') => {
+                assert_eq!(chars.next(), Some('\n'), "CR without LF");
+                record.push(std::mem::take(&mut field));
+                records.push(std::mem::take(&mut record));
+            }
+            (false, c) => field.push(c),
+        }
+    }
+    assert!(!quoted && field.is_empty() && record.is_empty(), "a cut record");
+    records
+}
+
+#[test]
+fn y_on_a_cell_puts_its_account_id_in_the_tmux_paste_buffer_and_e_exports_a_csv_that_parses() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = Tmux::new("copy");
+    let sim = LoggedSim::start(&tmux);
+    let config = format!("export_dir = {:?}\n", tmux.dir());
+    dashboard_with(
+        &tmux,
+        &sim,
+        &config,
+        &format!("--stack-set {RUNAWAY_SET} --operation {RUNAWAY_OP}"),
+    );
+    tmux.wait_screen("the grid", |s| s.contains("of 1600 results"));
+    tmux.tmux(&["send-keys", "j", "y"]);
+    let screen = tmux.wait_screen("the copy said", |s| s.contains("Copied account id"));
+    let account: String = screen
+        .split("Copied account id ")
+        .nth(1)
+        .unwrap_or_default()
+        .chars()
+        .take_while(char::is_ascii_digit)
+        .collect();
+    assert_eq!(account.len(), 12, "{screen}");
+    assert!(
+        screen.lines().filter(|l| l.contains(&account)).count() >= 2,
+        "the account is on a grid row:\n{screen}"
+    );
+    let raw = wait_raw(&tmux, "the OSC 52", |r| r.contains("\x1b]52;c;"));
+    assert!(raw.contains("\x1b]52;c;"));
+    let buffer = tmux.tmux(&["show-buffer"]);
+    assert_eq!(
+        String::from_utf8_lossy(&buffer.stdout),
+        account,
+        "tmux's paste buffer; stderr: {}",
+        String::from_utf8_lossy(&buffer.stderr)
+    );
+
+    // e: the grid's results as CSV in export_dir, named in the footer.
+    pause();
+    tmux.tmux(&["send-keys", "e"]);
+    let screen = tmux.wait_screen("the export said", |s| s.contains("Exported"));
+    let file = std::fs::read_dir(tmux.dir.path())
+        .expect("temp dir")
+        .filter_map(Result::ok)
+        .map(|e| e.path())
+        .find(|p| p.extension().is_some_and(|e| e == "csv"))
+        .unwrap_or_else(|| panic!("no CSV written:\n{screen}"));
+    let name = file.file_name().unwrap().to_string_lossy().into_owned();
+    assert!(name.starts_with("sstop-vpc-flow-logs-e1f2d3c4-results-"), "{name}");
+    let records = parse_csv(&std::fs::read_to_string(&file).expect("the export"));
+    assert_eq!(records[0][0], "Account");
+    assert_eq!(records.len(), 1601, "a header and the 1600 results");
+    assert!(records.iter().all(|r| r.len() == 7));
+    assert!(
+        records.iter().any(|r| r[2] == "FAILED" && r[3].contains(',')),
+        "reasons with commas survive"
+    );
+}
+
+/// Two accounts one after the other; the second fails with a reason of its own after ~12 s,
+/// and the operation then ends: a new failure and an ending, both while watched.
+const LATE_FAILURE: &str = r#"description = "a failure that appears while the dashboard watches"
+[timing]
+deploy_secs = 6
+[organization]
+management_account = "111111111111"
+regions = ["us-east-1"]
+[[organization.ous]]
+id = "ou-test-one"
+name = "One"
+accounts = ["222222222222", "333333333333"]
+[[stack_sets]]
+name = "late"
+[[stack_sets.operations]]
+id = "0b0b0b0b-0000-4000-8000-000000000002"
+action = "CREATE"
+started_mins_ago = 0
+accounts = ["222222222222", "333333333333"]
+regions = ["us-east-1"]
+[stack_sets.operations.preferences]
+max_concurrent_count = 1
+failure_tolerance_count = 1
+[[stack_sets.operations.failures]]
+accounts = ["333333333333"]
+reason = "Role AWSCloudFormationStackSetExecutionRole is missing in 333333333333"
+"#;
+
+#[test]
+fn a_new_failure_and_the_end_ring_the_bell_send_osc_9_and_run_the_notify_command() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = Tmux::new("notify");
+    let scenario = tmux.path("late.toml");
+    std::fs::write(&scenario, LATE_FAILURE).expect("scenario");
+    let sim = LoggedSim::start_with(&tmux, &scenario.display().to_string());
+    let events = tmux.path("events.jsonl");
+    let config = format!(
+        "poll_interval = 1\n[notify]\nbell = true\nosc9 = true\ncommand = {:?}\n",
+        format!("cat >> {}", q(events.display().to_string()))
+    );
+    dashboard_with(
+        &tmux,
+        &sim,
+        &config,
+        "--stack-set late --operation 0b0b0b0b-0000-4000-8000-000000000002",
+    );
+    tmux.wait_screen("the grid", |s| s.contains("of 2 results"));
+    let raw = wait_raw(&tmux, "OSC 9 for the new failure", |r| {
+        r.contains("]9;sstop: new failure in late: Role AWSCloudFormationStackSetExecutionRole is missing")
+    });
+    assert!(raw.contains('\x07'), "the bell");
+    let raw = wait_raw(&tmux, "OSC 9 for the end", |r| r.contains("]9;sstop: late SUCCEEDED"));
+    // Inside tmux the OSC 9 is wrapped for passthrough.
+    assert!(raw.contains("\x1bPtmux;\x1b\x1b]9;"), "{raw:?}");
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let lines = loop {
+        let text = std::fs::read_to_string(&events).unwrap_or_default();
+        if text.lines().count() >= 2 || Instant::now() > deadline {
+            break text;
+        }
+        std::thread::sleep(Duration::from_millis(100));
+    };
+    let events: Vec<serde_json::Value> = lines
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("not JSON ({e}): {l}")))
+        .collect();
+    // Each event runs a command of its own, concurrently: they may land in either order.
+    assert_eq!(events.len(), 2, "{events:?}");
+    let of = |kind: &str| events.iter().find(|e| e["event"] == kind).cloned().unwrap_or_default();
+    assert_eq!(of("new_failure")["stack_set"], "late", "{events:?}");
+    assert!(of("new_failure")["reason"]
+        .as_str()
+        .unwrap_or("")
+        .contains("ExecutionRole is missing"));
+    assert_eq!(of("operation_ended")["status"], "SUCCEEDED", "{events:?}");
+}
+
+#[test]
+fn l_lists_the_calls_the_dashboard_made() {
+    if !have_tmux() {
+        return;
+    }
+    let (tmux, sim) = dashboard_on("reqlog", true);
+    tmux.tmux(&["send-keys", "L"]);
+    let screen = tmux.wait_screen("the request log", |s| {
+        s.contains("Requests") && s.contains("ListStackSetOperationResults") && s.contains("DescribeStackSetOperation")
+    });
+    assert!(screen.contains(RUNAWAY_SET) && screen.contains("SELF"), "{screen}");
+    assert!(sim.requests() > 0);
+    tmux.tmux(&["send-keys", "Escape"]);
+    tmux.wait_screen("the grid again", |s| !s.contains("calls kept"));
 }

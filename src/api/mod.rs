@@ -5,6 +5,7 @@ pub mod audit;
 pub mod credentials;
 #[cfg(test)]
 pub mod fake;
+pub mod reqlog;
 pub mod sdk;
 
 use std::future::Future;

@@ -141,7 +141,8 @@ impl SdkApi {
             )),
             _ => None,
         };
-        let mut builder = aws_sdk_cloudformation::config::Builder::from(&config);
+        // Every call, its attempts and throttles, into the request log (`L` in the dashboard).
+        let mut builder = aws_sdk_cloudformation::config::Builder::from(&config).interceptor(super::reqlog::Recorder);
         if let Some(guarded) = &credentials {
             // Ours caches and bounds the lookup; a second cache in front would only hide it.
             builder = builder
@@ -691,9 +692,7 @@ impl StackSetApi for SdkApi {
             .customize()
             // The stop takes no token from the polling's adaptive bucket: it never waits
             // behind polling, even while CloudFormation throttles it.
-            .config_override(
-                aws_sdk_cloudformation::config::Builder::default().retry_config(RetryConfig::standard()),
-            )
+            .config_override(aws_sdk_cloudformation::config::Builder::default().retry_config(RetryConfig::standard()))
             .send()
             .await
             .map_err(api_error)?;

@@ -29,7 +29,7 @@ impl Mode {
             Mode::Normal => "Everywhere",
             Mode::Filter => "While typing a filter",
             Mode::Dialog => "In the stop dialog",
-            Mode::Popup => "In help and cell detail",
+            Mode::Popup => "In help, detail, request log",
         }
     }
 }
@@ -56,6 +56,10 @@ pub enum Action {
     Refresh,
     Stop,
     Help,
+    Copy,
+    CopyUrl,
+    Export,
+    RequestLog,
     // Filter.
     KeepFilter,
     ClearFilter,
@@ -70,7 +74,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 26] = [
+    pub const ALL: [Action; 30] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -89,6 +93,10 @@ impl Action {
         Action::Refresh,
         Action::Stop,
         Action::Help,
+        Action::Copy,
+        Action::CopyUrl,
+        Action::Export,
+        Action::RequestLog,
         Action::KeepFilter,
         Action::ClearFilter,
         Action::ConfirmStop,
@@ -134,6 +142,10 @@ impl Action {
             Action::Refresh => "refresh",
             Action::Stop => "stop",
             Action::Help => "help",
+            Action::Copy => "copy",
+            Action::CopyUrl => "copy_url",
+            Action::Export => "export",
+            Action::RequestLog => "request_log",
             Action::KeepFilter => "keep_filter",
             Action::ClearFilter => "clear_filter",
             Action::ConfirmStop => "confirm_stop",
@@ -165,6 +177,10 @@ impl Action {
             Action::Refresh => "refresh now",
             Action::Stop => "stop operation",
             Action::Help => "help",
+            Action::Copy => "copy id / reason",
+            Action::CopyUrl => "copy console URL",
+            Action::Export => "export to a file",
+            Action::RequestLog => "request log",
             Action::KeepFilter => "keep the filter",
             Action::ClearFilter => "clear the filter",
             Action::ConfirmStop => "send the stop",
@@ -337,6 +353,10 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("r", Action::Refresh),
     ("s", Action::Stop),
     ("?", Action::Help),
+    ("y", Action::Copy),
+    ("Y", Action::CopyUrl),
+    ("e", Action::Export),
+    ("L", Action::RequestLog),
     ("enter", Action::KeepFilter),
     ("esc", Action::ClearFilter),
     ("y", Action::ConfirmStop),
@@ -519,8 +539,12 @@ mod tests {
         );
         // Moving `down` off j first makes it free.
         KeyMap::with_overrides(&overrides(&[(Action::Stop, &["j"]), (Action::Down, &["down"])])).unwrap();
-        // The same key in different layers is no conflict: y stops in the dialog only.
-        KeyMap::with_overrides(&overrides(&[(Action::Refresh, &["y"])])).unwrap();
+        // The same key in different layers is no conflict: n cancels in the dialog only.
+        KeyMap::with_overrides(&overrides(&[(Action::Refresh, &["n"])])).unwrap();
+        // y copies on the screens and stops in the dialog: binding it elsewhere on the screens
+        // names the copy.
+        let err = KeyMap::with_overrides(&overrides(&[(Action::Refresh, &["y"])])).unwrap_err();
+        assert!(err.contains("copy") && err.contains("refresh"), "{err}");
         let err = KeyMap::with_overrides(&overrides(&[(Action::ConfirmStop, &["n"])])).unwrap_err();
         assert!(err.contains("cancel_stop") && err.contains("confirm_stop"), "{err}");
     }

@@ -40,6 +40,37 @@ pub enum Command {
     Quit,
 }
 
+/// Work for the event loop itself rather than the poller: bytes for the terminal, a program to
+/// run, a file to write. `update` queues these in `State::effects`; the loop drains them after
+/// each message (the poller takes only `Command`s).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Effect {
+    /// Put this text on the clipboard (OSC 52).
+    Copy { text: String },
+    /// Bell / OSC 9 / OSC 777 as configured, and the notify command.
+    Notify(crate::notify::Event),
+    /// Write a file, off the UI path; the outcome comes back as `Msg::Exported`.
+    Export(ExportJob),
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ExportJob {
+    pub path: std::path::PathBuf,
+    pub content: ExportContent,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ExportContent {
+    /// Every result of the operation as loaded, as CSV.
+    Results(Vec<crate::model::OperationResult>),
+    /// The failure groups, as a Markdown report.
+    Failures {
+        stack_set: String,
+        operation_id: String,
+        groups: Vec<FailureGroup>,
+    },
+}
+
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopRequest {
     pub stack_set: String,
@@ -123,6 +154,13 @@ pub enum Msg {
         request: StopRequest,
         result: Result<Option<String>, ApiError>,
     },
+    /// The request log as it stands, while its view is open.
+    Requests(Vec<crate::api::reqlog::Record>),
+    /// An export file was written (the number of rows), or why not.
+    Exported {
+        path: std::path::PathBuf,
+        result: Result<usize, String>,
+    },
 }
 
 /// What the last frame drew, as the view reports it: the layout facts `update` needs.
@@ -160,6 +198,8 @@ pub enum Screen {
 pub enum Overlay {
     Help,
     CellDetail,
+    /// The last CloudFormation calls (`L`).
+    RequestLog,
     Confirm(StopDialog),
 }
 
@@ -251,6 +291,10 @@ pub struct Settings {
     pub ascii: bool,
     /// NO_COLOR or `color = false`: meaning must come from glyphs and text alone.
     pub no_color: bool,
+    /// How to notify (bell, OSC 9/777, a command); the event loop reads it.
+    pub notify: crate::notify::NotifySettings,
+    /// Where `e` writes export files; None: the current directory.
+    pub export_dir: Option<std::path::PathBuf>,
 }
 
 impl Default for Settings {
@@ -264,6 +308,8 @@ impl Default for Settings {
             poll_interval_secs: 5,
             ascii: false,
             no_color: false,
+            notify: Default::default(),
+            export_dir: None,
         }
     }
 }
@@ -459,6 +505,27 @@ pub struct State {
     /// Stop requests sent so far; numbers each one.
     pub stop_attempts: u64,
     pub quit: bool,
+    /// When `s` last opened no dialog (read-only, nothing to stop): a copy key within the guard
+    /// after it is the stop's `y` typed ahead, not a copy, and leaves the refusal on screen.
+    pub stop_refused_at: Option<Instant>,
+    /// Effects queued by `update` for the event loop, drained after each message.
+    pub effects: Vec<Effect>,
+    /// The last CloudFormation calls, oldest first, for the request log view.
+    pub requests: Vec<crate::api::reqlog::Record>,
+    /// What the watched operation looked like, to notice it ending or failing in a new way.
+    pub attention: Attention,
+}
+
+/// What notifications compare against: the watched operation's last status and the failure
+/// groups already seen (or already there when the grid first filled).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Attention {
+    pub operation_id: String,
+    pub last_status: Option<crate::model::OperationStatus>,
+    /// (status, reason pattern) of every failure group seen so far.
+    pub seen_failures: std::collections::HashSet<(ResultStatus, String)>,
+    /// The groups present at the first complete read are known, not new.
+    pub seeded: bool,
 }
 
 impl State {
@@ -488,6 +555,10 @@ impl State {
             page_rows: 10,
             stop_attempts: 0,
             quit: false,
+            stop_refused_at: None,
+            effects: Vec::new(),
+            requests: Vec::new(),
+            attention: Attention::default(),
         }
     }
 
@@ -495,7 +566,7 @@ impl State {
     pub fn mode(&self) -> Mode {
         match &self.overlay {
             Some(Overlay::Confirm(_)) => Mode::Dialog,
-            Some(Overlay::Help | Overlay::CellDetail) => Mode::Popup,
+            Some(Overlay::Help | Overlay::CellDetail | Overlay::RequestLog) => Mode::Popup,
             None if self.filter_editing => Mode::Filter,
             None => Mode::Normal,
         }
@@ -542,5 +613,7 @@ impl State {
     }
 }
 
+#[cfg(test)]
+mod attention_tests;
 #[cfg(test)]
 mod tests;

@@ -9,9 +9,9 @@ use tui_input::backend::crossterm::EventHandler;
 use tui_input::Input;
 
 use super::{
-    keymap, layout, Action, Command, ConfirmMode, DialogFocus, Flash, FrameReport, Mode, Msg, OperationData,
-    OperationsData, Overlay, ProgressSample, ReadKind, Screen, StackSetRow, StackSetsData, State, StopDialog,
-    StopPhase, StopRequest,
+    keymap, layout, Action, Command, ConfirmMode, DialogFocus, Effect, ExportContent, ExportJob, Flash, FrameReport,
+    Mode, Msg, OperationData, OperationsData, Overlay, ProgressSample, ReadKind, Screen, StackSetRow, StackSetsData,
+    State, StopDialog, StopPhase, StopRequest,
 };
 use crate::api::ApiError;
 use crate::model::{CallAs, Operation, OperationStatus, PermissionModel, ResultStatus};
@@ -65,6 +65,7 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
             Vec::new()
         }
         Msg::OperationDescribed { operation, at, .. } => {
+            notice_status(state, &operation);
             let data = &mut state.operation;
             data.grid.set_region_order(&operation.preferences.region_order);
             data.operation = Some(operation);
@@ -74,6 +75,9 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::ResultsPage { results, read, at, .. } => {
             on_results(state, results, read, at);
+            if read != ReadKind::Partial {
+                notice_failures(state);
+            }
             Vec::new()
         }
         Msg::FetchFailed { error, .. } => {
@@ -95,6 +99,94 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
         Msg::StopFinished { request, result } => {
             on_stop_finished(state, request, result);
             Vec::new()
+        }
+        Msg::Requests(records) => {
+            state.requests = records;
+            Vec::new()
+        }
+        Msg::Exported { path, result } => {
+            match result {
+                Ok(rows) => flash(state, format!("Exported {rows} rows to {}", path.display()), false),
+                Err(why) => flash(state, crate::messages::export_failed(&path, &why), true),
+            }
+            Vec::new()
+        }
+    }
+}
+
+/// The watched operation's status as just described: one that ends while watched is news.
+fn notice_status(state: &mut State, operation: &Operation) {
+    let watched = match state.screen() {
+        Screen::Operation { operation_id, .. } | Screen::Failures { operation_id, .. } => operation_id == &operation.id,
+        _ => false,
+    };
+    if !watched {
+        return;
+    }
+    let attention = &mut state.attention;
+    if attention.operation_id != operation.id {
+        *attention = super::Attention {
+            operation_id: operation.id.clone(),
+            ..Default::default()
+        };
+    }
+    let was_active = attention.last_status.is_some_and(|s| s.is_active());
+    attention.last_status = Some(operation.status);
+    if was_active && !operation.status.is_active() {
+        let stack_set = state.operation.stack_set.clone();
+        let event = crate::notify::Event::operation_ended(&stack_set, &operation.id, operation.status.as_str());
+        state.effects.push(Effect::Notify(event));
+    }
+}
+
+/// After a read of the watched operation's results: a failure group not seen before is news,
+/// except those already there when the grid first filled.
+fn notice_failures(state: &mut State) {
+    let Some(operation_id) = state.operation.operation.as_ref().map(|op| op.id.clone()) else {
+        return;
+    };
+    if !state.operation.complete {
+        return;
+    }
+    if state.attention.operation_id != operation_id {
+        state.attention = super::Attention {
+            operation_id: operation_id.clone(),
+            ..Default::default()
+        };
+    }
+    let groups = state.operation.grid.failure_groups();
+    let seeded = state.attention.seeded;
+    let mut news = Vec::new();
+    for group in groups.iter().filter(|g| g.status == ResultStatus::Failed) {
+        if state
+            .attention
+            .seen_failures
+            .insert((group.status, group.reason.clone()))
+            && seeded
+        {
+            news.push(group);
+        }
+    }
+    state.attention.seeded = true;
+    let stack_set = state.operation.stack_set.clone();
+    // A burst of new causes in one read is one notification, not a flood.
+    match news.as_slice() {
+        [] => {}
+        [group] => state.effects.push(Effect::Notify(crate::notify::Event::new_failure(
+            &stack_set,
+            &operation_id,
+            &group.reason,
+            group.count,
+        ))),
+        [first, rest @ ..] => {
+            let reason = format!("{} (and {} more new failure reasons)", first.reason, rest.len());
+            let count = news.iter().map(|g| g.count).sum();
+            state.effects.push(Effect::Notify(crate::notify::Event::new_failure(
+                &stack_set,
+                &operation_id,
+                &reason,
+                count,
+            )));
         }
     }
 }
@@ -522,8 +614,14 @@ fn on_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> {
     match state.mode() {
         Mode::Dialog => on_dialog_key(state, key, at, previous_input),
         Mode::Popup => {
-            // Any key closes help and detail.
-            state.overlay = None;
+            // The copy keys (of the screens' layer) copy from a cell's detail and leave it open;
+            // any other key closes help and detail.
+            let copy = state.settings.keymap.action(Mode::Normal, &key, false);
+            if state.overlay == Some(Overlay::CellDetail) && matches!(copy, Some(Action::Copy | Action::CopyUrl)) {
+                copy_from_detail(state, copy == Some(Action::CopyUrl));
+            } else {
+                state.overlay = None;
+            }
             Vec::new()
         }
         Mode::Filter => {
@@ -668,15 +766,51 @@ fn on_action(state: &mut State, action: Action, at: Instant) -> Vec<Command> {
             state.filter_editing = true;
             Vec::new()
         }
-        _ => match state.screen().clone() {
-            Screen::StackSets => on_stack_sets_key(state, action),
-            Screen::Operations { stack_set } => on_operations_key(state, action, &stack_set, at),
-            Screen::Operation {
-                stack_set,
-                operation_id,
-            } => on_operation_key(state, action, &stack_set, &operation_id, at),
-            Screen::Failures { .. } => on_failures_key(state, action),
-        },
+        Action::Copy | Action::CopyUrl if typed_ahead_of_refused_stop(state, at) => Vec::new(),
+        Action::Copy => {
+            copy_focused(state);
+            Vec::new()
+        }
+        Action::CopyUrl => {
+            copy_url(state);
+            Vec::new()
+        }
+        Action::Export => {
+            export(state);
+            Vec::new()
+        }
+        Action::RequestLog => {
+            state.overlay = Some(Overlay::RequestLog);
+            Vec::new()
+        }
+        Action::Stop => {
+            let commands = on_screen_action(state, action, at);
+            if !matches!(state.overlay, Some(Overlay::Confirm(_))) {
+                state.stop_refused_at = Some(at);
+            }
+            commands
+        }
+        _ => on_screen_action(state, action, at),
+    }
+}
+
+/// A copy key within the dialog's guard after an `s` that opened no dialog: `sy` typed ahead.
+/// It does nothing, so the footer keeps saying why nothing was stopped.
+fn typed_ahead_of_refused_stop(state: &State, at: Instant) -> bool {
+    state
+        .stop_refused_at
+        .is_some_and(|refused| at >= refused && at < refused + layout::CONFIRM_GUARD)
+}
+
+fn on_screen_action(state: &mut State, action: Action, at: Instant) -> Vec<Command> {
+    match state.screen().clone() {
+        Screen::StackSets => on_stack_sets_key(state, action),
+        Screen::Operations { stack_set } => on_operations_key(state, action, &stack_set, at),
+        Screen::Operation {
+            stack_set,
+            operation_id,
+        } => on_operation_key(state, action, &stack_set, &operation_id, at),
+        Screen::Failures { .. } => on_failures_key(state, action),
     }
 }
 
@@ -1020,4 +1154,182 @@ fn send_if_deliberate(state: &mut State, at: Instant, previous_input: Instant) -
         call_as: dialog.call_as,
         attempt: state.stop_attempts,
     })]
+}
+
+/// Queues `text` for the clipboard and says in the footer what went there.
+fn copy(state: &mut State, what: &str, text: String) {
+    let shown = crate::messages::copied(what, &text);
+    state.effects.push(Effect::Copy { text });
+    flash(state, shown, false);
+}
+
+/// `y` on a screen: what the cursor is on. Stack set name, operation id, a cell's account id,
+/// a failure group's reason.
+fn copy_focused(state: &mut State) {
+    match state.screen().clone() {
+        Screen::StackSets => match selected_stack_set(&state.stack_sets) {
+            Some(row) => {
+                let name = row.summary.name.clone();
+                copy(state, "stack set name", name);
+            }
+            None => flash(state, crate::messages::NOTHING_TO_COPY, true),
+        },
+        Screen::Operations { .. } => match selected_operation(&state.operations) {
+            Some(op) => {
+                let id = op.id.clone();
+                copy(state, "operation id", id);
+            }
+            None => flash(state, crate::messages::NOTHING_TO_COPY, true),
+        },
+        Screen::Operation { .. } => {
+            let data = &state.operation;
+            let account = data
+                .visible
+                .get(data.cursor_row)
+                .and_then(|row| data.grid.rows.get(*row as usize))
+                .map(|row| row.account.clone());
+            match account {
+                Some(account) => copy(state, "account id", account),
+                None => flash(state, crate::messages::NOTHING_TO_COPY, true),
+            }
+        }
+        Screen::Failures { .. } => {
+            let data = &state.operation;
+            match data.failures.get(data.failures_selected) {
+                Some(group) => {
+                    let reason = group.reason.clone();
+                    copy(state, "reason", reason);
+                }
+                None => flash(state, crate::messages::NOTHING_TO_COPY, true),
+            }
+        }
+    }
+}
+
+/// `y` / `Y` in a cell's detail: its full reason, or the stack instance's console URL.
+fn copy_from_detail(state: &mut State, url: bool) {
+    let Some(result) = state.operation.cursor_result().cloned() else {
+        flash(state, crate::messages::NOTHING_TO_COPY, true);
+        return;
+    };
+    if url {
+        let Some(region) = state.settings.target.region.clone() else {
+            flash(state, crate::messages::NO_REGION_FOR_URL, true);
+            return;
+        };
+        let stack_set = state.operation.stack_set.clone();
+        let model = permission_model_of(state, &stack_set);
+        let link = crate::console::stack_instance_url(&region, &stack_set, &result.account, &result.region, model);
+        copy(state, "stack instance URL", link);
+        return;
+    }
+    match result.status_reason {
+        Some(reason) if !reason.is_empty() => copy(state, "reason", reason),
+        _ => flash(state, "This cell has no reason to copy.", true),
+    }
+}
+
+/// `Y`: the console URL of the operation on screen (or selected in the list).
+fn copy_url(state: &mut State) {
+    let (stack_set, operation_id) = match state.screen().clone() {
+        Screen::Operation {
+            stack_set,
+            operation_id,
+        }
+        | Screen::Failures {
+            stack_set,
+            operation_id,
+        } => (stack_set, operation_id),
+        Screen::Operations { stack_set } => match selected_operation(&state.operations) {
+            Some(op) => (stack_set, op.id.clone()),
+            None => {
+                flash(state, crate::messages::NOTHING_TO_COPY, true);
+                return;
+            }
+        },
+        Screen::StackSets => {
+            flash(
+                state,
+                "Open a stack set's operations to copy an operation's console URL.",
+                true,
+            );
+            return;
+        }
+    };
+    let Some(region) = state.settings.target.region.clone() else {
+        flash(state, crate::messages::NO_REGION_FOR_URL, true);
+        return;
+    };
+    let model = permission_model_of(state, &stack_set);
+    let link = crate::console::operation_url(&region, &stack_set, &operation_id, model);
+    copy(state, "operation console URL", link);
+}
+
+/// A stack set name or id as a piece of a file name: letters, digits, `-`, `_` and `.` only.
+fn file_safe(text: &str) -> String {
+    text.chars()
+        .map(|c| {
+            if c.is_ascii_alphanumeric() || matches!(c, '-' | '_' | '.') {
+                c
+            } else {
+                '_'
+            }
+        })
+        .take(80)
+        .collect()
+}
+
+/// `e`: the operation's results (grid) as CSV, or its failure groups (failures) as Markdown,
+/// to a file named after the stack set, operation and time; written by the event loop.
+fn export(state: &mut State) {
+    let (stack_set, operation_id, failures) = match state.screen().clone() {
+        Screen::Operation {
+            stack_set,
+            operation_id,
+        } => (stack_set, operation_id, false),
+        Screen::Failures {
+            stack_set,
+            operation_id,
+        } => (stack_set, operation_id, true),
+        _ => {
+            flash(state, crate::messages::EXPORT_WHERE, true);
+            return;
+        }
+    };
+    if state.operation.grid.is_empty() {
+        flash(state, "Nothing to export yet: the results are still loading.", true);
+        return;
+    }
+    let stamp = state
+        .now
+        .format(time::macros::format_description!(
+            "[year][month][day]T[hour][minute][second]Z"
+        ))
+        .unwrap_or_default();
+    let (kind, extension) = if failures {
+        ("failures", "md")
+    } else {
+        ("results", "csv")
+    };
+    let short_id: String = operation_id.chars().take(8).collect();
+    let name = format!(
+        "sstop-{}-{}-{kind}-{stamp}.{extension}",
+        file_safe(&stack_set),
+        file_safe(&short_id)
+    );
+    let dir = state.settings.export_dir.clone().unwrap_or_else(|| ".".into());
+    let content = if failures {
+        ExportContent::Failures {
+            stack_set,
+            operation_id,
+            groups: state.operation.failures.clone(),
+        }
+    } else {
+        ExportContent::Results(state.operation.grid.results.clone())
+    };
+    state.effects.push(Effect::Export(ExportJob {
+        path: dir.join(name),
+        content,
+    }));
+    flash(state, "Exporting…", false);
 }

@@ -1,14 +1,16 @@
-//! `sstop results STACK_SET OPERATION_ID`: every result of an operation, all pages, as a table
-//! or JSON on stdout.
+//! `sstop results STACK_SET OPERATION_ID`: every result of an operation, page by page, as a
+//! table, JSON lines, CSV or Markdown on stdout. Each page is written as it arrives and then
+//! dropped, so memory stays the same whatever the operation's size.
 
 use std::io::Write;
 use std::process::ExitCode;
 
 use sstop::api::sdk::SdkApi;
-use sstop::api::{all_pages, StackSetApi};
+use sstop::api::{ApiError, ErrorKind, StackSetApi};
 use sstop::cli::{Cli, OutputFormat, ResultsArgs};
 use sstop::config::Config;
-use sstop::model::OperationResult;
+use sstop::export::{self, Format};
+use sstop::model::CallAs;
 
 use super::{call_as, call_failed, connect, interruptible};
 
@@ -23,57 +25,58 @@ pub async fn run(cli: &Cli, config: &Config, args: &ResultsArgs) -> ExitCode {
     .await
 }
 
-async fn print(api: &SdkApi, args: &ResultsArgs, call_as: sstop::model::CallAs) -> ExitCode {
+fn format(output: OutputFormat) -> Format {
+    match output {
+        OutputFormat::Table => Format::Table,
+        OutputFormat::Json => Format::JsonLines,
+        OutputFormat::Csv => Format::Csv,
+        OutputFormat::Markdown => Format::Markdown,
+    }
+}
+
+/// Why the printing stopped early.
+enum Cut {
+    Api(ApiError),
+    /// stdout is closed (`| head`): not an error worth a message.
+    Closed,
+}
+
+async fn print(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> ExitCode {
+    match stream(api, args, call_as, &mut std::io::stdout().lock()).await {
+        Ok(()) | Err(Cut::Closed) => ExitCode::SUCCESS,
+        Err(Cut::Api(err)) => call_failed(&err, &args.stack_set, &args.operation_id, call_as),
+    }
+}
+
+/// Reads the first page before writing anything, so an unknown operation prints no header.
+async fn stream(api: &impl StackSetApi, args: &ResultsArgs, call_as: CallAs, out: &mut impl Write) -> Result<(), Cut> {
+    let format = format(args.output);
     let status = args.status.map(Into::into);
-    let read = all_pages(|token| api.list_results(&args.stack_set, &args.operation_id, call_as, status, token)).await;
-    let results = match read {
-        Ok(results) => results,
-        Err(err) => return call_failed(&err, &args.stack_set, &args.operation_id, call_as),
-    };
-    let written = match args.output {
-        OutputFormat::Json => writeln!(std::io::stdout().lock(), "{}", json(&results)),
-        OutputFormat::Table => write!(std::io::stdout().lock(), "{}", table(&results)),
-    };
-    match written {
-        Ok(()) => ExitCode::SUCCESS,
-        // A closed pipe (`| head`) is not an error worth a message.
-        Err(_) => ExitCode::SUCCESS,
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let mut token: Option<String> = None;
+    let mut first = true;
+    loop {
+        let page = api
+            .list_results(&args.stack_set, &args.operation_id, call_as, status, token.clone())
+            .await
+            .map_err(Cut::Api)?;
+        if first {
+            export::write_header(&mut out, format).map_err(|_| Cut::Closed)?;
+            first = false;
+        }
+        for r in &page.items {
+            export::write_row(&mut out, format, r).map_err(|_| Cut::Closed)?;
+        }
+        out.flush().map_err(|_| Cut::Closed)?;
+        match page.next_token {
+            None => return Ok(()),
+            Some(next) if Some(&next) == token.as_ref() => {
+                return Err(Cut::Api(ApiError::new(
+                    ErrorKind::Other,
+                    "CloudFormation sent the same page token twice: the listing was cut there",
+                )))
+            }
+            Some(next) => token = Some(next),
+        }
     }
-}
-
-/// The AWS CLI's field names, so scripts written for it read these too.
-fn json(results: &[OperationResult]) -> serde_json::Value {
-    let rows = results
-        .iter()
-        .map(|r| {
-            serde_json::json!({
-                "Account": r.account,
-                "Region": r.region,
-                "Status": r.status.as_str(),
-                "StatusReason": r.status_reason,
-                "AccountGateStatus": r.gate_status.map(|g| g.as_str()),
-                "AccountGateStatusReason": r.gate_reason,
-                "OrganizationalUnitId": r.ou,
-            })
-        })
-        .collect();
-    serde_json::Value::Array(rows)
-}
-
-fn table(results: &[OperationResult]) -> String {
-    let mut text = format!(
-        "{:<14} {:<16} {:<10} {:<10} {}\n",
-        "ACCOUNT", "REGION", "STATUS", "GATE", "REASON"
-    );
-    for r in results {
-        text.push_str(&format!(
-            "{:<14} {:<16} {:<10} {:<10} {}\n",
-            r.account,
-            r.region,
-            r.status.as_str(),
-            r.gate_status.map_or("-", |g| g.as_str()),
-            r.status_reason.as_deref().unwrap_or("")
-        ));
-    }
-    text
 }

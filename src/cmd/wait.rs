@@ -1,26 +1,54 @@
 //! `sstop wait STACK_SET [OPERATION_ID | --latest]`: block until the operation ends, for
 //! pipelines. Text lines on stderr, or JSON lines on stdout; the exit code says how it ended
 //! (0 succeeded, 1 failed, 3 stopped, 4 succeeded with failed instances, 5 timed out, 6 the
-//! outcome could not be read, 2 usage).
+//! outcome could not be read, 2 usage). `--stop-if-failures N` stops it at N failed results
+//! (audited like any stop). The config's `[notify]` says how a new failure reason and the end
+//! are announced: the bell and OSC 9/777 on stderr when it is a terminal, and the command.
 
-use std::io::Write;
+use std::collections::HashSet;
+use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
 use std::time::Duration;
 
+use sstop::api::audit::{self, StopAttempt};
+use sstop::api::{ApiError, ErrorKind};
 use sstop::cli::{Cli, WaitArgs, WaitOutput};
 use sstop::config::Config;
+use sstop::messages;
+use sstop::notify::{self, NotifySettings};
 use sstop::settings::poll_interval_secs;
 use sstop::wait::{self, WaitEvent, WaitOptions};
 
-use super::{call_as, call_failed, connect, interruptible, is_not_found, usage_error};
+use super::{
+    call_as, call_failed, connect, connect_options, interruptible, is_not_found, read_only_source, usage_error,
+};
 
 pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
+    let call_as = call_as(cli, config);
+    let options = connect_options(cli, config);
+    // A wait that may stop is refused at once under read-only: before anything is read, so a
+    // pipeline learns of the contradiction now rather than at the Nth failure.
+    if args.stop_if_failures.is_some() {
+        if let Some(source) = read_only_source(cli, config) {
+            let refusal = ApiError::new(ErrorKind::ReadOnly, messages::wait_stop_refused_read_only(&source));
+            let attempt = StopAttempt {
+                origin: "wait --stop-if-failures",
+                stack_set: &args.stack_set,
+                operation_id: args.operation_id.as_deref().unwrap_or("(latest)"),
+                call_as,
+                region: options.region.as_deref(),
+                endpoint: options.endpoint_url.as_deref(),
+                profile: options.profile.as_deref(),
+            };
+            audit::stop(&attempt, Err(&refusal));
+            return usage_error(&refusal.message);
+        }
+    }
     interruptible(async {
         let api = match connect(cli, config).await {
             Ok(api) => api,
             Err(code) => return code,
         };
-        let call_as = call_as(cli, config);
         let operation_id = match &args.operation_id {
             Some(id) => id.clone(),
             None => match wait::latest_operation(&api, &args.stack_set, call_as).await {
@@ -29,16 +57,37 @@ pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
                 Err(err) => return call_failed(&err, &args.stack_set, "", call_as),
             },
         };
-        let options = WaitOptions {
+        let wait_options = WaitOptions {
             call_as,
             interval: Duration::from_secs(poll_interval_secs(cli, config)),
             timeout: args.timeout.map(Duration::from_secs),
+            stop_if_failures: args.stop_if_failures.map(|n| n as usize),
         };
         let output = args.output;
-        let outcome = wait::wait(&api, &args.stack_set, &operation_id, &options, |event| {
-            print(output, &event)
-        })
+        let mut notifier = Notifier::new(config.notify.resolve(), &args.stack_set, &operation_id);
+        let attempt = StopAttempt {
+            origin: "wait --stop-if-failures",
+            stack_set: &args.stack_set,
+            operation_id: &operation_id,
+            call_as,
+            region: options.region.as_deref(),
+            endpoint: options.endpoint_url.as_deref(),
+            profile: options.profile.as_deref(),
+        };
+        let outcome = wait::wait_and_stop(
+            &api,
+            &args.stack_set,
+            &operation_id,
+            &wait_options,
+            |event| {
+                notifier.hear(&event);
+                print(output, &event)
+            },
+            |result| audit::stop(&attempt, result),
+        )
         .await;
+        // The notify command of the last event must not be cut short by the exit.
+        notifier.finish().await;
         match outcome {
             Ok(outcome) => ExitCode::from(outcome.exit_code()),
             // Not found is bad input (2); any other error means the outcome is unknown (6),
@@ -51,6 +100,67 @@ pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
         }
     })
     .await
+}
+
+/// Announces a failure reason the first time it is seen, and the end, as `[notify]` says.
+struct Notifier {
+    settings: NotifySettings,
+    stack_set: String,
+    operation_id: String,
+    reasons: HashSet<String>,
+    /// Escapes go to stderr only when it is a terminal: a log file gets no bells.
+    terminal: bool,
+    in_tmux: bool,
+    commands: Vec<tokio::task::JoinHandle<()>>,
+}
+
+impl Notifier {
+    fn new(settings: NotifySettings, stack_set: &str, operation_id: &str) -> Notifier {
+        Notifier {
+            settings,
+            stack_set: stack_set.to_string(),
+            operation_id: operation_id.to_string(),
+            reasons: HashSet::new(),
+            terminal: std::io::stderr().is_terminal(),
+            in_tmux: std::env::var_os("TMUX").is_some_and(|v| !v.is_empty()),
+            commands: Vec::new(),
+        }
+    }
+
+    fn hear(&mut self, event: &WaitEvent) {
+        let news = match event {
+            WaitEvent::Failure { reason, .. } => {
+                let reason = reason.as_deref().unwrap_or("(no reason given)");
+                let pattern = sstop::app::grid::reason_pattern(reason);
+                if !self.reasons.insert(pattern.clone()) {
+                    return;
+                }
+                notify::Event::new_failure(&self.stack_set, &self.operation_id, &pattern, 1)
+            }
+            WaitEvent::Summary(summary) => {
+                notify::Event::operation_ended(&self.stack_set, &self.operation_id, &summary.status)
+            }
+            _ => return,
+        };
+        if self.terminal {
+            let bytes = notify::escapes(&self.settings, &news, self.in_tmux);
+            let _ = std::io::stderr().lock().write_all(bytes.as_bytes());
+        }
+        if let Some(command) = self.settings.command.clone() {
+            self.commands.push(tokio::spawn(notify::run_command(
+                command,
+                news,
+                self.settings.command_timeout,
+            )));
+        }
+    }
+
+    /// Waits for the commands still running (each is killed at its own timeout).
+    async fn finish(self) {
+        for command in self.commands {
+            let _ = command.await;
+        }
+    }
 }
 
 /// One event: a JSON line on stdout, or a line of text on stderr. A closed pipe is ignored;
@@ -111,6 +221,21 @@ fn text(event: &WaitEvent) -> String {
             format!("{operation_id}: still {status} when --timeout passed")
         }
         WaitEvent::Retrying { message } => format!("could not read the operation ({message}); trying again"),
+        WaitEvent::StopSent {
+            operation_id,
+            failed,
+            threshold,
+            request_id,
+        } => format!(
+            "{failed} failed results (--stop-if-failures {threshold}): stop sent for {operation_id} (request id {}); waiting for it to stop",
+            request_id.as_deref().unwrap_or("none")
+        ),
+        WaitEvent::StopFailed {
+            operation_id,
+            failed,
+            threshold,
+            message,
+        } => format!("{failed} failed results (--stop-if-failures {threshold}): could not stop {operation_id}: {message}"),
     }
 }
 

@@ -136,7 +136,9 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
     };
 
     match &state.overlay {
-        Some(Overlay::Help) | Some(Overlay::CellDetail) => return vec![hint(key(Action::Close), "close", 0)],
+        Some(Overlay::Help) | Some(Overlay::CellDetail) | Some(Overlay::RequestLog) => {
+            return vec![hint(key(Action::Close), "close", 0)]
+        }
         Some(Overlay::Confirm(dialog)) => {
             let cancel = non_text_label(keymap, Action::CancelStop, theme);
             return match &dialog.phase {

@@ -7,7 +7,7 @@ use ratatui::Frame;
 
 use super::format;
 use super::theme::Theme;
-use crate::app::{Mode, State};
+use crate::app::{Action, Mode, State};
 use crate::model::ResultStatus;
 
 const MAX_WIDTH: u16 = 84;
@@ -38,6 +38,27 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
                 ]
             })
             .collect();
+        if mode != Mode::Normal && entries.len() <= 2 {
+            // A small layer on one line with its heading, so the help fits 80x24 whole.
+            let mut pairs: Vec<(String, String)> = keymap
+                .layer(mode)
+                .into_iter()
+                .map(|(action, keys)| (theme.key_name(&keys), action.describe().to_string()))
+                .collect();
+            if mode == Mode::Popup {
+                let copy = [Action::Copy, Action::CopyUrl]
+                    .map(|a| theme.key_name(&keymap.keys_text(a)))
+                    .join("/");
+                pairs.push((copy, "copy (detail)".to_string()));
+            }
+            let mut spans = vec![Span::styled(format!(" {}:", mode.describe()), theme.heading())];
+            for (keys, what) in pairs {
+                spans.push(Span::styled(format!("  {keys}"), theme.key()));
+                spans.push(Span::raw(format!(" {what}")));
+            }
+            lines.push(Line::from(spans));
+            continue;
+        }
         if mode != Mode::Normal {
             lines.push(Line::styled(format!(" {}", mode.describe()), theme.heading()));
         }

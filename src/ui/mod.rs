@@ -10,6 +10,7 @@ pub mod format;
 mod help;
 mod operation;
 mod operations;
+mod requests;
 mod stacksets;
 pub mod theme;
 
@@ -60,6 +61,7 @@ pub fn view(state: &State, frame: &mut Frame) -> Drawn {
         match &state.overlay {
             Some(Overlay::Help) => help::draw(state, &theme, frame, body),
             Some(Overlay::CellDetail) => detail::draw(state, &theme, frame, body),
+            Some(Overlay::RequestLog) => requests::draw(state, &theme, frame, body),
             Some(Overlay::Confirm(dialog)) => drawn.dialog_shown = confirm::draw(state, dialog, &theme, frame, body),
             None => {}
         }
