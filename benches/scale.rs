@@ -309,6 +309,70 @@ async fn budget(short: bool) {
     sim.shutdown();
 }
 
+/// A scenario of `count` stack sets in one Region, `active` of them with an operation running.
+fn many_stack_sets(count: usize, active: usize) -> tempfile::NamedTempFile {
+    let mut toml = String::from(
+        "description = \"many stack sets\"\nseed = 1\n[timing]\ndeploy_secs = 600\n\
+         [organization]\nmanagement_account = \"111111111111\"\nregions = [\"us-east-1\"]\n\
+         [[organization.ous]]\nid = \"ou-many-accounts\"\nname = \"Many\"\naccount_count = 2\n\
+         first_account = 910000000001\n",
+    );
+    for n in 0..count {
+        let started = if n < active { 1 } else { 600 };
+        toml.push_str(&format!(
+            "[[stack_sets]]\nname = \"team-{n:04}\"\npermission_model = \"SERVICE_MANAGED\"\n\
+             [[stack_sets.operations]]\naction = \"CREATE\"\nstarted_mins_ago = {started}\n\
+             ous = [\"ou-many-accounts\"]\n"
+        ));
+    }
+    let mut file = tempfile::Builder::new().suffix(".toml").tempfile().expect("temp file");
+    std::io::Write::write_all(&mut file, toml.as_bytes()).expect("write scenario");
+    file
+}
+
+/// Goal: the overview's requests per minute stay bounded whatever the number of stack sets.
+/// Intervals are scaled ten times down (0.5 s active, 3 s idle), so six seconds stand for a
+/// minute; the emulator counts the requests.
+async fn overview_at_scale(short: bool) {
+    let counts: &[usize] = if short { &[10, 100] } else { &[10, 100, 1000] };
+    println!("stack set overview, requests per (scaled) minute, 3 stack sets with an operation running:");
+    for &count in counts {
+        let file = many_stack_sets(count, 3);
+        let sim = sstop::sim::start(SimOptions {
+            scenario: Some(file.path().display().to_string()),
+            speed: 1.0,
+            ..Default::default()
+        })
+        .await
+        .expect("emulator");
+        let config = PollConfig {
+            active_interval: Duration::from_millis(500),
+            idle_interval: Duration::from_secs(3),
+            ..Default::default()
+        };
+        let (tx, mut rx) = mpsc::unbounded_channel();
+        let api = client(sim.endpoint_url()).await;
+        let (poller, task) = sstop::poll::spawn(Arc::new(api), config, Arc::new(RateLimiter::unlimited()), tx);
+        poller.send(Command::Watch {
+            scope: Scope::StackSets,
+            generation: 1,
+        });
+        let drain = tokio::spawn(async move { while rx.recv().await.is_some() {} });
+        // The first minute lists everything once; the second is the steady state.
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let before = sim.total_requests();
+        tokio::time::sleep(Duration::from_secs(6)).await;
+        let per_minute = sim.total_requests() - before;
+        task.abort();
+        drain.abort();
+        println!(
+            "  {count:>5} stack sets: {per_minute:>4} requests a minute (re-reading each one's operations every interval: {})",
+            12 * (count + count.div_ceil(100))
+        );
+        sim.shutdown();
+    }
+}
+
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
@@ -405,6 +469,7 @@ fn main() {
         time_to_complete_grid(short).await;
         under_a_rate_limit(short).await;
         budget(short).await;
+        overview_at_scale(short).await;
         if !short {
             memory_with_100k().await;
         }
