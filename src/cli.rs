@@ -83,6 +83,8 @@ pub enum Commands {
     Sim(crate::sim::SimArgs),
     /// Print every result of an operation (all pages, streamed page by page) and exit.
     Results(ResultsArgs),
+    /// Print a stack set's stack instances (Status, DetailedStatus, drift, last operation) and exit.
+    Instances(InstancesArgs),
     /// Stop an operation (asks y/N on a terminal; --yes without one).
     Stop(StopArgs),
     /// Wait until an operation ends (following it through QUEUED). Exit codes: 0 succeeded,
@@ -193,6 +195,64 @@ pub struct ResultsArgs {
     pub status: Option<StatusArg>,
     #[arg(long, value_enum, default_value = "table")]
     pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Args)]
+pub struct InstancesArgs {
+    pub stack_set: String,
+    /// Only instances in this Status.
+    #[arg(long, value_enum)]
+    pub status: Option<InstanceStatusArg>,
+    /// Only instances in this DetailedStatus (CloudFormation filters them).
+    #[arg(long, value_enum)]
+    pub detailed_status: Option<DetailedStatusArg>,
+    #[arg(long, value_enum, default_value = "table")]
+    pub output: OutputFormat,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum InstanceStatusArg {
+    Current,
+    Outdated,
+    Inoperable,
+}
+
+impl From<InstanceStatusArg> for crate::model::InstanceStatus {
+    fn from(value: InstanceStatusArg) -> Self {
+        match value {
+            InstanceStatusArg::Current => crate::model::InstanceStatus::Current,
+            InstanceStatusArg::Outdated => crate::model::InstanceStatus::Outdated,
+            InstanceStatusArg::Inoperable => crate::model::InstanceStatus::Inoperable,
+        }
+    }
+}
+
+/// The DETAILED_STATUS values ListStackInstances filters on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum DetailedStatusArg {
+    Pending,
+    Running,
+    Succeeded,
+    Failed,
+    Cancelled,
+    Inoperable,
+    SkippedSuspendedAccount,
+    FailedImport,
+}
+
+impl DetailedStatusArg {
+    pub fn as_wire(self) -> &'static str {
+        match self {
+            DetailedStatusArg::Pending => "PENDING",
+            DetailedStatusArg::Running => "RUNNING",
+            DetailedStatusArg::Succeeded => "SUCCEEDED",
+            DetailedStatusArg::Failed => "FAILED",
+            DetailedStatusArg::Cancelled => "CANCELLED",
+            DetailedStatusArg::Inoperable => "INOPERABLE",
+            DetailedStatusArg::SkippedSuspendedAccount => "SKIPPED_SUSPENDED_ACCOUNT",
+            DetailedStatusArg::FailedImport => "FAILED_IMPORT",
+        }
+    }
 }
 
 #[derive(Debug, Clone, Args)]

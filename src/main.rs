@@ -68,6 +68,7 @@ async fn run(cli: Cli, config: Config) -> ExitCode {
         },
         Some(Commands::Demo(args)) => cmd::dashboard::demo(&cli, &config, args).await,
         Some(Commands::Results(args)) => cmd::results::run(&cli, &config, args).await,
+        Some(Commands::Instances(args)) => cmd::instances::run(&cli, &config, args).await,
         Some(Commands::Stop(args)) => cmd::stop::run(&cli, &config, args).await,
         Some(Commands::Wait(args)) => cmd::wait::run(&cli, &config, args).await,
         None => cmd::dashboard::run(&cli, &config).await,

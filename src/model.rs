@@ -148,6 +148,30 @@ impl CallAs {
     }
 }
 
+wire_enum!(
+    /// A stack instance's Status: is its stack in line with the stack set?
+    InstanceStatus, "StackInstanceStatus" {
+        Current => "CURRENT",
+        Outdated => "OUTDATED",
+        Inoperable => "INOPERABLE",
+    }
+);
+
+/// One stack instance (account x Region) of a stack set, as ListStackInstances reports it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct StackInstance {
+    pub account: String,
+    pub region: String,
+    pub ou: Option<String>,
+    pub status: InstanceStatus,
+    /// PENDING, RUNNING, SUCCEEDED, FAILED, CANCELLED, INOPERABLE, SKIPPED_SUSPENDED_ACCOUNT,
+    /// FAILED_IMPORT: kept as the API's text, so a value added later still shows.
+    pub detailed_status: Option<String>,
+    pub status_reason: Option<String>,
+    pub drift_status: Option<String>,
+    pub last_operation_id: Option<String>,
+}
+
 /// How an operation rolls out. Every field is optional, as on the wire (and in the emulator's
 /// scenario files, which read it directly).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -1333,3 +1333,62 @@ fn wait_exits_6_when_the_outcome_cannot_be_read_and_2_on_bad_input() {
         assert_eq!(out.status.code(), Some(2), "{args:?}");
     }
 }
+
+#[test]
+fn instances_print_every_page_filtered_by_status_and_detailed_status() {
+    let sim = Sim::start();
+    let home = home();
+    let run = |extra: &[&str]| {
+        let out = sstop_at(home.path(), &sim)
+            .args(["instances", RUNAWAY_SET])
+            .args(extra)
+            .output()
+            .unwrap();
+        (
+            out.status.code(),
+            String::from_utf8_lossy(&out.stdout).into_owned(),
+            String::from_utf8_lossy(&out.stderr).into_owned(),
+        )
+    };
+    let (code, json, err) = run(&["--output", "json"]);
+    assert_eq!(code, Some(0), "{err}");
+    let rows: Vec<serde_json::Value> = json
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("one JSON object a line"))
+        .collect();
+    assert!(rows.len() > 100, "more than one page: {}", rows.len());
+    let status = |r: &serde_json::Value| r["Status"].as_str().unwrap().to_string();
+    let outdated = rows.iter().filter(|r| status(r) == "OUTDATED").count();
+    assert!(
+        outdated > 0 && outdated < rows.len(),
+        "a running rollout leaves both kinds"
+    );
+    // --status is filtered here, --detailed-status by the emulator: both agree with the whole list.
+    let (_, csv, _) = run(&["--status", "outdated", "--output", "csv"]);
+    assert_eq!(
+        csv.split("\r\n").filter(|l| !l.is_empty()).count(),
+        outdated + 1,
+        "header + OUTDATED rows"
+    );
+    assert!(csv
+        .split("\r\n")
+        .skip(1)
+        .filter(|l| !l.is_empty())
+        .all(|l| l.contains(",OUTDATED,")));
+    let failed = rows
+        .iter()
+        .filter(|r| r["StackInstanceStatus"]["DetailedStatus"] == "FAILED")
+        .count();
+    assert!(failed > 0, "the runaway leaves FAILED instances");
+    let (_, table, _) = run(&["--detailed-status", "failed"]);
+    assert_eq!(table.lines().count(), failed + 1, "{table}");
+    let (code, out, err) = run(&["--status", "inoperable"]);
+    assert_eq!((code, out.lines().count()), (Some(0), 1), "only the header: {err}");
+    let out = sstop_at(home.path(), &sim)
+        .args(["instances", "no-such-set"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
+    assert!(out.stdout.is_empty(), "no header before the error");
+}

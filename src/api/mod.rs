@@ -10,7 +10,9 @@ pub mod sdk;
 
 use std::future::Future;
 
-use crate::model::{CallAs, Operation, OperationResult, Page, ResultStatus, StackSetDetail, StackSetSummary};
+use crate::model::{
+    CallAs, Operation, OperationResult, Page, ResultStatus, StackInstance, StackSetDetail, StackSetSummary,
+};
 
 /// What kind of failure a call met; the UI words its message and the poller its retry from this.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -152,6 +154,24 @@ pub trait StackSetApi: Send + Sync + 'static {
         operation_id: &str,
         call_as: CallAs,
     ) -> impl Future<Output = Result<StopAccepted, ApiError>> + Send;
+
+    /// ListStackInstances, one page; `detailed_status` is the API's DETAILED_STATUS filter.
+    /// Implemented by the SDK client; other implementations answer that they cannot.
+    fn list_instances(
+        &self,
+        stack_set: &str,
+        call_as: CallAs,
+        detailed_status: Option<&str>,
+        next_token: Option<String>,
+    ) -> impl Future<Output = Result<Page<StackInstance>, ApiError>> + Send {
+        let _ = (stack_set, call_as, detailed_status, next_token);
+        async {
+            Err(ApiError::new(
+                ErrorKind::Other,
+                "ListStackInstances is not available here",
+            ))
+        }
+    }
 }
 
 #[cfg(test)]

@@ -17,8 +17,8 @@ use time::OffsetDateTime;
 use super::credentials::{self, Guarded, Source, SourceFailed};
 use super::{ApiError, ErrorKind, StackSetApi, StopAccepted};
 use crate::model::{
-    CallAs, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, Page, PermissionModel,
-    ResultStatus, StackSetDetail, StackSetStatus, StackSetSummary,
+    CallAs, InstanceStatus, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, Page,
+    PermissionModel, ResultStatus, StackInstance, StackSetDetail, StackSetStatus, StackSetSummary,
 };
 
 /// How to reach CloudFormation. `None` fields fall back to aws-config's default chain.
@@ -378,6 +378,22 @@ fn operation(s: &sdk::StackSetOperation) -> Operation {
     }
 }
 
+fn stack_instance(s: &sdk::StackInstanceSummary) -> StackInstance {
+    StackInstance {
+        account: s.account().unwrap_or_default().to_string(),
+        region: s.region().unwrap_or_default().to_string(),
+        ou: s.organizational_unit_id().map(str::to_string),
+        status: parse_or(s.status().map(|v| v.as_str()), InstanceStatus::Outdated),
+        detailed_status: s
+            .stack_instance_status()
+            .and_then(|d| d.detailed_status())
+            .map(|d| d.as_str().to_string()),
+        status_reason: s.status_reason().map(str::to_string),
+        drift_status: s.drift_status().map(|d| d.as_str().to_string()),
+        last_operation_id: s.last_operation_id().map(str::to_string),
+    }
+}
+
 fn operation_result(s: &sdk::StackSetOperationResultSummary) -> OperationResult {
     let gate = s.account_gate_result();
     OperationResult {
@@ -666,6 +682,36 @@ impl StackSetApi for SdkApi {
         let out = request.send().await.map_err(api_error)?;
         Ok(Page {
             items: out.summaries().iter().map(operation_result).collect(),
+            next_token: out.next_token().map(str::to_string),
+        })
+    }
+
+    async fn list_instances(
+        &self,
+        stack_set: &str,
+        call_as: CallAs,
+        detailed_status: Option<&str>,
+        next_token: Option<String>,
+    ) -> Result<Page<StackInstance>, ApiError> {
+        self.ready().await?;
+        let mut request = self
+            .client
+            .list_stack_instances()
+            .stack_set_name(stack_set)
+            .call_as(sdk_call_as(call_as))
+            .max_results(100)
+            .set_next_token(next_token);
+        if let Some(status) = detailed_status {
+            request = request.filters(
+                sdk::StackInstanceFilter::builder()
+                    .name(sdk::StackInstanceFilterName::DetailedStatus)
+                    .values(status)
+                    .build(),
+            );
+        }
+        let out = request.send().await.map_err(api_error)?;
+        Ok(Page {
+            items: out.summaries().iter().map(stack_instance).collect(),
             next_token: out.next_token().map(str::to_string),
         })
     }

@@ -1,7 +1,9 @@
-//! The subcommands that call CloudFormation (`results`, `stop`, the dashboard and the demo),
+//! The subcommands that call CloudFormation (`results`, `instances`, `stop`, `wait`, the dashboard
+//! and the demo),
 //! and what they share: settings merged from flags and config, connecting, failures as one line.
 
 pub mod dashboard;
+pub mod instances;
 pub mod results;
 pub mod stop;
 pub mod wait;
