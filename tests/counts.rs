@@ -382,7 +382,7 @@ async fn the_eta_of_a_sequential_rollout_is_within_thirty_percent_after_two_minu
         CallAs::DelegatedAdmin,
     )
     .await;
-    // Measured: -25% to +19% (median -10%): a Region not yet begun takes a little longer than
+    // Measured over several runs: -26% to +19% (median -10%): a Region not yet begun takes a little longer than
     // its waves, as its slowest slot sets its end. 30% keeps the test off that edge.
     check_etas("SEQUENTIAL", &etas, 0.30);
 }
