@@ -1161,3 +1161,49 @@ fn a_failed_stop_can_switch_call_as_before_the_retry_and_a_pasted_name_loses_its
         [Command::Stop(_)]
     ));
 }
+
+/// Adversarial findings: failing reproductions (product code not changed here).
+mod adversary {
+    use super::*;
+
+    fn stops(commands: &[Command]) -> usize {
+        commands.iter().filter(|c| matches!(c, Command::Stop(_))).count()
+    }
+
+    #[test]
+    fn counts_replacing_counting_after_a_late_describe_must_be_seen_before_a_decision() {
+        // The poller starts the full read before the describe answers. When the full read of a
+        // small operation lands first (describe throttled and retried), `on_results` cannot
+        // match the dialog's operation (none described yet) and does not re-arm the guard; the
+        // counts then replace "counting…" when the describe lands, and a y right after sends.
+        let mut state = on_operations_list(Settings::default(), OperationStatus::Running);
+        apply(&mut state, [ch('s'), drawn(0)]);
+        let generation = state.generation;
+        apply(
+            &mut state,
+            [Msg::ResultsPage {
+                generation,
+                results: vec![result("111111111111", "us-east-1", ResultStatus::Pending, "ou-a")],
+                read: ReadKind::Full,
+                at: NOW,
+            }],
+        );
+        assert_eq!(state.stop_counts(open_dialog(&state)), StopCounts::Counting);
+        apply(&mut state, [drawn(500)]);
+        apply(
+            &mut state,
+            [Msg::OperationDescribed {
+                generation,
+                operation: operation("op-1", OperationStatus::Running),
+                at: NOW,
+            }],
+        );
+        assert!(matches!(state.stop_counts(open_dialog(&state)), StopCounts::Known { .. }));
+        // The counts appeared at 1000 ms; a y at once decides on text no one has read.
+        assert_eq!(
+            stops(&apply(&mut state, [key_at(KeyCode::Char('y'), 1000)])),
+            0,
+            "the counts replaced counting… and were never drawn, yet y sent the stop"
+        );
+    }
+}
