@@ -1198,7 +1198,10 @@ mod adversary {
                 at: NOW,
             }],
         );
-        assert!(matches!(state.stop_counts(open_dialog(&state)), StopCounts::Known { .. }));
+        assert!(matches!(
+            state.stop_counts(open_dialog(&state)),
+            StopCounts::Known { .. }
+        ));
         // The counts appeared at 1000 ms; a y at once decides on text no one has read.
         assert_eq!(
             stops(&apply(&mut state, [key_at(KeyCode::Char('y'), 1000)])),

@@ -25,6 +25,24 @@ pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
     {
         return Vec::new();
     }
+    let was_counting = dialog_counting(state);
+    let commands = dispatch(state, msg);
+    // Whatever brought them (a complete read, a late describe), counts that just replaced
+    // "counting…" change what the dialog says: it must be seen again before it decides.
+    if was_counting && !dialog_counting(state) {
+        if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
+            dialog.shown_at = None;
+        }
+    }
+    commands
+}
+
+/// The stop dialog is open and still says "counting…".
+fn dialog_counting(state: &State) -> bool {
+    matches!(&state.overlay, Some(Overlay::Confirm(dialog)) if state.stop_counts(dialog) == super::StopCounts::Counting)
+}
+
+fn dispatch(state: &mut State, msg: Msg) -> Vec<Command> {
     match msg {
         Msg::Key(key, at) => on_key(state, key, at),
         Msg::Paste(text, at) => on_paste(state, &text, at),
@@ -293,14 +311,6 @@ fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, re
         // complete read, so results that were merely loaded never count as progress.
         if data.complete && !was_complete {
             data.progress.clear();
-            // The stop dialog's counts just replaced "counting…": what it says changed, so it
-            // must be seen again before it decides.
-            let this_op = data.operation.as_ref().map(|op| op.id.clone());
-            if let Some(Overlay::Confirm(dialog)) = &mut state.overlay {
-                if this_op.as_deref() == Some(dialog.operation_id.as_str()) {
-                    dialog.shown_at = None;
-                }
-            }
         }
         // The first complete read is no sample either: its pages were read over its whole
         // length, and the reads after it settle what moved meanwhile.

@@ -612,7 +612,10 @@ impl<A: StackSetApi> Poller<A> {
         };
         if !operation.status.is_active() {
             // Nothing moves any more: one read that started after the end is the exact truth.
-            memory.full = None;
+            // The read in flight is stopped first, so no page of it lands among the new one's.
+            if let Some(task) = memory.full.take() {
+                task.cancel().await;
+            }
             let seen = Arc::clone(&memory.seen_running);
             let read = Arc::clone(self)
                 .read_everything(generation, stack_set.to_string(), operation_id.to_string(), None, seen)
@@ -879,6 +882,14 @@ impl FullTask {
     /// The read's result; None if it was aborted or panicked.
     async fn join(mut self) -> Option<Result<FullRead, ApiError>> {
         self.0.take()?.await.ok()
+    }
+
+    /// Stops the read and waits until it has stopped.
+    async fn cancel(mut self) {
+        if let Some(task) = self.0.take() {
+            task.abort();
+            let _ = task.await;
+        }
     }
 }
 
