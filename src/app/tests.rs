@@ -1209,4 +1209,23 @@ mod adversary {
             "the counts replaced counting… and were never drawn, yet y sent the stop"
         );
     }
+
+    #[test]
+    fn a_y_typed_right_after_an_s_in_a_popup_copies_nothing() {
+        // README (Copy): "a `y` typed right after an `s` that could not open the dialog copies
+        // nothing". With a cell's detail, the request log or help open, `s` only closes the
+        // popup (no stop attempt, no refusal noted), so the `y` typed with it copies.
+        for open in [KeyCode::Enter, KeyCode::Char('L'), KeyCode::Char('?')] {
+            let mut state = on_operation(Settings::default(), OperationStatus::Running);
+            apply(&mut state, [key_at(open, 0)]);
+            state.effects.clear();
+            apply(&mut state, [key_at(KeyCode::Char('s'), 1000), key_at(KeyCode::Char('y'), 1010)]);
+            assert!(
+                state.effects.is_empty(),
+                "{open:?} then `sy`: the y copied {:?} (footer {:?})",
+                state.effects,
+                state.flash.as_ref().map(|f| &f.text)
+            );
+        }
+    }
 }
