@@ -1228,4 +1228,53 @@ mod adversary {
             );
         }
     }
+
+    #[test]
+    fn the_failure_group_under_the_cursor_stays_when_counts_reorder_the_groups() {
+        // The failures screen keeps its selection by position while groups are re-sorted by
+        // count on every results page: the cursor silently moves to another reason, and `y`
+        // (or a person reading the "Selected group" pane) gets a group they did not pick.
+        fn failed(account: &str, region: &str, reason: &str) -> OperationResult {
+            OperationResult {
+                status_reason: Some(reason.to_string()),
+                ..result(account, region, ResultStatus::Failed, "ou-a")
+            }
+        }
+        let mut state = on_operation(Settings::default(), OperationStatus::Running);
+        let generation = state.generation;
+        let page = |results: Vec<OperationResult>| Msg::ResultsPage {
+            generation,
+            results,
+            read: ReadKind::Full,
+            at: NOW,
+        };
+        apply(
+            &mut state,
+            [page(vec![
+                failed("444444444444", "us-east-1", "alpha broke"),
+                failed("555555555555", "us-east-1", "alpha broke"),
+                failed("666666666666", "us-east-1", "alpha broke"),
+                failed("777777777777", "us-east-1", "beta broke"),
+            ])],
+        );
+        apply(&mut state, [ch('f'), key(KeyCode::Down)]);
+        let picked = state.operation.failures[state.operation.failures_selected].reason.clone();
+        assert_eq!(picked, "beta broke");
+        // More of "beta broke" arrive: it becomes the biggest group.
+        apply(
+            &mut state,
+            [page(vec![
+                failed("888888888888", "us-east-1", "beta broke"),
+                failed("999999999999", "us-east-1", "beta broke"),
+                failed("101010101010", "us-east-1", "beta broke"),
+            ])],
+        );
+        state.effects.clear();
+        apply(&mut state, [key_at(KeyCode::Char('y'), 5000)]);
+        assert_eq!(
+            state.effects,
+            vec![Effect::Copy { text: picked.clone() }],
+            "the cursor was on {picked:?}; y copied something else"
+        );
+    }
 }
