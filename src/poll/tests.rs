@@ -545,3 +545,23 @@ async fn running_is_read_every_interval_while_a_long_full_read_pages() {
         assert_eq!(running, 3, "one RUNNING chain (250 results, 3 pages) in {window:?}");
     }
 }
+
+/// FAILING REPRODUCTION (adversary): `sstop --stack-set S --operation ID` watches the operation
+/// scope straight away, and only the operations scope describes the stack set. The app never
+/// learns the permission model, so `Y` copies `permissions=self` console URLs for a
+/// SERVICE_MANAGED stack set, and the stop dialog offers DELEGATED_ADMIN for a self-managed one.
+#[tokio::test(start_paused = true)]
+async fn adversary_operation_scope_opened_directly_learns_the_permission_model() {
+    let api = Arc::new(fake(OperationStatus::Running, 100));
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let mut learned = false;
+    for _ in 0..10 {
+        settle().await;
+        tokio::time::advance(Duration::from_secs(5)).await;
+        learned |= drain(&mut rx)
+            .iter()
+            .any(|m| matches!(m, Msg::PermissionModel { stack_set, .. } if stack_set == "org"));
+    }
+    assert!(learned, "no Msg::PermissionModel in 50 s of watching the operation opened directly");
+}
