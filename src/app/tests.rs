@@ -1219,7 +1219,10 @@ mod adversary {
             let mut state = on_operation(Settings::default(), OperationStatus::Running);
             apply(&mut state, [key_at(open, 0)]);
             state.effects.clear();
-            apply(&mut state, [key_at(KeyCode::Char('s'), 1000), key_at(KeyCode::Char('y'), 1010)]);
+            apply(
+                &mut state,
+                [key_at(KeyCode::Char('s'), 1000), key_at(KeyCode::Char('y'), 1010)],
+            );
             assert!(
                 state.effects.is_empty(),
                 "{open:?} then `sy`: the y copied {:?} (footer {:?})",
@@ -1258,7 +1261,9 @@ mod adversary {
             ])],
         );
         apply(&mut state, [ch('f'), key(KeyCode::Down)]);
-        let picked = state.operation.failures[state.operation.failures_selected].reason.clone();
+        let picked = state.operation.failures[state.operation.failures_selected]
+            .reason
+            .clone();
         assert_eq!(picked, "beta broke");
         // More of "beta broke" arrive: it becomes the biggest group.
         apply(

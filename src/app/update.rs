@@ -477,6 +477,17 @@ fn regroup_failures(state: &mut State) {
         ) || g.accounts.iter().any(|a| a.contains(&needle))
             || g.regions.iter().any(|r| r.contains(&needle))
     });
+    // The cursor follows its group (status and reason) when counts re-sort the groups.
+    let followed = state
+        .operation
+        .failures
+        .get(state.operation.failures_selected)
+        .map(|g| (g.status, g.reason.clone()));
+    if let Some(at) =
+        followed.and_then(|(status, reason)| groups.iter().position(|g| g.status == status && g.reason == reason))
+    {
+        state.operation.failures_selected = at;
+    }
     state.operation.failures = groups;
     clamp(&mut state.operation.failures_selected, state.operation.failures.len());
 }
@@ -626,11 +637,18 @@ fn on_key(state: &mut State, key: KeyEvent, at: Instant) -> Vec<Command> {
         Mode::Popup => {
             // The copy keys (of the screens' layer) copy from a cell's detail and leave it open;
             // any other key closes help and detail.
-            let copy = state.settings.keymap.action(Mode::Normal, &key, false);
-            if state.overlay == Some(Overlay::CellDetail) && matches!(copy, Some(Action::Copy | Action::CopyUrl)) {
-                copy_from_detail(state, copy == Some(Action::CopyUrl));
+            let action = state.settings.keymap.action(Mode::Normal, &key, false);
+            if state.overlay == Some(Overlay::CellDetail) && matches!(action, Some(Action::Copy | Action::CopyUrl)) {
+                if !typed_ahead_of_refused_stop(state, at) {
+                    copy_from_detail(state, action == Some(Action::CopyUrl));
+                }
             } else {
                 state.overlay = None;
+                // An `s` that only closed the popup opened no dialog: a `y` typed with it is the
+                // stop's, typed ahead, not a copy.
+                if action == Some(Action::Stop) {
+                    state.stop_refused_at = Some(at);
+                }
             }
             Vec::new()
         }

@@ -610,6 +610,28 @@ impl<A: StackSetApi> Poller<A> {
                 return Round { memory, outcome };
             }
         };
+        if !memory.described {
+            // An operation opened directly (--stack-set/--operation) skipped the operations
+            // list, which is where the permission model is learnt: the stop dialog's CallAs
+            // choice and the console links need it. Once per watch; a refusal holds nothing up.
+            memory.described = true;
+            self.limiter.acquire().await;
+            match self
+                .api
+                .describe_stack_set(stack_set, self.call_as_for(stack_set))
+                .await
+            {
+                Ok(detail) => {
+                    if let Some(model) = detail.summary.permission_model {
+                        self.send(Msg::PermissionModel {
+                            stack_set: stack_set.to_string(),
+                            model,
+                        });
+                    }
+                }
+                Err(error) => tracing::debug!(stack_set, %error, "permission model not readable"),
+            }
+        }
         if !operation.status.is_active() {
             // Nothing moves any more: one read that started after the end is the exact truth.
             // The read in flight is stopped first, so no page of it lands among the new one's.

@@ -563,5 +563,8 @@ async fn adversary_operation_scope_opened_directly_learns_the_permission_model()
             .iter()
             .any(|m| matches!(m, Msg::PermissionModel { stack_set, .. } if stack_set == "org"));
     }
-    assert!(learned, "no Msg::PermissionModel in 50 s of watching the operation opened directly");
+    assert!(
+        learned,
+        "no Msg::PermissionModel in 50 s of watching the operation opened directly"
+    );
 }
