@@ -488,10 +488,12 @@ async fn steady_state_polling_costs_a_fraction_of_re_paging_and_ends_exact() {
         "saw {} incremental polls",
         incremental_costs.len()
     );
-    let worst = incremental_costs.iter().copied().max().unwrap_or(0);
+    // Each interval carries a slice of the paced full re-read beside the RUNNING, FAILED and
+    // CANCELLED reads, so one interval can cost more than another: the budget is the mean.
+    let mean = incremental_costs.iter().sum::<u64>() as f64 / incremental_costs.len() as f64;
     assert!(
-        worst * 5 <= baseline,
-        "incremental polls cost {incremental_costs:?} requests; re-paging costs {baseline}"
+        mean * 5.0 <= baseline as f64,
+        "incremental polls cost {incremental_costs:?} requests (mean {mean:.1}); re-paging costs {baseline}"
     );
     assert!(state.operation.exact);
     assert_grid_matches_emulator(&state, &sim, SET, OP);
