@@ -36,36 +36,46 @@ impl RunningRead {
 
     /// The stretches of the list's order a paged read could have skipped: between the last
     /// cell of one page and the first of the next, results that left RUNNING earlier in the
-    /// chain can shift a page's window (when the token is an offset). A cell that lies in no
-    /// gap and is absent was really not RUNNING when its page was read. `None` when the pages
-    /// do not follow the known order, so nothing can be concluded from an absence.
-    pub fn gaps(&self, positions: Option<&HashMap<Key, u32>>) -> Option<Vec<(u32, u32)>> {
-        let pages: Vec<&Vec<OperationResult>> = self.pages.iter().filter(|p| !p.is_empty()).collect();
-        if pages.len() <= 1 {
+    /// chain can shift a page's window (when the token is an offset); after the last cell seen,
+    /// when an empty page followed it; before the first, when an empty page came first. A cell
+    /// that lies in no gap and is absent was really not RUNNING when its page was read. `None`
+    /// when the pages do not follow the known order, so nothing can be concluded from an absence.
+    pub fn gaps(&self, positions: Option<&HashMap<Key, u32>>) -> Option<Vec<(i64, i64)>> {
+        if self.pages.len() <= 1 {
             // One page is one answer: a snapshot of the whole class at one moment.
             return Some(Vec::new());
         }
         let positions = positions?;
-        let mut spans = Vec::with_capacity(pages.len());
-        for page in pages {
-            let mut last: Option<u32> = None;
+        let mut spans: Vec<(i64, i64)> = Vec::with_capacity(self.pages.len());
+        for page in self.pages.iter().filter(|p| !p.is_empty()) {
+            let mut last: Option<i64> = None;
             for result in page {
-                let at = *positions.get(&key_of(result))?;
+                let at = i64::from(*positions.get(&key_of(result))?);
                 if last.is_some_and(|l| l >= at) {
                     return None;
                 }
                 last = Some(at);
             }
-            let first = *positions.get(&key_of(&page[0]))?;
+            let first = i64::from(*positions.get(&key_of(&page[0]))?);
             spans.push((first, last?));
         }
-        let mut gaps = Vec::with_capacity(spans.len() - 1);
+        let (Some(first), Some(last)) = (spans.first().copied(), spans.last().copied()) else {
+            // Several pages and all empty: no order to judge them by.
+            return None;
+        };
+        let mut gaps = Vec::with_capacity(spans.len() + 1);
+        if self.pages.first().is_some_and(|p| p.is_empty()) {
+            gaps.push((i64::MIN, first.0));
+        }
         for pair in spans.windows(2) {
             let ((_, end), (start, _)) = (pair[0], pair[1]);
             if end >= start {
                 return None;
             }
             gaps.push((end, start));
+        }
+        if self.pages.last().is_some_and(|p| p.is_empty()) {
+            gaps.push((last.1, i64::MAX));
         }
         Some(gaps)
     }
@@ -99,7 +109,7 @@ pub(super) fn infer(
         }
         let proven = match &gaps {
             Some(gaps) => {
-                let at = positions.and_then(|p| p.get(&key)).copied();
+                let at = positions.and_then(|p| p.get(&key)).map(|at| i64::from(*at));
                 match at {
                     Some(at) => !gaps.iter().any(|(lo, hi)| *lo < at && at < *hi),
                     None => gaps.is_empty(),
@@ -182,6 +192,26 @@ mod tests {
             out.running[&key_of(&cell(30, ResultStatus::Running))].status,
             ResultStatus::Running
         );
+    }
+
+    #[test]
+    fn an_empty_last_page_after_a_full_one_leaves_everything_after_it_open() {
+        // Page 1 held cells up to 20; page 2, asked at offset 100, came back empty: cells that
+        // left RUNNING before 20 may have shifted later ones below that offset, unseen.
+        let read = running_pages(&[&[5, 20], &[]]);
+        let out = infer(before(&[10, 30, 90]), &read, Some(&positions(100)), &HashSet::new());
+        let done: HashSet<String> = out.succeeded.iter().map(|r| r.account.clone()).collect();
+        assert_eq!(done, HashSet::from([format!("{:012}", 10)]));
+        assert_eq!(out.running.len(), 4, "5 and 20 seen, 30 and 90 kept");
+        // Several pages, all empty: nothing to judge by.
+        assert!(infer(
+            before(&[10]),
+            &running_pages(&[&[], &[]]),
+            Some(&positions(100)),
+            &HashSet::new()
+        )
+        .succeeded
+        .is_empty());
     }
 
     #[test]
