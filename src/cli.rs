@@ -118,6 +118,10 @@ pub struct WaitArgs {
     /// FAILED, then wait for it to be STOPPED (exit 3). Refused under --read-only.
     #[arg(long, value_name = "N", value_parser = clap::value_parser!(u64).range(1..=1_000_000))]
     pub stop_if_failures: Option<u64>,
+    /// With --stop-if-failures: the stop is agreed to now. Without a terminal to ask on it is
+    /// required; on a terminal, sstop asks y/N before it starts waiting.
+    #[arg(long, requires = "stop_if_failures")]
+    pub yes: bool,
 }
 
 #[derive(Debug, Clone, Args)]

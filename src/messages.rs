@@ -153,6 +153,9 @@ pub fn not_found(error: &ApiError, stack_set: &str, operation_id: &str, call_as:
 /// `sstop stop` without --yes and no terminal to ask on.
 pub const STOP_NEEDS_YES: &str = "refusing to stop without confirmation: no terminal to ask on; pass --yes";
 
+/// `wait --stop-if-failures` with neither `--yes` nor a terminal to ask on.
+pub const WAIT_STOP_NEEDS_YES: &str = "refusing --stop-if-failures without confirmation: no terminal to ask on; pass --yes with it to agree to the stop now, or drop --stop-if-failures";
+
 /// Lines joined into one, so a wrapped error can never turn into a dump.
 pub fn fold(text: &str) -> String {
     text.lines()

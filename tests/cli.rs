@@ -1140,7 +1140,11 @@ fn wait_stop_if_failures_stops_the_runaway_at_n_failures_audits_it_and_exits_3()
     };
     let threshold = failed_now(&sim) + 3;
     let n = threshold.to_string();
-    let mut waiter = Waiter::start(home.path(), &sim, &["--stop-if-failures", &n, RUNAWAY_SET, RUNAWAY_OP]);
+    let mut waiter = Waiter::start(
+        home.path(),
+        &sim,
+        &["--stop-if-failures", &n, "--yes", RUNAWAY_SET, RUNAWAY_OP],
+    );
     assert_eq!(waiter.first_event()["status"], "RUNNING");
     let stops = |sim: &Sim| {
         sim.handle
@@ -1391,4 +1395,25 @@ fn instances_print_every_page_filtered_by_status_and_detailed_status() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("not found"));
     assert!(out.stdout.is_empty(), "no header before the error");
+}
+
+#[test]
+fn wait_stop_if_failures_without_a_terminal_needs_yes_and_reads_nothing() {
+    let home = home();
+    let sim = Sim::start();
+    let err = one_line_error(
+        sstop_at(home.path(), &sim)
+            .args(["wait", RUNAWAY_SET, RUNAWAY_OP, "--stop-if-failures", "3"])
+            .write_stdin(""),
+        2,
+    );
+    assert!(err.contains("--yes") && err.contains("--stop-if-failures"), "{err}");
+    assert_eq!(sim.handle.total_requests(), 0, "nothing was read or sent");
+    // --yes alone means nothing without a stop to agree to: clap says so.
+    let out = sstop_at(home.path(), &sim)
+        .args(["wait", RUNAWAY_SET, RUNAWAY_OP, "--yes"])
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--stop-if-failures"));
 }

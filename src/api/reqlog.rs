@@ -5,7 +5,8 @@
 //! only the Action, StackSetName and CallAs fields of a request are read.
 
 use std::collections::VecDeque;
-use std::sync::{Mutex, OnceLock};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, Mutex, OnceLock};
 use std::time::{Duration, Instant};
 
 use aws_smithy_runtime_api::box_error::BoxError;
@@ -16,6 +17,37 @@ use aws_smithy_runtime_api::client::interceptors::Intercept;
 use aws_smithy_runtime_api::client::runtime_components::RuntimeComponents;
 use aws_smithy_types::config_bag::{ConfigBag, Storable, StoreReplace};
 use time::OffsetDateTime;
+
+/// Attempts that got an answer, and those answered with throttling: what the polling's
+/// adaptive rate follows (`poll::RateLimiter::adaptive`).
+#[derive(Debug, Default)]
+pub struct AttemptCounts {
+    answered: AtomicU64,
+    throttled: AtomicU64,
+}
+
+impl AttemptCounts {
+    pub fn note(&self, throttled: bool) {
+        self.answered.fetch_add(1, Ordering::Relaxed);
+        if throttled {
+            self.throttled.fetch_add(1, Ordering::Relaxed);
+        }
+    }
+
+    /// (answered, throttled) so far.
+    pub fn read(&self) -> (u64, u64) {
+        (
+            self.answered.load(Ordering::Relaxed),
+            self.throttled.load(Ordering::Relaxed),
+        )
+    }
+}
+
+/// The counts of every SDK client of this process (each one carries the recorder).
+pub fn attempts() -> Arc<AttemptCounts> {
+    static COUNTS: OnceLock<Arc<AttemptCounts>> = OnceLock::new();
+    Arc::clone(COUNTS.get_or_init(Default::default))
+}
 
 /// Calls kept; the oldest go first.
 pub const CAPACITY: usize = 400;
@@ -157,8 +189,12 @@ impl Intercept for Recorder {
         if let Some(mut call) = cfg.load::<Call>().cloned() {
             call.attempts += 1;
             let body = body_of(context.response().and_then(|r| r.body().bytes()));
-            if is_throttle(error_code(body).as_deref()) {
+            let throttled = is_throttle(error_code(body).as_deref());
+            if throttled {
                 call.throttles += 1;
+            }
+            if context.response().is_some() {
+                attempts().note(throttled);
             }
             cfg.interceptor_state().store_put(call);
         }

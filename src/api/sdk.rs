@@ -97,10 +97,11 @@ impl SdkApi {
             check_profile(profile).await?;
         }
         let mut loader = aws_config::defaults(BehaviorVersion::latest())
-            // Adaptive: a client-side token bucket that slows down when CloudFormation throttles
-            // and speeds up again as calls succeed, so polling goes as fast as the account's
-            // limit allows instead of under a fixed ceiling.
-            .retry_config(RetryConfig::adaptive().with_max_attempts(options.max_attempts.max(1)))
+            // Standard retries. The pace follows throttling in the poller's own limiter, fed by
+            // the request log's attempt counts: the SDK's adaptive mode slowed every call of
+            // this client (the stop's and `sstop results`' too) to a crawl under throttling it
+            // did not cause.
+            .retry_config(RetryConfig::standard().with_max_attempts(options.max_attempts.max(1)))
             .timeout_config(
                 TimeoutConfig::builder()
                     .connect_timeout(Duration::from_secs(5))
@@ -735,10 +736,6 @@ impl StackSetApi for SdkApi {
             .stack_set_name(stack_set)
             .operation_id(operation_id)
             .call_as(sdk_call_as(call_as))
-            .customize()
-            // The stop takes no token from the polling's adaptive bucket: it never waits
-            // behind polling, even while CloudFormation throttles it.
-            .config_override(aws_sdk_cloudformation::config::Builder::default().retry_config(RetryConfig::standard()))
             .send()
             .await
             .map_err(api_error)?;

@@ -23,6 +23,19 @@ use super::{
     call_as, call_failed, connect, connect_options, interruptible, is_not_found, read_only_source, usage_error,
 };
 
+/// y/N on the terminal, for `--stop-if-failures`.
+fn stop_agreed(args: &WaitArgs, call_as: sstop::model::CallAs) -> bool {
+    eprint!(
+        "Stop operation {} of stack set {} as {} once {} of its results have FAILED? [y/N] ",
+        args.operation_id.as_deref().unwrap_or("(the newest)"),
+        args.stack_set,
+        call_as.as_str(),
+        args.stop_if_failures.unwrap_or_default()
+    );
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+}
+
 pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
     let call_as = call_as(cli, config);
     let options = connect_options(cli, config);
@@ -42,6 +55,17 @@ pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
             };
             audit::stop(&attempt, Err(&refusal));
             return usage_error(&refusal.message);
+        }
+        // A stop sent later, unattended, is agreed to now: by --yes, or y on the terminal.
+        // Asked before anything is read, and outside `interruptible`, like `sstop stop`.
+        if !args.yes {
+            if !std::io::stdin().is_terminal() {
+                return usage_error(messages::WAIT_STOP_NEEDS_YES);
+            }
+            if !stop_agreed(args, call_as) {
+                eprintln!("Not waiting: the stop was not agreed to.");
+                return ExitCode::FAILURE;
+            }
         }
     }
     interruptible(async {
