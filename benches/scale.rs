@@ -87,12 +87,14 @@ async fn watch(
     let mut state = State::new(Settings::default(), time::OffsetDateTime::now_utc());
     state.generation = 1;
     state.screens.push(Screen::Operation {
+        region: "us-east-1".into(),
         stack_set: set.into(),
         operation_id: op.into(),
     });
     let started = Instant::now();
     poller.send(Command::Watch {
         scope: Scope::Operation {
+            region: "us-east-1".into(),
             stack_set: set.into(),
             operation_id: op.into(),
         },

@@ -182,10 +182,12 @@ async fn watch_until_final(
     );
     state.generation = 1;
     state.screens.push(app::Screen::Operation {
+        region: "us-east-1".into(),
         stack_set: set.into(),
         operation_id: op.into(),
     });
     let scope = Scope::Operation {
+        region: "us-east-1".into(),
         stack_set: set.into(),
         operation_id: op.into(),
     };
@@ -350,7 +352,7 @@ impl Dashboard {
         let target = lines.iter().position(|l| l.contains(what)).expect("line present");
         let first = lines
             .iter()
-            .position(|l| l.contains("NAME") || l.contains("OPERATION ID"))
+            .position(|l| l.contains("NAME") || l.contains("OPERATION ID") || l.contains("STACK SET"))
             .expect("table header")
             + 1;
         self.press(KeyCode::Char('g'));
@@ -358,6 +360,13 @@ impl Dashboard {
             self.press(KeyCode::Char('j'));
         }
         self.press(KeyCode::Enter);
+    }
+
+    /// From the pulse (the home screen) to the stack set list.
+    async fn stack_set_list(&mut self) {
+        self.wait_for("Pulse").await;
+        self.press(KeyCode::Char('o'));
+        self.wait_for(" NAME ").await;
     }
 
     async fn quit(self) {
@@ -384,6 +393,7 @@ async fn wait_status(sim: &SimHandle, set: &str, op: &str, wanted: OperationStat
 async fn stopping_the_runaway_operation_by_keypress() {
     let sim = emulator("runaway", 20.0).await;
     let mut ui = Dashboard::start(client(&sim).await, Settings::default());
+    ui.stack_set_list().await;
     ui.open_line(RUNAWAY_SET).await;
     ui.open_line(RUNAWAY_OP).await;
     ui.wait_for("RUNNING").await;
@@ -429,6 +439,7 @@ async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
         ..Default::default()
     };
     let mut ui = Dashboard::start(client(&sim).await, settings);
+    ui.stack_set_list().await;
     ui.open_line(ROLLOUT_SET).await;
     ui.open_line(ROLLOUT_OP).await;
     ui.wait_for("of 900 results").await;

@@ -98,6 +98,7 @@ fn settings() -> Settings {
         target: Target {
             profile: Some("org-admin".into()),
             region: Some("us-east-1".into()),
+            regions: Vec::new(),
             endpoint: None,
         },
         ..Settings::default()
@@ -145,6 +146,11 @@ impl Harness {
 
     fn send(&mut self, msg: Msg) -> Vec<Command> {
         update(&mut self.state, msg)
+    }
+
+    /// The home Region, where a single client's stack sets live.
+    fn region(&self) -> String {
+        self.state.settings.target.region.clone().unwrap_or_default()
     }
 
     /// The generation the state watches: poller results must carry it to count.
@@ -213,6 +219,7 @@ impl Harness {
         let first: Vec<StackSetSummary> = listed.iter().filter(|s| s.name != "brand-new").cloned().collect();
         self.send(Msg::StackSets {
             generation,
+            region: self.region(),
             result: Ok(first),
             at: ago(605),
         });
@@ -223,6 +230,7 @@ impl Harness {
         }
         self.send(Msg::StackSets {
             generation,
+            region: self.region(),
             result: Ok(listed),
             at: ago(3),
         });
@@ -231,12 +239,11 @@ impl Harness {
 
     fn check(&mut self, stack_set: &str, latest: Option<Operation>, checked: i64) {
         let generation = self.generation();
-        let active = latest.as_ref().is_some_and(|op| op.status.is_active());
         self.send(Msg::StackSetChecked {
             generation,
+            region: self.region(),
             stack_set: stack_set.into(),
-            latest,
-            active,
+            operations: latest.into_iter().collect(),
             at: ago(checked),
         });
     }
@@ -245,11 +252,13 @@ impl Harness {
     fn load_operations(&mut self, model: PermissionModel) {
         let generation = self.generation();
         self.send(Msg::PermissionModel {
+            region: self.region(),
             stack_set: STACK_SET.into(),
             model,
         });
         self.send(Msg::Operations {
             generation,
+            region: self.region(),
             stack_set: STACK_SET.into(),
             result: Ok(demo_operations()),
             at: ago(2),
@@ -576,6 +585,10 @@ fn stack_sets_harness(settings: Settings, demo_model: PermissionModel) -> Harnes
     let mut harness = Harness::new(settings);
     harness.load_stack_sets(demo_model);
     harness.drawn();
+    // The stack set list, one key from the pulse.
+    harness.key('o');
+    assert_eq!(harness.state.screen(), &Screen::StackSets);
+    harness.drawn();
     harness
 }
 
@@ -599,6 +612,7 @@ fn operations_harness(settings: Settings, demo_model: PermissionModel) -> Harnes
     assert_eq!(
         harness.state.screen(),
         &Screen::Operations {
+            region: harness.region(),
             stack_set: STACK_SET.into()
         }
     );
@@ -623,6 +637,7 @@ fn operation_harness(settings: Settings, demo_model: PermissionModel, regions: &
     assert_eq!(
         harness.state.screen(),
         &Screen::Operation {
+            region: harness.region(),
             stack_set: STACK_SET.into(),
             operation_id: OPERATION_ID.into()
         }
@@ -854,6 +869,7 @@ fn stop_dialog_with_endpoint_target() {
         target: Target {
             profile: None,
             region: Some("eu-west-1".into()),
+            regions: Vec::new(),
             endpoint: Some("http://127.0.0.1:4566".into()),
         },
         ..settings()
@@ -1161,6 +1177,7 @@ fn insight_harness(op: Operation, results: &[OperationResult], right: usize) -> 
     operations[0] = op.clone();
     harness.send(Msg::Operations {
         generation,
+        region: harness.region(),
         stack_set: STACK_SET.into(),
         result: Ok(operations),
         at: ago(2),

@@ -62,6 +62,7 @@ fn start(api: Arc<FakeApi>, config: PollConfig) -> (PollerHandle, UnboundedRecei
 fn watch_operation(handle: &PollerHandle, generation: u64) {
     handle.send(Command::Watch {
         scope: Scope::Operation {
+            region: "us-east-1".into(),
             stack_set: "org".into(),
             operation_id: "op-1".into(),
         },
@@ -236,6 +237,7 @@ async fn the_stop_lane_does_not_wait_behind_slow_paging() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let pressed = tokio::time::Instant::now();
     handle.send(Command::Stop(StopRequest {
+        region: "us-east-1".into(),
         stack_set: "org".into(),
         operation_id: "op-1".into(),
         call_as: CallAs::SelfAccount,
@@ -340,6 +342,7 @@ async fn delegated_admin_lists_under_both_and_keeps_each_stack_sets_call_as() {
     assert_eq!(listings, vec![CallAs::SelfAccount, CallAs::DelegatedAdmin]);
     handle.send(Command::Watch {
         scope: Scope::Operations {
+            region: "us-east-1".into(),
             stack_set: "mine".into(),
         },
         generation: 2,
@@ -384,6 +387,7 @@ async fn first_rows_arrive_after_one_round_trip() {
 
 fn stop_request() -> StopRequest {
     StopRequest {
+        region: "us-east-1".into(),
         stack_set: "org".into(),
         operation_id: "op-1".into(),
         call_as: CallAs::SelfAccount,
