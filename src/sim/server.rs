@@ -212,8 +212,9 @@ impl Shared {
     /// that panics becomes an InternalFailure, not a dead server.
     pub fn execute(&self, req: &Request, region: Option<&str>, request_id: &str) -> (u16, String) {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            let now = self.clock.now();
             let mut estates = lock(&self.estates);
+            // Read the clock under the lock, so no request sees time run backward.
+            let now = self.clock.now();
             // Another Region's NextToken names another list: scope the check by Region. The
             // home Region keeps the plain tokens, so they read exactly as before.
             let tokens = match estates.key(region) {
