@@ -746,4 +746,6 @@ impl State {
 #[cfg(test)]
 mod attention_tests;
 #[cfg(test)]
+mod pulse_tests;
+#[cfg(test)]
 mod tests;

@@ -844,19 +844,20 @@ mod guard {
             proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
         );
         let sent = std::cell::Cell::new(0usize);
-        let strategy = (
-            proptest::collection::vec(event(), 1..60),
-            proptest::bool::ANY,
-            proptest::bool::ANY,
-        );
+        // Where the keys start: the grid, the operations list, or the pulse (the home screen).
+        let strategy = (proptest::collection::vec(event(), 1..60), 0u8..3, proptest::bool::ANY);
         runner
-            .run(&strategy.boxed(), |(events, from_list, type_name)| {
+            .run(&strategy.boxed(), |(events, start, type_name)| {
                 let settings = Settings {
                     confirm: if type_name { ConfirmMode::TypeName } else { ConfirmMode::YesNo },
                     ..Default::default()
                 };
-                let mut state = on_operation(settings, OperationStatus::Running);
-                if from_list {
+                let mut state = if start == 2 {
+                    super::pulse_tests::on_pulse(settings)
+                } else {
+                    on_operation(settings, OperationStatus::Running)
+                };
+                if start == 1 {
                     apply(&mut state, [key(KeyCode::Esc)]);
                     let generation = state.generation;
                     apply(

@@ -71,10 +71,19 @@ pub async fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> ExitCode {
     dashboard(cli, config, options, &regions, call_as, Some(DEMO_PROFILE.to_string())).await
 }
 
-/// The admin Regions the demo's scenario has stack sets in (the home Region alone for a
-/// scenario that keeps them in one).
-fn demo_regions(_sim: &sstop::sim::SimHandle) -> Vec<String> {
-    vec!["us-east-1".to_string()]
+/// The admin Regions the demo's scenario has stack sets in; us-east-1 alone for a scenario that
+/// keeps them in one (the emulator then answers every Region from that one estate). The
+/// emulator does not say which is its home Region: us-east-1 goes first when it is one of them.
+fn demo_regions(sim: &sstop::sim::SimHandle) -> Vec<String> {
+    let (mut regions, regional) = sim.regions();
+    if !regional || regions.is_empty() {
+        return vec!["us-east-1".to_string()];
+    }
+    if let Some(at) = regions.iter().position(|r| r == "us-east-1") {
+        let home = regions.remove(at);
+        regions.insert(0, home);
+    }
+    regions
 }
 
 async fn dashboard(

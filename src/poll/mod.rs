@@ -680,14 +680,23 @@ impl<A: StackSetApi> Poller<A> {
             .filter(|key| memory.active.contains(*key))
             .cloned()
             .collect();
-        let mut idle: Vec<&(String, String)> = memory
+        // Stalest first; among equally stale (never checked, at the start) the Regions take
+        // turns, so a Region of a few stack sets is not left waiting behind one of a thousand.
+        let mut place: HashMap<&str, usize> = HashMap::new();
+        let mut idle: Vec<(Option<Instant>, usize, &(String, String))> = memory
             .stack_sets
             .iter()
             .filter(|key| !memory.active.contains(*key))
+            .map(|key| {
+                let turn = place.entry(key.0.as_str()).or_default();
+                *turn += 1;
+                (memory.checked.get(key).copied(), *turn, key)
+            })
             .collect();
-        idle.sort_by_key(|key| memory.checked.get(*key).copied());
+        idle.sort_by_key(|(checked, turn, _)| (*checked, *turn));
+        let idle = idle.into_iter().map(|(_, _, key)| key);
         let room = self.config.checks_per_round.saturating_sub(due.len());
-        due.extend(idle.into_iter().take(room).cloned());
+        due.extend(idle.take(room).cloned());
         due
     }
 

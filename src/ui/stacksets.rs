@@ -135,14 +135,20 @@ impl Columns {
             (true, true) => REGION_FULL,
             (true, false) => REGION_SHORT,
         };
+        // With a REGION column under 100 columns, the stack set's own STATUS (nearly always
+        // ACTIVE) gives NAME its room.
+        let show_status = wide && (region == 0 || width >= 100);
         let mut fixed = MARKER + region + usize::from(region > 0) + MODEL + ACTION + OP_STATUS + AGE + 4 + 1;
         if wide {
-            fixed += STATUS + CHECKED + 2;
+            fixed += CHECKED + 1;
+        }
+        if show_status {
+            fixed += STATUS + 1;
         }
         Columns {
             region,
             name: width.saturating_sub(fixed).max(8),
-            show_status: wide,
+            show_status,
             show_checked: wide,
         }
     }
