@@ -190,16 +190,16 @@ fn note(row: &PulseRow, state: &State, theme: &Theme) -> String {
             Some(ahead) => {
                 let since = ahead
                     .created
-                    .map(|at| format!(", started {} ago", format::age(at, state.now)))
+                    .map(|at| format!(" for {}", format::age(at, state.now)))
                     .unwrap_or_default();
                 format!(
-                    "{place}: QUEUED behind {} {} ({}{since})",
+                    "QUEUED behind {} {} ({}{since}) · {place}",
                     ahead.action,
                     short(&ahead.id),
                     ahead.status
                 )
             }
-            None => format!("{place}: QUEUED; the operation ahead of it is not among the last ones read"),
+            None => format!("QUEUED; the operation ahead of it is not among the last ones read · {place}"),
         };
     }
     if let Some(reason) = op.status_reason.as_deref().filter(|r| !r.is_empty()) {
