@@ -1416,11 +1416,14 @@ fn pulse_harness() -> Harness {
             CallAs::DelegatedAdmin,
         ),
     ];
-    let apac = vec![summary_as(
-        "apac-guardduty",
-        PermissionModel::ServiceManaged,
-        CallAs::DelegatedAdmin,
-    )];
+    let apac = vec![
+        summary_as(
+            "apac-guardduty",
+            PermissionModel::ServiceManaged,
+            CallAs::DelegatedAdmin,
+        ),
+        summary_as("apac-config", PermissionModel::ServiceManaged, CallAs::DelegatedAdmin),
+    ];
     for (region, sets) in [
         (PULSE_REGIONS[0], east),
         (PULSE_REGIONS[1], west),
@@ -1503,6 +1506,19 @@ fn pulse_harness() -> Harness {
                 Create,
                 Running,
                 371,
+                None,
+            )],
+            6,
+        ),
+        // Queued with nothing ahead of it on its own stack set.
+        (
+            PULSE_REGIONS[2],
+            "apac-config",
+            vec![operation(
+                "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+                Update,
+                Queued,
+                75,
                 None,
             )],
             6,

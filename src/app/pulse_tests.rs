@@ -252,6 +252,19 @@ fn a_queued_operation_names_the_one_ahead_of_it_on_its_own_stack_set() {
     assert_eq!(ahead("w-queued-2").as_deref(), Some("w-queued-1"));
     assert_eq!(ahead("w-queued-1").as_deref(), Some("w-failing"));
     assert_eq!(ahead("e-run"), None, "only QUEUED rows say why");
+    // Alone in its queue: nothing on its own stack set is ahead of it (the view then names
+    // the other reasons an operation waits).
+    let mut state = estate();
+    apply(
+        &mut state,
+        [checked(
+            EAST,
+            "quiet",
+            vec![op("q-alone", OperationStatus::Queued, 30, None, 0)],
+        )],
+    );
+    let row = state.pulse.rows.iter().find(|r| r.operation.id == "q-alone").unwrap();
+    assert_eq!(row.ahead, None);
 }
 
 #[test]

@@ -199,7 +199,10 @@ fn note(row: &PulseRow, state: &State, theme: &Theme) -> String {
                     ahead.status
                 )
             }
-            None => format!("QUEUED; the operation ahead of it is not among the last ones read · {place}"),
+            None => format!(
+                "QUEUED with nothing ahead among this stack set's last operations: it may wait on another \
+                 stack set (auto-deployment DependsOn) or the Region's quota of stack instance operations at once · {place}"
+            ),
         };
     }
     if let Some(reason) = op.status_reason.as_deref().filter(|r| !r.is_empty()) {
@@ -215,7 +218,7 @@ fn note(row: &PulseRow, state: &State, theme: &Theme) -> String {
 }
 
 /// Why QUEUED, or the status reason, for the NOTE column.
-fn note_column(row: &PulseRow, theme: &Theme) -> String {
+fn note_column(row: &PulseRow) -> String {
     let op = &row.operation;
     if op.status == OperationStatus::Queued {
         return match &row.ahead {
@@ -225,7 +228,7 @@ fn note_column(row: &PulseRow, theme: &Theme) -> String {
                 ahead.id.chars().take(8).collect::<String>(),
                 ahead.status
             ),
-            None => format!("behind an operation not read{}", theme.dots()),
+            None => "nothing ahead on this stack set: another's turn or a quota?".to_string(),
         };
     }
     op.status_reason.clone().unwrap_or_default()
@@ -350,7 +353,7 @@ impl Columns {
         ];
         if let Some(note) = self.note {
             spans.push(Span::styled(
-                format!(" {}", fit(&note_column(row, theme), note, ellipsis)),
+                format!(" {}", fit(&note_column(row), note, ellipsis)),
                 theme.dim(),
             ));
         }
