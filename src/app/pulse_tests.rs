@@ -451,3 +451,26 @@ fn a_region_listing_replaces_only_its_own_rows() {
     let org = state.stack_sets.rows.iter().find(|r| r.summary.name == "org").unwrap();
     assert_eq!(org.recent.len(), 4, "the check survives the relisting");
 }
+
+#[test]
+fn y_and_capital_y_on_the_pulse_copy_the_operation_id_and_its_console_url_in_its_region() {
+    let mut state = estate();
+    apply(&mut state, [key(KeyCode::Char('y'))]);
+    apply(&mut state, [key_at(KeyCode::Char('Y'), 1000)]);
+    let copies: Vec<String> = state
+        .effects
+        .iter()
+        .filter_map(|e| match e {
+            Effect::Copy { text } => Some(text.clone()),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(copies.len(), 2, "{copies:?}");
+    assert_eq!(copies[0], "w-failing");
+    assert!(
+        copies[1].starts_with("https://eu-west-1.console.aws.amazon.com/")
+            && copies[1].contains("operationId=w-failing"),
+        "the stack set's own Region, not the home Region: {}",
+        copies[1]
+    );
+}
