@@ -1585,3 +1585,23 @@ fn pulse_drills_into_an_operation_naming_its_region() {
         "{screen}"
     );
 }
+
+#[test]
+fn stop_dialog_opened_from_the_pulse_names_the_stack_sets_region() {
+    let mut harness = pulse_harness();
+    let target = harness
+        .state
+        .pulse
+        .visible
+        .iter()
+        .position(|i| harness.state.pulse.rows[*i].stack_set == "apac-guardduty")
+        .expect("on the pulse");
+    for _ in 0..target {
+        harness.press(KeyCode::Down);
+    }
+    harness.pause_then(KeyCode::Char('s'));
+    assert_eq!(harness.dialog_phase(), Some(&StopPhase::Asking));
+    harness.drawn();
+    let screen = text(&draw(&harness.state, 80, 24));
+    assert_snapshot!("pulse_stop_dialog_80x24", screen);
+}
