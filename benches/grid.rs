@@ -42,10 +42,11 @@ fn state_with(accounts: usize) -> State {
     let mut state = State::new(Settings::default(), now);
     let operation_id = "ba57ca6c-2f4e-4d4b-9b1c-8f0e6a1d2c3e";
     state.screens.push(Screen::Operation {
+        region: "us-east-1".into(),
         stack_set: "bench".into(),
         operation_id: operation_id.into(),
     });
-    let mut data = OperationData::new("bench");
+    let mut data = OperationData::new("us-east-1", "bench");
     data.operation = Some(Operation {
         id: operation_id.into(),
         action: OperationAction::Update,

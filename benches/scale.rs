@@ -1,6 +1,8 @@
 //! Scale harness (`cargo bench --bench scale`): time to a complete grid, requests per poll,
 //! and resident memory with 100,000 results, each beside the naive way, printed as figures.
 //! Under `cargo test` (no `--bench` argument) it runs a short version so CI exercises it.
+//! `SCALE_ONLY=overview,pulse cargo bench --bench scale` runs the named parts only (grid,
+//! rate_limit, budget, overview, pulse, memory).
 
 use std::process::{Child, Command as Process, Stdio};
 use std::sync::Arc;
@@ -87,12 +89,14 @@ async fn watch(
     let mut state = State::new(Settings::default(), time::OffsetDateTime::now_utc());
     state.generation = 1;
     state.screens.push(Screen::Operation {
+        region: "us-east-1".into(),
         stack_set: set.into(),
         operation_id: op.into(),
     });
     let started = Instant::now();
     poller.send(Command::Watch {
         scope: Scope::Operation {
+            region: "us-east-1".into(),
             stack_set: set.into(),
             operation_id: op.into(),
         },
@@ -410,6 +414,86 @@ async fn overview_at_scale(short: bool) {
     }
 }
 
+/// Goal: the pulse (the home screen) across Regions keeps to the overview's budget. The
+/// built-in `fleet` scenario watched as a delegated administrator in its three admin Regions
+/// (1,006 stack sets, 1,000 of them in us-east-1; six operations running, one queued),
+/// intervals scaled ten times down as above. Prints the steady minute's requests by action,
+/// and how long the rotation takes to have checked every stack set once.
+async fn pulse_on_the_fleet(short: bool) {
+    let sim = sstop::sim::start(SimOptions {
+        scenario: Some("fleet".into()),
+        speed: 1.0,
+        ..Default::default()
+    })
+    .await
+    .expect("emulator");
+    let home = client(sim.endpoint_url()).await;
+    let mut apis = Vec::new();
+    for region in ["us-east-1", "eu-west-1", "ap-southeast-2"] {
+        apis.push((region.to_string(), Arc::new(home.for_region(region).expect("Region"))));
+    }
+    let config = PollConfig {
+        call_as: CallAs::DelegatedAdmin,
+        active_interval: Duration::from_millis(500),
+        idle_interval: Duration::from_secs(3),
+        ..Default::default()
+    };
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let (poller, task) = sstop::poll::spawn(
+        sstop::poll::RegionApis::new(apis),
+        config,
+        Arc::new(RateLimiter::unlimited()),
+        tx,
+    );
+    poller.send(Command::Watch {
+        scope: Scope::StackSets,
+        generation: 1,
+    });
+    let started = Instant::now();
+    let checked = Arc::new(std::sync::Mutex::new(std::collections::HashSet::new()));
+    let all_checked = Arc::new(std::sync::Mutex::new(None::<Duration>));
+    let (seen, done) = (Arc::clone(&checked), Arc::clone(&all_checked));
+    let drain = tokio::spawn(async move {
+        while let Some(msg) = rx.recv().await {
+            if let Msg::StackSetChecked { region, stack_set, .. } = msg {
+                let mut seen = seen.lock().unwrap();
+                seen.insert((region, stack_set));
+                if seen.len() == 1006 {
+                    done.lock().unwrap().get_or_insert(started.elapsed());
+                }
+            }
+        }
+    });
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let before = sim.request_counts();
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    let after = sim.request_counts();
+    let by_action: Vec<String> = after
+        .iter()
+        .map(|(action, n)| (action, n - before.get(action).copied().unwrap_or(0)))
+        .filter(|(_, n)| *n > 0)
+        .map(|(action, n)| format!("{action} {n}"))
+        .collect();
+    let total: u64 = after.values().sum::<u64>() - before.values().sum::<u64>();
+    println!("pulse on the fleet scenario (3 Regions, 1,006 stack sets, as DELEGATED_ADMIN), one (scaled) minute:");
+    println!("  {total} requests ({})", by_action.join(", "));
+    if !short {
+        // Every stack set checked once: at 10 a round, about 101 rounds of the active interval.
+        let deadline = Instant::now() + Duration::from_secs(120);
+        while all_checked.lock().unwrap().is_none() && Instant::now() < deadline {
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        let once = *all_checked.lock().unwrap();
+        println!(
+            "  every stack set checked once after {} (scaled; x10 for real time)",
+            once.map_or("more than 120 s".to_string(), |d| format!("{:.1} s", d.as_secs_f64()))
+        );
+    }
+    task.abort();
+    drain.abort();
+    sim.shutdown();
+}
+
 fn rss_kib(pid: u32) -> (u64, u64) {
     let status = std::fs::read_to_string(format!("/proc/{pid}/status")).unwrap_or_default();
     let field = |name: &str| {
@@ -502,12 +586,28 @@ fn main() {
         .enable_all()
         .build()
         .expect("runtime");
+    let only = std::env::var("SCALE_ONLY").ok();
+    let run = |part: &str| {
+        only.as_deref()
+            .is_none_or(|parts| parts.split(',').any(|p| p.trim() == part))
+    };
     runtime.block_on(async {
-        time_to_complete_grid(short).await;
-        under_a_rate_limit(short).await;
-        budget(short).await;
-        overview_at_scale(short).await;
-        if !short {
+        if run("grid") {
+            time_to_complete_grid(short).await;
+        }
+        if run("rate_limit") {
+            under_a_rate_limit(short).await;
+        }
+        if run("budget") {
+            budget(short).await;
+        }
+        if run("overview") {
+            overview_at_scale(short).await;
+        }
+        if run("pulse") {
+            pulse_on_the_fleet(short).await;
+        }
+        if !short && run("memory") {
             memory_with_100k().await;
         }
     });

@@ -36,6 +36,8 @@ pub struct Config {
     pub idle_interval: Option<u64>,
     pub profile: Option<String>,
     pub region: Option<String>,
+    /// Several admin Regions watched at once; exclusive with `region`.
+    pub regions: Option<Vec<String>>,
     pub endpoint_url: Option<String>,
     #[serde(default, deserialize_with = "call_as_setting")]
     pub call_as: Option<CallAs>,
@@ -144,6 +146,25 @@ impl Config {
             let range = range_of(key).unwrap_or_default();
             invalid(format!("{line}{key} = {value} is out of range: use {range}"))
         };
+        if self.region.is_some() && self.regions.is_some() {
+            let line = key_line(text, "regions").map_or_else(String::new, |n| format!("line {n}: "));
+            return Err(invalid(format!(
+                "{line}both region and regions are set: keep one (regions = [\"us-east-1\", \"eu-west-1\"] watches several)"
+            )));
+        }
+        if let Some(regions) = &self.regions {
+            let line = key_line(text, "regions").map_or_else(String::new, |n| format!("line {n}: "));
+            if regions.is_empty() {
+                return Err(invalid(format!(
+                    "{line}regions = [] names no Region: list at least one, e.g. regions = [\"us-east-1\"]"
+                )));
+            }
+            if let Some(blank) = regions.iter().find(|r| r.trim().is_empty() || r.contains(',')) {
+                return Err(invalid(format!(
+                    "{line}regions holds {blank:?}: give one Region per string, e.g. regions = [\"us-east-1\", \"eu-west-1\"]"
+                )));
+            }
+        }
         for (key, value, range) in [
             ("poll_interval", self.poll_interval, POLL_INTERVAL),
             ("idle_interval", self.idle_interval, IDLE_INTERVAL),

@@ -136,6 +136,7 @@ mod tests {
         Target {
             profile: Some("ops".into()),
             region: Some("eu-west-1".into()),
+            regions: Vec::new(),
             endpoint: Some("http://127.0.0.1:4566".into()),
         }
     }

@@ -294,21 +294,26 @@ fn test_panic_deadline() -> Option<tokio::time::Instant> {
 
 /// Initial screens and the first watch for the poller.
 pub fn initial_state(settings: Settings, open: Option<(String, Option<String>)>) -> (State, Vec<Command>) {
+    // `--stack-set` names a stack set of the home Region (the first watched).
+    let region = settings.target.region.clone().unwrap_or_default();
     let mut state = State::new(settings, OffsetDateTime::now_utc());
     if let Some((stack_set, operation)) = open {
         // One saved filter for each screen under the current one.
         state.saved_filters.push(Default::default());
         state.screens.push(Screen::Operations {
+            region: region.clone(),
             stack_set: stack_set.clone(),
         });
+        state.operations.region = region.clone();
         state.operations.stack_set = stack_set.clone();
         if let Some(operation_id) = operation {
             state.saved_filters.push(Default::default());
             state.screens.push(Screen::Operation {
+                region: region.clone(),
                 stack_set: stack_set.clone(),
                 operation_id,
             });
-            state.operation = app::OperationData::new(&stack_set);
+            state.operation = app::OperationData::new(&region, &stack_set);
         }
     }
     state.generation = 1;
@@ -320,7 +325,7 @@ pub fn initial_state(settings: Settings, open: Option<(String, Option<String>)>)
     (state, vec![Command::Watch { scope, generation: 1 }])
 }
 
-pub async fn run<A: StackSetApi>(api: Arc<A>, options: DashboardOptions) -> anyhow::Result<()> {
+pub async fn run<A: StackSetApi>(api: impl Into<poll::RegionApis<A>>, options: DashboardOptions) -> anyhow::Result<()> {
     let (input_tx, input_rx) = mpsc::unbounded_channel();
     // Signals and the tty are set up before the terminal changes, so a failure here leaves it untouched.
     let mut hangup = if hangup_ignored() {
@@ -400,7 +405,7 @@ fn restore() {
 /// Escape sequences that are not drawing (copy, bell) go nowhere: see `drive_with`.
 pub async fn drive<A: StackSetApi, B: ratatui::backend::Backend>(
     terminal: &mut ratatui::Terminal<B>,
-    api: Arc<A>,
+    api: impl Into<poll::RegionApis<A>>,
     options: DashboardOptions,
     input_rx: mpsc::UnboundedReceiver<InputEvent>,
     observer: Option<Observer>,
@@ -414,7 +419,7 @@ where
 /// `drive`, with the escape sequences of copies and notifications written to `sink`.
 pub async fn drive_with<A: StackSetApi, B: ratatui::backend::Backend>(
     terminal: &mut ratatui::Terminal<B>,
-    api: Arc<A>,
+    api: impl Into<poll::RegionApis<A>>,
     options: DashboardOptions,
     mut input_rx: mpsc::UnboundedReceiver<InputEvent>,
     mut observer: Option<Observer>,

@@ -251,6 +251,64 @@ fn an_invalid_region_is_a_set_up_error_from_any_source() {
 }
 
 #[test]
+fn several_regions_name_the_bad_one_and_the_commands_that_take_one() {
+    let home = home();
+    let creds = |cmd: &mut Command| {
+        cmd.env("AWS_ACCESS_KEY_ID", "x").env("AWS_SECRET_ACCESS_KEY", "x");
+    };
+    // The dashboard checks every Region of the list before taking the terminal.
+    let mut cmd = sstop(home.path());
+    creds(&mut cmd);
+    let err = one_line_error(cmd.args(["--region", "us-east-1,eu_west_1"]), 2);
+    assert!(
+        err.contains(r#"invalid AWS Region "eu_west_1""#) && err.contains("e.g. us-east-1"),
+        "{err}"
+    );
+    // An empty name in the list says how to write one.
+    let err = one_line_error(sstop(home.path()).args(["--region", "us-east-1,,eu-west-1"]), 2);
+    assert!(
+        err.contains("empty Region name") && err.contains("--region us-east-1,eu-west-1"),
+        "{err}"
+    );
+    // results, stop and wait act in one Region: several are refused with the fix.
+    for args in [
+        &["results", "s", "o"][..],
+        &["stop", "s", "o", "--yes"][..],
+        &["wait", "s", "o"][..],
+    ] {
+        let err = one_line_error(
+            sstop(home.path()).args(args).args(["--region", "us-east-1,eu-west-1"]),
+            2,
+        );
+        assert!(
+            err.contains("one Region") && err.contains("--region us-east-1") && err.contains(args[0]),
+            "{args:?}: {err}"
+        );
+    }
+    // The config: regions and region together, or an empty list, name the line and the fix.
+    let config = write(
+        home.path(),
+        "both.toml",
+        "region = \"us-east-1\"\nregions = [\"us-east-1\", \"eu-west-1\"]\n",
+    );
+    let err = one_line_error(sstop(home.path()).arg("--config").arg(&config), 2);
+    assert!(
+        err.contains("line 2") && err.contains("both region and regions"),
+        "{err}"
+    );
+    let config = write(home.path(), "empty.toml", "regions = []\n");
+    let err = one_line_error(sstop(home.path()).arg("--config").arg(&config), 2);
+    assert!(err.contains("names no Region"), "{err}");
+    // A config's regions reach the subcommands' check too.
+    let config = write(home.path(), "two.toml", "regions = [\"us-east-1\", \"eu-west-1\"]\n");
+    let err = one_line_error(
+        sstop(home.path()).args(["results", "s", "o", "--config"]).arg(&config),
+        2,
+    );
+    assert!(err.contains("regions in the config"), "{err}");
+}
+
+#[test]
 fn a_malformed_endpoint_url() {
     let home = home();
     let err = one_line_error(

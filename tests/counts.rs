@@ -216,6 +216,7 @@ async fn every_read_and_every_screen_of_a_moving_rollout_is_true() {
     let (poller, _task) = sstop::poll::spawn(Arc::clone(&api), config, Arc::new(RateLimiter::unlimited()), tx);
     poller.send(Command::Watch {
         scope: Scope::Operation {
+            region: "us-east-1".into(),
             stack_set: SET.into(),
             operation_id: OP.into(),
         },
@@ -308,11 +309,13 @@ async fn etas(scenario: &str, set: &'static str, op: &'static str, call_as: Call
     let mut state = State::new(Settings::default(), start);
     state.generation = 1;
     state.screens.push(Screen::Operation {
+        region: "us-east-1".into(),
         stack_set: set.into(),
         operation_id: op.into(),
     });
     poller.send(Command::Watch {
         scope: Scope::Operation {
+            region: "us-east-1".into(),
             stack_set: set.into(),
             operation_id: op.into(),
         },

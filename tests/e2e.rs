@@ -9,9 +9,9 @@ use ratatui::backend::TestBackend;
 use ratatui::Terminal;
 use sstop::api::sdk::{ConnectOptions, SdkApi};
 use sstop::api::{ErrorKind, StackSetApi};
-use sstop::app::{self, Msg, ReadKind, Scope, Settings, State};
+use sstop::app::{self, Msg, ReadKind, Scope, Settings, State, Target};
 use sstop::model::{CallAs, OperationStatus, ResultStatus};
-use sstop::poll::{PollConfig, RateLimiter};
+use sstop::poll::{PollConfig, RateLimiter, RegionApis};
 use sstop::sim::{SimHandle, SimOptions};
 use sstop::tui::{self, DashboardOptions, Exit, InputEvent};
 use tokio::sync::{mpsc, watch};
@@ -182,10 +182,12 @@ async fn watch_until_final(
     );
     state.generation = 1;
     state.screens.push(app::Screen::Operation {
+        region: "us-east-1".into(),
         stack_set: set.into(),
         operation_id: op.into(),
     });
     let scope = Scope::Operation {
+        region: "us-east-1".into(),
         stack_set: set.into(),
         operation_id: op.into(),
     };
@@ -274,6 +276,11 @@ struct Dashboard {
 
 impl Dashboard {
     fn start(api: SdkApi, settings: Settings) -> Dashboard {
+        Dashboard::start_regions(RegionApis::from(Arc::new(api)), settings)
+    }
+
+    /// The dashboard over one client per Region.
+    fn start_regions(apis: RegionApis<SdkApi>, settings: Settings) -> Dashboard {
         let (keys, input) = mpsc::unbounded_channel();
         let (screen_tx, screen) = watch::channel(String::new());
         let observer: tui::Observer = Box::new(move |_state, buffer| {
@@ -298,7 +305,7 @@ impl Dashboard {
         };
         let task = tokio::spawn(async move {
             let mut terminal = Terminal::new(TestBackend::new(100, 30))?;
-            tui::drive(&mut terminal, Arc::new(api), options, input, Some(observer)).await
+            tui::drive(&mut terminal, apis, options, input, Some(observer)).await
         });
         Dashboard { keys, screen, task }
     }
@@ -350,7 +357,7 @@ impl Dashboard {
         let target = lines.iter().position(|l| l.contains(what)).expect("line present");
         let first = lines
             .iter()
-            .position(|l| l.contains("NAME") || l.contains("OPERATION ID"))
+            .position(|l| l.contains("NAME") || l.contains("OPERATION ID") || l.contains("STACK SET"))
             .expect("table header")
             + 1;
         self.press(KeyCode::Char('g'));
@@ -358,6 +365,22 @@ impl Dashboard {
             self.press(KeyCode::Char('j'));
         }
         self.press(KeyCode::Enter);
+    }
+
+    /// Types `text` into the current screen's filter and keeps it.
+    fn filter(&self, text: &str) {
+        self.press(KeyCode::Char('/'));
+        for c in text.chars() {
+            self.press(KeyCode::Char(c));
+        }
+        self.press(KeyCode::Enter);
+    }
+
+    /// From the pulse (the home screen) to the stack set list.
+    async fn stack_set_list(&mut self) {
+        self.wait_for("Pulse").await;
+        self.press(KeyCode::Char('o'));
+        self.wait_for(" NAME ").await;
     }
 
     async fn quit(self) {
@@ -384,6 +407,7 @@ async fn wait_status(sim: &SimHandle, set: &str, op: &str, wanted: OperationStat
 async fn stopping_the_runaway_operation_by_keypress() {
     let sim = emulator("runaway", 20.0).await;
     let mut ui = Dashboard::start(client(&sim).await, Settings::default());
+    ui.stack_set_list().await;
     ui.open_line(RUNAWAY_SET).await;
     ui.open_line(RUNAWAY_OP).await;
     ui.wait_for("RUNNING").await;
@@ -429,6 +453,7 @@ async fn stopping_as_delegated_admin_and_seeing_a_self_call_fail() {
         ..Default::default()
     };
     let mut ui = Dashboard::start(client(&sim).await, settings);
+    ui.stack_set_list().await;
     ui.open_line(ROLLOUT_SET).await;
     ui.open_line(ROLLOUT_OP).await;
     ui.wait_for("of 900 results").await;
@@ -497,5 +522,87 @@ async fn steady_state_polling_costs_a_fraction_of_re_paging_and_ends_exact() {
     );
     assert!(state.operation.exact);
     assert_grid_matches_emulator(&state, &sim, SET, OP);
+    sim.shutdown();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_pulse_shows_operations_from_two_regions_and_opens_one_of_each() {
+    const EAST: &str = "us-east-1";
+    const WEST: &str = "eu-west-1";
+    let sim = emulator("fleet", 1.0).await;
+    let east = client(&sim).await;
+    let west = east.for_region(WEST).expect("a valid Region");
+    let apis = RegionApis::new(vec![
+        (EAST.to_string(), Arc::new(east)),
+        (WEST.to_string(), Arc::new(west)),
+    ]);
+    let settings = Settings {
+        call_as: CallAs::DelegatedAdmin,
+        target: Target {
+            region: Some(EAST.into()),
+            regions: vec![EAST.into(), WEST.into()],
+            ..Default::default()
+        },
+        ..Default::default()
+    };
+    let mut ui = Dashboard::start_regions(apis, settings);
+    // Running in eu-west-1 (one SELF, one DELEGATED_ADMIN) and in us-east-1, among its 1,000.
+    let screen = ui.wait_for("eu-data-residency").await;
+    assert!(screen.contains("Pulse"), "{screen}");
+    ui.wait_for("eu-security-baseline").await;
+    let screen = ui.wait_for("network-baseline").await;
+    let region_of = |screen: &str, name: &str| {
+        screen
+            .lines()
+            .find(|l| l.contains(name))
+            .map(|l| l.split_whitespace().nth(1).unwrap_or_default().to_string())
+    };
+    assert_eq!(
+        region_of(&screen, "eu-data-residency").as_deref(),
+        Some(WEST),
+        "{screen}"
+    );
+    assert_eq!(
+        region_of(&screen, "network-baseline").as_deref(),
+        Some(EAST),
+        "{screen}"
+    );
+    assert!(
+        !screen.contains("apac-"),
+        "ap-southeast-2 is not watched, so its stack sets are not listed:\n{screen}"
+    );
+    // The stack set list names both Regions.
+    ui.press(KeyCode::Char('o'));
+    let list = ui.wait_for("in 2 Regions").await;
+    assert!(list.contains(" REGION "), "{list}");
+    ui.press(KeyCode::Esc);
+    ui.wait_for(" STACK SET ").await;
+
+    // One of each: eu-west-1's UPDATE, read through the eu-west-1 client...
+    ui.filter("eu-data-residency");
+    ui.press(KeyCode::Enter);
+    ui.wait_for("Pulse › eu-west-1 › eu-data-residency").await;
+    ui.wait_for(" UPDATE ").await;
+    ui.wait_gone("Loading results").await;
+    ui.press(KeyCode::Esc);
+    ui.wait_for(" STACK SET ").await;
+    // (the filter comes back with the pulse: clear it)
+    ui.press(KeyCode::Char('/'));
+    ui.press(KeyCode::Esc);
+    // ...and us-east-1's CREATE, through the us-east-1 client.
+    ui.filter("network-baseline");
+    ui.press(KeyCode::Enter);
+    ui.wait_for("Pulse › us-east-1 › network-baseline").await;
+    ui.wait_for(" CREATE ").await;
+    ui.wait_gone("Loading results").await;
+    ui.quit().await;
+    // Each Region's estate answered the calls about its own stack set.
+    let east_ops = sim.operation_ids_in(EAST, "network-baseline");
+    let west_ops = sim.operation_ids_in(WEST, "eu-data-residency");
+    assert!(!east_ops.is_empty() && !west_ops.is_empty());
+    assert!(
+        sim.operation_ids_in(EAST, "eu-data-residency").is_empty(),
+        "eu-data-residency lives in eu-west-1 only"
+    );
     sim.shutdown();
 }

@@ -26,10 +26,15 @@ async fn emulator(scenario: Option<&str>) -> SimHandle {
 }
 
 fn client(handle: &SimHandle) -> Client {
+    client_in(handle, "us-east-1")
+}
+
+/// A client signing for `region`: the emulator serves that Region's stack sets.
+fn client_in(handle: &SimHandle, region: &'static str) -> Client {
     let creds = aws_credential_types::Credentials::new("AKIDEXAMPLE", "secret", None, None, "test");
     let conf = aws_sdk_cloudformation::Config::builder()
         .behavior_version(BehaviorVersion::latest())
-        .region(Region::new("us-east-1"))
+        .region(Region::new(region))
         .credentials_provider(creds)
         .endpoint_url(handle.endpoint_url())
         .build();
@@ -728,4 +733,116 @@ async fn rate_limit_from_options_and_bad_values_refused() {
     assert_eq!(status, 400, "{text}");
     assert!(text.contains("Throttling"), "{text}");
     assert_eq!(handle.throttled_count(), 1);
+}
+
+/// Every stack set name `cf` lists with `call_as`, paging 100 at a time.
+async fn list_names(cf: &Client, call_as: CallAs) -> Vec<String> {
+    let mut names = Vec::new();
+    let mut token: Option<String> = None;
+    loop {
+        let page = cf
+            .list_stack_sets()
+            .call_as(call_as.clone())
+            .max_results(100)
+            .set_next_token(token.take())
+            .send()
+            .await
+            .expect("list stack sets");
+        names.extend(
+            page.summaries()
+                .iter()
+                .filter_map(|s| s.stack_set_name().map(String::from)),
+        );
+        match page.next_token() {
+            Some(t) => token = Some(t.to_string()),
+            None => return names,
+        }
+    }
+}
+
+#[tokio::test]
+async fn clients_signed_for_different_regions_see_different_stack_sets() {
+    let sim = emulator(Some("fleet")).await;
+    let us = client_in(&sim, "us-east-1");
+    let eu = client_in(&sim, "eu-west-1");
+    let ap = client_in(&sim, "ap-southeast-2");
+
+    let us_names = list_names(&us, CallAs::SelfValue).await;
+    assert_eq!(us_names.len(), 1000);
+    assert_eq!(
+        us_names.iter().collect::<HashSet<_>>().len(),
+        1000,
+        "no stack set twice"
+    );
+    assert!(us_names.contains(&"team-baseline-994".to_string()));
+    assert_eq!(
+        list_names(&eu, CallAs::SelfValue).await,
+        ["eu-audit-roles", "eu-data-residency"]
+    );
+    assert_eq!(list_names(&eu, CallAs::DelegatedAdmin).await, ["eu-security-baseline"]);
+    assert_eq!(
+        list_names(&ap, CallAs::SelfValue).await,
+        ["apac-config", "apac-network"]
+    );
+    assert_eq!(list_names(&ap, CallAs::DelegatedAdmin).await, ["apac-guardduty"]);
+
+    // Another Region's stack set is not found, as at another endpoint.
+    let err = us
+        .describe_stack_set()
+        .stack_set_name("eu-data-residency")
+        .send()
+        .await
+        .expect_err("eu-west-1's stack set is not in us-east-1");
+    assert_eq!(err.code(), Some("StackSetNotFoundException"));
+
+    // A NextToken from one Region's list is refused by another's.
+    let page = us.list_stack_sets().max_results(2).send().await.unwrap();
+    let token = page.next_token().expect("more pages").to_string();
+    let err = eu
+        .list_stack_sets()
+        .max_results(2)
+        .next_token(&token)
+        .send()
+        .await
+        .expect_err("foreign token");
+    assert_eq!(err.code(), Some("ValidationError"));
+
+    // A Region the scenario does not name starts empty and keeps what is created there.
+    let west = client_in(&sim, "us-west-2");
+    assert!(list_names(&west, CallAs::SelfValue).await.is_empty());
+    create_self_managed(&west, "west-only", false).await;
+    assert_eq!(list_names(&west, CallAs::SelfValue).await, ["west-only"]);
+    assert!(!list_names(&us, CallAs::SelfValue)
+        .await
+        .contains(&"west-only".to_string()));
+    assert_eq!(sim.stack_set_names_in("us-west-2"), ["west-only"]);
+
+    // The handle's helpers: plain ones read the home Region, `_in` ones any Region.
+    let queued = "1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d";
+    assert_eq!(
+        sim.operation_status("org-guardrails-us", queued),
+        Some(OperationStatus::Queued)
+    );
+    assert_eq!(sim.operation_status_in("eu-west-1", "org-guardrails-us", queued), None);
+    let ids = sim.operation_ids_in("eu-west-1", "eu-security-baseline");
+    assert_eq!(ids.len(), 1);
+    assert_eq!(
+        sim.operation_status_in("eu-west-1", "eu-security-baseline", &ids[0]),
+        Some(OperationStatus::Running)
+    );
+    let (regions, regional) = sim.regions();
+    assert!(regional);
+    assert_eq!(regions, ["ap-southeast-2", "eu-west-1", "us-east-1", "us-west-2"]);
+}
+
+#[tokio::test]
+async fn without_regional_stack_sets_every_region_shares_one_estate() {
+    let sim = emulator(Some("rollout")).await;
+    let home = list_names(&client(&sim), CallAs::SelfValue).await;
+    let eu = client_in(&sim, "eu-west-1");
+    assert_eq!(list_names(&eu, CallAs::SelfValue).await, home);
+    create_self_managed(&eu, "made-in-eu", false).await;
+    let home_after = list_names(&client_in(&sim, "ap-southeast-2"), CallAs::SelfValue).await;
+    assert!(home_after.contains(&"made-in-eu".to_string()));
+    assert_eq!(sim.regions(), (vec!["us-east-1".to_string()], false));
 }

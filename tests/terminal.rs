@@ -140,9 +140,7 @@ impl Tmux {
 
     /// The dashboard's first screen in the demo.
     fn wait_dashboard(&self) -> String {
-        self.wait_screen("the dashboard", |s| {
-            s.contains("vpc-flow-logs") && s.contains("StackSets")
-        })
+        self.wait_screen("the dashboard", |s| s.contains("vpc-flow-logs") && s.contains("Pulse"))
     }
 
     /// A file the shell writes, once it is there and complete (it ends with a newline).
@@ -519,10 +517,7 @@ fn no_credentials_are_shown_in_the_dashboard_which_keeps_running() {
     let screen = tmux.wait_screen("a credentials message", |s| {
         s.to_ascii_lowercase().contains("credentials")
     });
-    assert!(
-        screen.contains("StackSets"),
-        "the dashboard itself should be up:\n{screen}"
-    );
+    assert!(screen.contains("Pulse"), "the dashboard itself should be up:\n{screen}");
     // Still running a moment later: the error is shown, not fatal.
     std::thread::sleep(Duration::from_millis(300));
     assert!(!exited(tmux.pid()), "sstop ended:\n{}", tmux.screen());

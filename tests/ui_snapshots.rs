@@ -98,6 +98,7 @@ fn settings() -> Settings {
         target: Target {
             profile: Some("org-admin".into()),
             region: Some("us-east-1".into()),
+            regions: Vec::new(),
             endpoint: None,
         },
         ..Settings::default()
@@ -145,6 +146,11 @@ impl Harness {
 
     fn send(&mut self, msg: Msg) -> Vec<Command> {
         update(&mut self.state, msg)
+    }
+
+    /// The home Region, where a single client's stack sets live.
+    fn region(&self) -> String {
+        self.state.settings.target.region.clone().unwrap_or_default()
     }
 
     /// The generation the state watches: poller results must carry it to count.
@@ -213,6 +219,7 @@ impl Harness {
         let first: Vec<StackSetSummary> = listed.iter().filter(|s| s.name != "brand-new").cloned().collect();
         self.send(Msg::StackSets {
             generation,
+            region: self.region(),
             result: Ok(first),
             at: ago(605),
         });
@@ -223,6 +230,7 @@ impl Harness {
         }
         self.send(Msg::StackSets {
             generation,
+            region: self.region(),
             result: Ok(listed),
             at: ago(3),
         });
@@ -231,12 +239,11 @@ impl Harness {
 
     fn check(&mut self, stack_set: &str, latest: Option<Operation>, checked: i64) {
         let generation = self.generation();
-        let active = latest.as_ref().is_some_and(|op| op.status.is_active());
         self.send(Msg::StackSetChecked {
             generation,
+            region: self.region(),
             stack_set: stack_set.into(),
-            latest,
-            active,
+            operations: latest.into_iter().collect(),
             at: ago(checked),
         });
     }
@@ -245,11 +252,13 @@ impl Harness {
     fn load_operations(&mut self, model: PermissionModel) {
         let generation = self.generation();
         self.send(Msg::PermissionModel {
+            region: self.region(),
             stack_set: STACK_SET.into(),
             model,
         });
         self.send(Msg::Operations {
             generation,
+            region: self.region(),
             stack_set: STACK_SET.into(),
             result: Ok(demo_operations()),
             at: ago(2),
@@ -576,6 +585,10 @@ fn stack_sets_harness(settings: Settings, demo_model: PermissionModel) -> Harnes
     let mut harness = Harness::new(settings);
     harness.load_stack_sets(demo_model);
     harness.drawn();
+    // The stack set list, one key from the pulse.
+    harness.key('o');
+    assert_eq!(harness.state.screen(), &Screen::StackSets);
+    harness.drawn();
     harness
 }
 
@@ -599,6 +612,7 @@ fn operations_harness(settings: Settings, demo_model: PermissionModel) -> Harnes
     assert_eq!(
         harness.state.screen(),
         &Screen::Operations {
+            region: harness.region(),
             stack_set: STACK_SET.into()
         }
     );
@@ -623,6 +637,7 @@ fn operation_harness(settings: Settings, demo_model: PermissionModel, regions: &
     assert_eq!(
         harness.state.screen(),
         &Screen::Operation {
+            region: harness.region(),
             stack_set: STACK_SET.into(),
             operation_id: OPERATION_ID.into()
         }
@@ -854,6 +869,7 @@ fn stop_dialog_with_endpoint_target() {
         target: Target {
             profile: None,
             region: Some("eu-west-1".into()),
+            regions: Vec::new(),
             endpoint: Some("http://127.0.0.1:4566".into()),
         },
         ..settings()
@@ -1161,6 +1177,7 @@ fn insight_harness(op: Operation, results: &[OperationResult], right: usize) -> 
     operations[0] = op.clone();
     harness.send(Msg::Operations {
         generation,
+        region: harness.region(),
         stack_set: STACK_SET.into(),
         result: Ok(operations),
         at: ago(2),
@@ -1339,4 +1356,252 @@ fn succeeded_with_failures_is_never_plain_success() {
     let list = text(&draw(&harness.state, 80, 24));
     assert_snapshot!("insight_operations_succeeded_with_failures_80x24", list);
     assert!(list.contains("SUCC+FAIL"), "{list}");
+}
+
+// ---------------------------------------------------------------------------------------------
+// The pulse: the home screen across Regions.
+
+const PULSE_REGIONS: [&str; 3] = ["us-east-1", "eu-west-1", "ap-southeast-2"];
+
+fn pulse_settings() -> Settings {
+    Settings {
+        call_as: CallAs::DelegatedAdmin,
+        target: Target {
+            profile: Some("org-admin".into()),
+            region: Some(PULSE_REGIONS[0].into()),
+            regions: PULSE_REGIONS.iter().map(|r| r.to_string()).collect(),
+            endpoint: None,
+        },
+        ..Settings::default()
+    }
+}
+
+fn summary_as(name: &str, model: PermissionModel, listed_as: CallAs) -> StackSetSummary {
+    StackSetSummary {
+        name: name.into(),
+        id: format!("{name}:6f1c"),
+        status: StackSetStatus::Active,
+        permission_model: Some(model),
+        description: None,
+        listed_as: Some(listed_as),
+    }
+}
+
+/// Three Regions as the overview reports them: listings, then each stack set's latest
+/// operations checked at various ages (the rotation checks the rest in turns).
+fn pulse_harness() -> Harness {
+    use OperationAction::*;
+    use OperationStatus::*;
+    let mut harness = Harness::new(pulse_settings());
+    let generation = harness.generation();
+    let east: Vec<StackSetSummary> = [
+        (
+            "org-guardrails",
+            PermissionModel::ServiceManaged,
+            CallAs::DelegatedAdmin,
+        ),
+        ("network-baseline", PermissionModel::SelfManaged, CallAs::SelfAccount),
+        ("logging-pipeline", PermissionModel::SelfManaged, CallAs::SelfAccount),
+        ("team-baseline-001", PermissionModel::SelfManaged, CallAs::SelfAccount),
+        ("team-baseline-002", PermissionModel::SelfManaged, CallAs::SelfAccount),
+    ]
+    .into_iter()
+    .map(|(name, model, call_as)| summary_as(name, model, call_as))
+    .collect();
+    let west = vec![
+        summary_as("eu-data-residency", PermissionModel::SelfManaged, CallAs::SelfAccount),
+        summary_as(
+            "eu-security-baseline",
+            PermissionModel::ServiceManaged,
+            CallAs::DelegatedAdmin,
+        ),
+    ];
+    let apac = vec![
+        summary_as(
+            "apac-guardduty",
+            PermissionModel::ServiceManaged,
+            CallAs::DelegatedAdmin,
+        ),
+        summary_as("apac-config", PermissionModel::ServiceManaged, CallAs::DelegatedAdmin),
+    ];
+    for (region, sets) in [
+        (PULSE_REGIONS[0], east),
+        (PULSE_REGIONS[1], west),
+        (PULSE_REGIONS[2], apac),
+    ] {
+        harness.send(Msg::StackSets {
+            generation,
+            region: region.into(),
+            result: Ok(sets),
+            at: ago(20),
+        });
+    }
+    let mut failing = operation("5d4c3b2a-1f0e-4d9c-8b7a-695847362514", Create, Running, 131, None);
+    failing.failed_count = Some(7);
+    let running = operation("0f1e2d3c-4b5a-4968-8776-a5b4c3d2e1f0", Create, Running, 491, None);
+    let queued = operation("1a2b3c4d-5e6f-4a7b-8c9d-0e1f2a3b4c5d", Update, Queued, 191, None);
+    let mut ended_failed = operation(
+        "9e8d7c6b-5a49-4837-a261-5f4e3d2c1b0a",
+        Update,
+        Failed,
+        5_400,
+        Some(4_700),
+    );
+    ended_failed.failed_count = Some(25);
+    ended_failed.status_reason = Some("Failure tolerance exceeded in eu-west-1: 4 of 3 failed.".into());
+    let mut with_failures = operation(
+        "2b3c4d5e-6f70-4a8b-9cad-beef01234567",
+        Update,
+        Succeeded,
+        9_000,
+        Some(7_200),
+    );
+    with_failures.failed_count = Some(2);
+    let checks: Vec<(&str, &str, Vec<Operation>, i64)> = vec![
+        (PULSE_REGIONS[0], "logging-pipeline", vec![failing], 2),
+        (PULSE_REGIONS[0], "org-guardrails", vec![queued, running], 4),
+        (
+            PULSE_REGIONS[0],
+            "network-baseline",
+            vec![operation(
+                "7a6b5c4d-3e2f-4a1b-8c9d-0e1f2a3b4c5e",
+                Create,
+                Running,
+                131,
+                None,
+            )],
+            9,
+        ),
+        (
+            PULSE_REGIONS[0],
+            "team-baseline-001",
+            vec![operation(
+                "3c4d5e6f-7081-4a92-b3c4-d5e6f7081920",
+                Update,
+                Stopped,
+                3_000,
+                Some(2_400),
+            )],
+            62,
+        ),
+        (PULSE_REGIONS[0], "team-baseline-002", vec![with_failures], 125),
+        (
+            PULSE_REGIONS[1],
+            "eu-data-residency",
+            vec![operation(
+                "b9bcb587-0c1d-4e2f-8a3b-4c5d6e7f8091",
+                Update,
+                Succeeded,
+                600,
+                Some(290),
+            )],
+            14,
+        ),
+        (PULSE_REGIONS[1], "eu-security-baseline", vec![ended_failed], 31),
+        (
+            PULSE_REGIONS[2],
+            "apac-guardduty",
+            vec![operation(
+                "164803f2-6a7b-4c8d-9e0f-1a2b3c4d5e6f",
+                Create,
+                Running,
+                371,
+                None,
+            )],
+            6,
+        ),
+        // Queued with nothing ahead of it on its own stack set.
+        (
+            PULSE_REGIONS[2],
+            "apac-config",
+            vec![operation(
+                "4e5f6a7b-8c9d-4e0f-a1b2-c3d4e5f6a7b8",
+                Update,
+                Queued,
+                75,
+                None,
+            )],
+            6,
+        ),
+    ];
+    for (region, stack_set, operations, checked) in checks {
+        harness.send(Msg::StackSetChecked {
+            generation,
+            region: region.into(),
+            stack_set: stack_set.into(),
+            operations,
+            at: ago(checked),
+        });
+    }
+    harness.drawn();
+    assert_eq!(harness.state.screen(), &Screen::Pulse);
+    harness
+}
+
+#[test]
+fn pulse_across_regions() {
+    let mut harness = pulse_harness();
+    // The queued operation selected: the line under the list says what it waits behind.
+    for _ in 0..4 {
+        harness.press(KeyCode::Down);
+    }
+    let state = &harness.state;
+    for (width, height) in [(80, 24), (200, 60)] {
+        assert_snapshot!(format!("pulse_{width}x{height}"), text(&draw(state, width, height)));
+    }
+    // Colour as meaning's second carrier: the failing row's glyph is red, the stopped one is not.
+    let buffer = draw(state, 80, 24);
+    let row_of = |needle: &str| {
+        (0..buffer.area.height)
+            .find(|y| {
+                let line: String = (0..buffer.area.width).map(|x| buffer[(x, *y)].symbol()).collect();
+                line.contains(needle)
+            })
+            .expect("row on screen")
+    };
+    assert_eq!(buffer[(0, row_of("logging-pipeline"))].fg, Color::Red);
+    assert_ne!(buffer[(0, row_of("team-baseline-001"))].fg, Color::Red);
+}
+
+#[test]
+fn pulse_drills_into_an_operation_naming_its_region() {
+    let mut harness = pulse_harness();
+    // apac-guardduty: the fourth row (failing, then running by age).
+    let target = harness
+        .state
+        .pulse
+        .visible
+        .iter()
+        .position(|i| harness.state.pulse.rows[*i].stack_set == "apac-guardduty")
+        .expect("on the pulse");
+    for _ in 0..target {
+        harness.press(KeyCode::Down);
+    }
+    harness.press(KeyCode::Enter);
+    let screen = text(&draw(&harness.state, 80, 24));
+    let header = screen.lines().next().unwrap_or_default().to_string();
+    assert!(
+        header.contains("Pulse › ap-southeast-2 › apac-guardduty › 164803f2"),
+        "{screen}"
+    );
+}
+
+#[test]
+fn stop_dialog_opened_from_the_pulse_names_the_stack_sets_region() {
+    let mut harness = pulse_harness();
+    let target = harness
+        .state
+        .pulse
+        .visible
+        .iter()
+        .position(|i| harness.state.pulse.rows[*i].stack_set == "apac-guardduty")
+        .expect("on the pulse");
+    for _ in 0..target {
+        harness.press(KeyCode::Down);
+    }
+    harness.pause_then(KeyCode::Char('s'));
+    assert_eq!(harness.dialog_phase(), Some(&StopPhase::Asking));
+    harness.drawn();
+    let screen = text(&draw(&harness.state, 80, 24));
+    assert_snapshot!("pulse_stop_dialog_80x24", screen);
 }

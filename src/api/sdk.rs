@@ -160,6 +160,25 @@ impl SdkApi {
         ))
     }
 
+    /// The same client (credentials, endpoint, timeouts, retries, read-only) for another
+    /// Region: one per watched Region, sharing one credentials lookup.
+    pub fn for_region(&self, region: &str) -> Result<SdkApi, ConnectError> {
+        if !valid_region(region) {
+            return Err(ConnectError::BadRegion(region.to_string()));
+        }
+        let config = self
+            .client
+            .config()
+            .to_builder()
+            .region(Region::new(region.to_string()))
+            .build();
+        Ok(SdkApi {
+            client: Client::from_conf(config),
+            credentials: self.credentials.clone(),
+            read_only: self.read_only,
+        })
+    }
+
     pub fn from_client(client: Client) -> Self {
         SdkApi {
             client,

@@ -74,6 +74,7 @@ fn on_list(status: OperationStatus) -> State {
         &mut state,
         [Msg::StackSets {
             generation: 1,
+            region: String::new(),
             result: Ok(vec![StackSetSummary {
                 name: "org-baseline".into(),
                 id: "org-baseline:1".into(),
@@ -85,12 +86,15 @@ fn on_list(status: OperationStatus) -> State {
             at: NOW,
         }],
     );
+    // The stack set list, one key from the pulse.
+    apply(&mut state, [key('o')]);
     apply(&mut state, [code(KeyCode::Enter)]);
     let generation = state.generation;
     apply(
         &mut state,
         [Msg::Operations {
             generation,
+            region: String::new(),
             stack_set: "org-baseline".into(),
             result: Ok(vec![operation(status)]),
             at: NOW,

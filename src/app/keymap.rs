@@ -60,6 +60,7 @@ pub enum Action {
     CopyUrl,
     Export,
     RequestLog,
+    StackSets,
     // Filter.
     KeepFilter,
     ClearFilter,
@@ -74,7 +75,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 30] = [
+    pub const ALL: [Action; 31] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -97,6 +98,7 @@ impl Action {
         Action::CopyUrl,
         Action::Export,
         Action::RequestLog,
+        Action::StackSets,
         Action::KeepFilter,
         Action::ClearFilter,
         Action::ConfirmStop,
@@ -146,6 +148,7 @@ impl Action {
             Action::CopyUrl => "copy_url",
             Action::Export => "export",
             Action::RequestLog => "request_log",
+            Action::StackSets => "stack_sets",
             Action::KeepFilter => "keep_filter",
             Action::ClearFilter => "clear_filter",
             Action::ConfirmStop => "confirm_stop",
@@ -181,6 +184,7 @@ impl Action {
             Action::CopyUrl => "copy console URL",
             Action::Export => "export to a file",
             Action::RequestLog => "request log",
+            Action::StackSets => "stack sets / pulse",
             Action::KeepFilter => "keep the filter",
             Action::ClearFilter => "clear the filter",
             Action::ConfirmStop => "send the stop",
@@ -357,6 +361,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("Y", Action::CopyUrl),
     ("e", Action::Export),
     ("L", Action::RequestLog),
+    ("o", Action::StackSets),
     ("enter", Action::KeepFilter),
     ("esc", Action::ClearFilter),
     ("y", Action::ConfirmStop),

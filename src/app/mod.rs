@@ -12,7 +12,9 @@ use time::OffsetDateTime;
 use tui_input::Input;
 
 use crate::api::ApiError;
-use crate::model::{CallAs, Operation, PermissionModel, RegionConcurrency, ResultStatus, StackSetSummary};
+use crate::model::{
+    CallAs, Operation, OperationStatus, PermissionModel, RegionConcurrency, ResultStatus, StackSetSummary,
+};
 pub use grid::{FailureGroup, ResultGrid};
 pub use keymap::{Action, KeyMap, Mode};
 pub use update::update;
@@ -20,9 +22,18 @@ pub use update::update;
 /// What the poller should keep fresh: the screen the user is looking at.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Scope {
+    /// The estate: every watched Region's stack sets and their latest operations, for the pulse
+    /// and the stack set list alike (switching between them keeps the watch).
     StackSets,
-    Operations { stack_set: String },
-    Operation { stack_set: String, operation_id: String },
+    Operations {
+        region: String,
+        stack_set: String,
+    },
+    Operation {
+        region: String,
+        stack_set: String,
+        operation_id: String,
+    },
 }
 
 /// Side effects `update` asks for; the event loop hands them to the poller.
@@ -73,6 +84,8 @@ pub enum ExportContent {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopRequest {
+    /// The Region the stack set lives in: the call goes to that Region's client.
+    pub region: String,
     pub stack_set: String,
     pub operation_id: String,
     pub call_as: CallAs,
@@ -83,8 +96,12 @@ pub struct StopRequest {
 /// A stack set with its latest operation, as the overview lists it.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StackSetRow {
+    /// The admin Region the stack set lives in (stack sets are regional).
+    pub region: String,
     pub summary: StackSetSummary,
     pub latest: Option<Operation>,
+    /// Its most recent operations as last checked (one page, newest first): the pulse's source.
+    pub recent: Vec<Operation>,
     /// Whether any operation is QUEUED, RUNNING or STOPPING.
     pub active: bool,
     /// When `latest` was read; the overview refreshes stack sets in turns and shows the age.
@@ -106,22 +123,25 @@ pub enum Msg {
         width: u16,
         height: u16,
     },
-    /// The list of stack sets (latest operations may be missing until `StackSetChecked` arrives).
+    /// The list of one Region's stack sets (latest operations may be missing until
+    /// `StackSetChecked` arrives); it replaces that Region's rows only.
     StackSets {
         generation: u64,
+        region: String,
         result: Result<Vec<StackSetSummary>, ApiError>,
         at: OffsetDateTime,
     },
-    /// One stack set's latest operations, checked in turn by the overview.
+    /// One stack set's latest operations (one page, any order), checked in turn by the overview.
     StackSetChecked {
         generation: u64,
+        region: String,
         stack_set: String,
-        latest: Option<Operation>,
-        active: bool,
+        operations: Vec<Operation>,
         at: OffsetDateTime,
     },
     Operations {
         generation: u64,
+        region: String,
         stack_set: String,
         result: Result<Vec<Operation>, ApiError>,
         at: OffsetDateTime,
@@ -147,6 +167,7 @@ pub enum Msg {
     },
     /// The permission model of a stack set, learned for the stop dialog.
     PermissionModel {
+        region: String,
         stack_set: String,
         model: PermissionModel,
     },
@@ -187,13 +208,41 @@ pub enum ReadKind {
 /// A screen in the drill-down stack.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Screen {
+    /// The home screen: every operation in flight across the watched Regions, then those
+    /// that ended in the last 24 hours.
+    Pulse,
     StackSets,
-    Operations { stack_set: String },
-    Operation { stack_set: String, operation_id: String },
-    Failures { stack_set: String, operation_id: String },
+    Operations {
+        region: String,
+        stack_set: String,
+    },
+    Operation {
+        region: String,
+        stack_set: String,
+        operation_id: String,
+    },
+    Failures {
+        region: String,
+        stack_set: String,
+        operation_id: String,
+    },
+}
+
+impl Screen {
+    /// The Region and stack set a drilled-in screen is about.
+    pub fn stack_set(&self) -> Option<(&str, &str)> {
+        match self {
+            Screen::Pulse | Screen::StackSets => None,
+            Screen::Operations { region, stack_set }
+            | Screen::Operation { region, stack_set, .. }
+            | Screen::Failures { region, stack_set, .. } => Some((region, stack_set)),
+        }
+    }
 }
 
 /// A box drawn over the screen that takes the keys while it is open.
+// One overlay at a time lives in the state: the dialog's size costs nothing worth a box.
+#[allow(clippy::large_enum_variant)]
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Overlay {
     Help,
@@ -233,6 +282,8 @@ pub enum StopPhase {
 
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StopDialog {
+    /// The stack set's Region: where the stop goes.
+    pub region: String,
     pub stack_set: String,
     pub operation_id: String,
     pub action: String,
@@ -274,8 +325,22 @@ pub enum StopCounts {
 #[derive(Debug, Clone, PartialEq, Eq, Default)]
 pub struct Target {
     pub profile: Option<String>,
+    /// The home Region (the first watched).
     pub region: Option<String>,
+    /// Every watched Region, the home Region first; empty means `region` alone.
+    pub regions: Vec<String>,
     pub endpoint: Option<String>,
+}
+
+impl Target {
+    /// Every watched Region, the home Region first.
+    pub fn watched(&self) -> Vec<String> {
+        if self.regions.is_empty() {
+            self.region.iter().cloned().collect()
+        } else {
+            self.regions.clone()
+        }
+    }
 }
 
 /// Settings that `update` needs; fixed at start.
@@ -346,8 +411,57 @@ pub struct ProgressSample {
 /// The shortest window of progress samples a throughput (and so an ETA) is taken from.
 pub const THROUGHPUT_MIN_SPAN_SECS: f64 = 120.0;
 
+/// One operation on the pulse: where it runs, what it is, and how fresh that is.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct PulseRow {
+    pub region: String,
+    pub stack_set: String,
+    pub operation: Operation,
+    /// When the stack set's operations were last read.
+    pub checked_at: Option<OffsetDateTime>,
+    /// For a QUEUED operation: the operation ahead of it on the same stack set, if on hand.
+    pub ahead: Option<Operation>,
+}
+
+/// How urgent a pulse row is; the pulse sorts by it (failing first, ended last).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord)]
+pub enum Urgency {
+    /// Running or stopping with failed stack instances already.
+    Failing,
+    Running,
+    Queued,
+    Ended,
+}
+
+impl PulseRow {
+    pub fn urgency(&self) -> Urgency {
+        let op = &self.operation;
+        match op.status {
+            OperationStatus::Running | OperationStatus::Stopping if op.failed_count.unwrap_or(0) > 0 => {
+                Urgency::Failing
+            }
+            OperationStatus::Running | OperationStatus::Stopping => Urgency::Running,
+            OperationStatus::Queued => Urgency::Queued,
+            _ => Urgency::Ended,
+        }
+    }
+}
+
+/// The pulse: rows derived from the overview's checks (see `update::rebuild_pulse`).
+#[derive(Debug, Clone, Default)]
+pub struct PulseData {
+    pub rows: Vec<PulseRow>,
+    /// Indexes into `rows` that pass the filter, in order; `selected` indexes this.
+    pub visible: Vec<usize>,
+    pub selected: usize,
+}
+
+/// Operations that ended longer ago than this leave the pulse.
+pub const PULSE_ENDED_WINDOW: time::Duration = time::Duration::hours(24);
+
 #[derive(Debug, Clone, Default)]
 pub struct OperationsData {
+    pub region: String,
     pub stack_set: String,
     pub permission_model: Option<PermissionModel>,
     pub operations: Vec<Operation>,
@@ -359,6 +473,7 @@ pub struct OperationsData {
 
 #[derive(Debug, Clone)]
 pub struct OperationData {
+    pub region: String,
     pub stack_set: String,
     pub operation: Option<Operation>,
     pub grid: ResultGrid,
@@ -379,8 +494,9 @@ pub struct OperationData {
 }
 
 impl OperationData {
-    pub fn new(stack_set: &str) -> Self {
+    pub fn new(region: &str, stack_set: &str) -> Self {
         OperationData {
+            region: region.to_string(),
             stack_set: stack_set.to_string(),
             operation: None,
             grid: ResultGrid::default(),
@@ -489,6 +605,7 @@ pub struct State {
     pub overlay: Option<Overlay>,
     pub generation: u64,
     pub stack_sets: StackSetsData,
+    pub pulse: PulseData,
     pub operations: OperationsData,
     pub operation: OperationData,
     /// The current screen's filter, typed after `/`: account or OU on the grid, names, ids
@@ -533,7 +650,7 @@ impl State {
         State {
             settings,
             now,
-            screens: vec![Screen::StackSets],
+            screens: vec![Screen::Pulse],
             overlay: None,
             generation: 0,
             stack_sets: StackSetsData {
@@ -544,8 +661,9 @@ impl State {
                 },
                 ..Default::default()
             },
+            pulse: PulseData::default(),
             operations: OperationsData::default(),
-            operation: OperationData::new(""),
+            operation: OperationData::new("", ""),
             filter: Input::default(),
             saved_filters: Vec::new(),
             filter_editing: false,
@@ -562,6 +680,12 @@ impl State {
         }
     }
 
+    /// Whether several Regions are watched: lists and headers then name each stack set's Region
+    /// (with one, the header's `region` says it for all).
+    pub fn several_regions(&self) -> bool {
+        self.settings.target.watched().len() > 1
+    }
+
     /// The layer of the keymap that has the keyboard.
     pub fn mode(&self) -> Mode {
         match &self.overlay {
@@ -575,7 +699,9 @@ impl State {
     /// What the stop dialog can say of the operation's deployments right now.
     pub fn stop_counts(&self, dialog: &StopDialog) -> StopCounts {
         let data = &self.operation;
-        let same = data.operation.as_ref().is_some_and(|op| op.id == dialog.operation_id);
+        let same = data.operation.as_ref().is_some_and(|op| op.id == dialog.operation_id)
+            && data.region == dialog.region
+            && data.stack_set == dialog.stack_set;
         if !same || !data.complete {
             return StopCounts::Counting;
         }
@@ -588,24 +714,28 @@ impl State {
     }
 
     pub fn screen(&self) -> &Screen {
-        self.screens.last().unwrap_or(&Screen::StackSets)
+        self.screens.last().unwrap_or(&Screen::Pulse)
     }
 
     /// The scope the poller should watch for the current screen.
     pub fn scope(&self) -> Scope {
         match self.screen() {
-            Screen::StackSets => Scope::StackSets,
-            Screen::Operations { stack_set } => Scope::Operations {
+            Screen::Pulse | Screen::StackSets => Scope::StackSets,
+            Screen::Operations { region, stack_set } => Scope::Operations {
+                region: region.clone(),
                 stack_set: stack_set.clone(),
             },
             Screen::Operation {
+                region,
                 stack_set,
                 operation_id,
             }
             | Screen::Failures {
+                region,
                 stack_set,
                 operation_id,
             } => Scope::Operation {
+                region: region.clone(),
                 stack_set: stack_set.clone(),
                 operation_id: operation_id.clone(),
             },
@@ -615,5 +745,7 @@ impl State {
 
 #[cfg(test)]
 mod attention_tests;
+#[cfg(test)]
+mod pulse_tests;
 #[cfg(test)]
 mod tests;

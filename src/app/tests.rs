@@ -100,6 +100,7 @@ fn state_with(settings: Settings) -> State {
         &mut state,
         [Msg::StackSets {
             generation: 1,
+            region: "us-east-1".into(),
             result: Ok(vec![
                 summary("alpha", PermissionModel::SelfManaged),
                 summary("org-baseline", PermissionModel::ServiceManaged),
@@ -107,6 +108,8 @@ fn state_with(settings: Settings) -> State {
             at: NOW,
         }],
     );
+    // The stack set list, one key from the pulse.
+    apply(&mut state, [ch('o')]);
     state
 }
 
@@ -119,6 +122,7 @@ fn on_operations_list(settings: Settings, status: OperationStatus) -> State {
         &mut state,
         [Msg::Operations {
             generation,
+            region: "us-east-1".into(),
             stack_set: "org-baseline".into(),
             result: Ok(vec![operation("op-1", status)]),
             at: NOW,
@@ -172,6 +176,7 @@ fn enter_and_escape_move_through_screens_and_rewatch() {
     assert_eq!(
         state.screen(),
         &Screen::Operations {
+            region: "us-east-1".into(),
             stack_set: "alpha".into()
         }
     );
@@ -179,6 +184,7 @@ fn enter_and_escape_move_through_screens_and_rewatch() {
         commands,
         vec![Command::Watch {
             scope: Scope::Operations {
+                region: "us-east-1".into(),
                 stack_set: "alpha".into()
             },
             generation: 2
@@ -334,6 +340,7 @@ fn stop_then_yes_sends_exactly_one_stop_with_the_chosen_call_as() {
     assert_eq!(
         commands,
         vec![Command::Stop(StopRequest {
+            region: "us-east-1".into(),
             stack_set: "org-baseline".into(),
             operation_id: "op-1".into(),
             call_as: CallAs::SelfAccount,
@@ -394,6 +401,7 @@ fn self_managed_stack_sets_are_not_offered_delegated_admin() {
         &mut state,
         [Msg::Operations {
             generation,
+            region: "us-east-1".into(),
             stack_set: "alpha".into(),
             result: Ok(vec![operation("op-9", OperationStatus::Running)]),
             at: NOW,
@@ -766,6 +774,7 @@ mod guard {
         assert_eq!(
             state.screen(),
             &Screen::Operations {
+                region: "us-east-1".into(),
                 stack_set: "org-baseline".into()
             }
         );
@@ -835,25 +844,27 @@ mod guard {
             proptest::test_runner::TestRng::deterministic_rng(proptest::test_runner::RngAlgorithm::ChaCha),
         );
         let sent = std::cell::Cell::new(0usize);
-        let strategy = (
-            proptest::collection::vec(event(), 1..60),
-            proptest::bool::ANY,
-            proptest::bool::ANY,
-        );
+        // Where the keys start: the grid, the operations list, or the pulse (the home screen).
+        let strategy = (proptest::collection::vec(event(), 1..60), 0u8..3, proptest::bool::ANY);
         runner
-            .run(&strategy.boxed(), |(events, from_list, type_name)| {
+            .run(&strategy.boxed(), |(events, start, type_name)| {
                 let settings = Settings {
                     confirm: if type_name { ConfirmMode::TypeName } else { ConfirmMode::YesNo },
                     ..Default::default()
                 };
-                let mut state = on_operation(settings, OperationStatus::Running);
-                if from_list {
+                let mut state = if start == 2 {
+                    super::pulse_tests::on_pulse(settings)
+                } else {
+                    on_operation(settings, OperationStatus::Running)
+                };
+                if start == 1 {
                     apply(&mut state, [key(KeyCode::Esc)]);
                     let generation = state.generation;
                     apply(
                         &mut state,
                         [Msg::Operations {
                             generation,
+                            region: "us-east-1".into(),
                             stack_set: "org-baseline".into(),
                             result: Ok(vec![operation("op-1", OperationStatus::Running)]),
                             at: NOW,
@@ -892,6 +903,7 @@ mod guard {
                         }
                         Event::StopAnswer(ok) => {
                             let request = StopRequest {
+                                region: "us-east-1".into(),
                                 stack_set: "org-baseline".into(),
                                 operation_id: "op-1".into(),
                                 call_as: CallAs::SelfAccount,
@@ -967,16 +979,20 @@ fn the_dialog_starts_on_the_call_as_the_stack_set_was_listed_under() {
         &mut state,
         [Msg::StackSets {
             generation: 1,
+            region: "us-east-1".into(),
             result: Ok(vec![own]),
             at: NOW,
         }],
     );
+    // The stack set list, one key from the pulse.
+    apply(&mut state, [ch('o')]);
     apply(&mut state, [key(KeyCode::Enter)]);
     let generation = state.generation;
     apply(
         &mut state,
         [Msg::Operations {
             generation,
+            region: "us-east-1".into(),
             stack_set: "org-baseline".into(),
             result: Ok(vec![operation("op-1", OperationStatus::Running)]),
             at: NOW,
@@ -1162,8 +1178,8 @@ fn a_failed_stop_can_switch_call_as_before_the_retry_and_a_pasted_name_loses_its
     ));
 }
 
-/// Adversarial findings: failing reproductions (product code not changed here).
-mod adversary {
+/// Paths into the stop dialog and the copy keys found by trying to break them.
+mod found_by_breaking {
     use super::*;
 
     fn stops(commands: &[Command]) -> usize {

@@ -62,24 +62,28 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Command> {
             }
             Vec::new()
         }
-        Msg::StackSets { result, at, .. } => {
-            on_stack_sets(state, result, at);
+        Msg::StackSets { region, result, at, .. } => {
+            on_stack_sets(state, &region, result, at);
             Vec::new()
         }
         Msg::StackSetChecked {
+            region,
             stack_set,
-            latest,
-            active,
+            operations,
             at,
             ..
         } => {
-            on_stack_set_checked(state, &stack_set, latest, active, at);
+            on_stack_set_checked(state, &region, &stack_set, operations, at);
             Vec::new()
         }
         Msg::Operations {
-            stack_set, result, at, ..
+            region,
+            stack_set,
+            result,
+            at,
+            ..
         } => {
-            on_operations(state, &stack_set, result, at);
+            on_operations(state, &region, &stack_set, result, at);
             Vec::new()
         }
         Msg::OperationDescribed { operation, at, .. } => {
@@ -100,7 +104,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::FetchFailed { error, .. } => {
             let freshness = match state.screen() {
-                Screen::StackSets => &mut state.stack_sets.freshness,
+                Screen::Pulse | Screen::StackSets => &mut state.stack_sets.freshness,
                 Screen::Operations { .. } => &mut state.operations.freshness,
                 _ => &mut state.operation.freshness,
             };
@@ -108,8 +112,12 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Command> {
             freshness.loading = false;
             Vec::new()
         }
-        Msg::PermissionModel { stack_set, model } => {
-            if state.operations.stack_set == stack_set {
+        Msg::PermissionModel {
+            region,
+            stack_set,
+            model,
+        } => {
+            if state.operations.stack_set == stack_set && state.operations.region == region {
                 state.operations.permission_model = Some(model);
             }
             Vec::new()
@@ -225,62 +233,191 @@ impl Msg {
     }
 }
 
-fn on_stack_sets(state: &mut State, result: Result<Vec<crate::model::StackSetSummary>, ApiError>, at: OffsetDateTime) {
+fn on_stack_sets(
+    state: &mut State,
+    region: &str,
+    result: Result<Vec<crate::model::StackSetSummary>, ApiError>,
+    at: OffsetDateTime,
+) {
     let data = &mut state.stack_sets;
     match result {
         Ok(summaries) => {
-            let selected_name = selected_stack_set(data).map(|r| r.summary.name.clone());
-            let old = std::mem::take(&mut data.rows);
-            data.rows = summaries
+            let selected = selected_stack_set(data).map(row_key);
+            // This listing replaces its own Region's rows; the other Regions' stay as they are.
+            let (mut old, others): (Vec<StackSetRow>, Vec<StackSetRow>) = std::mem::take(&mut data.rows)
                 .into_iter()
-                .map(|summary| {
-                    let previous = old.iter().find(|r| r.summary.name == summary.name);
-                    StackSetRow {
-                        latest: previous.and_then(|p| p.latest.clone()),
-                        active: previous.is_some_and(|p| p.active),
-                        checked_at: previous.and_then(|p| p.checked_at),
+                .partition(|r| r.region == region);
+            data.rows = others;
+            data.rows.extend(summaries.into_iter().map(|summary| {
+                let previous = old
+                    .iter()
+                    .position(|r| r.summary.name == summary.name)
+                    .map(|i| old.swap_remove(i));
+                match previous {
+                    Some(previous) => StackSetRow { summary, ..previous },
+                    None => StackSetRow {
+                        region: region.to_string(),
                         summary,
-                    }
-                })
-                .collect();
+                        latest: None,
+                        recent: Vec::new(),
+                        active: false,
+                        checked_at: None,
+                    },
+                }
+            }));
             sort_stack_sets(&mut data.rows);
-            refilter_stack_sets(state, selected_name, true);
+            refilter_stack_sets(state, selected, true);
             let data = &mut state.stack_sets;
             data.freshness.fetched_at = Some(at);
             data.freshness.error = None;
+            rebuild_pulse(state);
         }
         Err(error) => data.freshness.error = Some(error),
     }
     state.stack_sets.freshness.loading = false;
 }
 
+/// A stack set's identity across Regions: its Region and name.
+fn row_key(row: &StackSetRow) -> (String, String) {
+    (row.region.clone(), row.summary.name.clone())
+}
+
 fn on_stack_set_checked(
     state: &mut State,
+    region: &str,
     stack_set: &str,
-    latest: Option<crate::model::Operation>,
-    active: bool,
+    mut operations: Vec<Operation>,
     at: OffsetDateTime,
 ) {
     let data = &mut state.stack_sets;
-    let selected_name = selected_stack_set(data).map(|r| r.summary.name.clone());
+    let selected = selected_stack_set(data).map(row_key);
     let keep_top = data.selected == 0;
-    if let Some(row) = data.rows.iter_mut().find(|r| r.summary.name == stack_set) {
-        row.latest = latest;
-        row.active = active;
+    if let Some(row) = data
+        .rows
+        .iter_mut()
+        .find(|r| r.region == region && r.summary.name == stack_set)
+    {
+        operations.sort_by_key(|op| std::cmp::Reverse(op.created));
+        row.active = operations.iter().any(|op| op.status.is_active());
+        row.latest = operations.first().cloned();
+        row.recent = operations;
         row.checked_at = Some(at);
     }
+    // A check is news from the overview too: whatever the header waited for has arrived.
+    data.freshness.loading = false;
     sort_stack_sets(&mut data.rows);
     // The top row stays selected as active stack sets rise to the top; any other follows its item.
-    refilter_stack_sets(state, selected_name, !keep_top);
+    refilter_stack_sets(state, selected, !keep_top);
+    rebuild_pulse(state);
+}
+
+/// The pulse from the overview's checks: every QUEUED, RUNNING and STOPPING operation of every
+/// watched Region and CallAs, and those that ended within the last 24 hours, most urgent first
+/// (failing, running, queued, then ended newest first). The top row stays selected as rows
+/// rise to it; any other selection follows its operation.
+fn rebuild_pulse(state: &mut State) {
+    let follow = selected_pulse(&state.pulse).map(pulse_key);
+    let keep_top = state.pulse.selected == 0;
+    let since = state.now - super::PULSE_ENDED_WINDOW;
+    let mut rows = Vec::new();
+    for row in &state.stack_sets.rows {
+        for op in &row.recent {
+            let recent = op.ended.or(op.created).is_some_and(|at| at >= since);
+            if !op.status.is_active() && !recent {
+                continue;
+            }
+            let ahead = if op.status == OperationStatus::Queued {
+                ahead_of(op, &row.recent).cloned()
+            } else {
+                None
+            };
+            rows.push(super::PulseRow {
+                region: row.region.clone(),
+                stack_set: row.summary.name.clone(),
+                operation: op.clone(),
+                checked_at: row.checked_at,
+                ahead,
+            });
+        }
+    }
+    rows.sort_by(pulse_order);
+    state.pulse.rows = rows;
+    refilter_pulse(state, follow, !keep_top);
+}
+
+/// The operation a QUEUED one waits behind on its stack set: the latest active operation
+/// created before it (the one running, or the one queued just ahead).
+pub fn ahead_of<'a>(queued: &Operation, operations: &'a [Operation]) -> Option<&'a Operation> {
+    operations
+        .iter()
+        .filter(|op| op.id != queued.id && op.status.is_active())
+        .filter(|op| match (op.created, queued.created) {
+            (Some(theirs), Some(ours)) => theirs <= ours,
+            _ => true,
+        })
+        .max_by_key(|op| (op.created, op.status != OperationStatus::Queued))
+}
+
+/// Failing first (most failures first), then running, then queued (the longest waiting first
+/// in each), then ended (newest first); ties by Region, stack set and id, so the order is stable.
+pub fn pulse_order(a: &super::PulseRow, b: &super::PulseRow) -> std::cmp::Ordering {
+    use super::Urgency;
+    let (ua, ub) = (a.urgency(), b.urgency());
+    let (oa, ob) = (&a.operation, &b.operation);
+    ua.cmp(&ub)
+        .then_with(|| match ua {
+            Urgency::Failing => ob.failed_count.cmp(&oa.failed_count).then(oa.created.cmp(&ob.created)),
+            Urgency::Running | Urgency::Queued => oa.created.cmp(&ob.created),
+            Urgency::Ended => ob.ended.or(ob.created).cmp(&oa.ended.or(oa.created)),
+        })
+        .then_with(|| a.region.cmp(&b.region))
+        .then_with(|| a.stack_set.cmp(&b.stack_set))
+        .then_with(|| oa.id.cmp(&ob.id))
+}
+
+fn pulse_key(row: &super::PulseRow) -> (String, String, String) {
+    (row.region.clone(), row.stack_set.clone(), row.operation.id.clone())
+}
+
+fn selected_pulse(data: &super::PulseData) -> Option<&super::PulseRow> {
+    data.visible.get(data.selected).and_then(|i| data.rows.get(*i))
+}
+
+/// Recompute which pulse rows pass the filter (Region, stack set, id, action or status).
+fn refilter_pulse(state: &mut State, follow: Option<(String, String, String)>, follow_item: bool) {
+    let needle = needle_of(state, |s| matches!(s, Screen::Pulse));
+    let data = &mut state.pulse;
+    data.visible = (0..data.rows.len())
+        .filter(|i| {
+            let row = &data.rows[*i];
+            let op = &row.operation;
+            let outcome = crate::insight::Outcome::of(op, 0).short();
+            matches_filter(
+                &needle,
+                &[&row.region, &row.stack_set, &op.id, op.action.as_str(), outcome],
+            )
+        })
+        .collect();
+    if follow_item {
+        if let Some(key) = follow {
+            data.selected = data
+                .visible
+                .iter()
+                .position(|i| pulse_key(&data.rows[*i]) == key)
+                .unwrap_or(data.selected);
+        }
+    }
+    clamp(&mut data.selected, data.visible.len());
 }
 
 fn on_operations(
     state: &mut State,
+    region: &str,
     stack_set: &str,
     result: Result<Vec<crate::model::Operation>, ApiError>,
     at: OffsetDateTime,
 ) {
-    if stack_set != state.operations.stack_set {
+    if stack_set != state.operations.stack_set || region != state.operations.region {
         return;
     }
     match result {
@@ -386,6 +523,7 @@ fn sort_stack_sets(rows: &mut [StackSetRow]) {
         b.active
             .cmp(&a.active)
             .then_with(|| a.summary.name.cmp(&b.summary.name))
+            .then_with(|| a.region.cmp(&b.region))
     });
 }
 
@@ -425,21 +563,22 @@ fn needle_of(state: &State, is_screen: impl Fn(&Screen) -> bool) -> String {
 }
 
 /// Recompute which stack sets pass the filter; the selection follows `follow` when asked to.
-fn refilter_stack_sets(state: &mut State, follow: Option<String>, follow_item: bool) {
+fn refilter_stack_sets(state: &mut State, follow: Option<(String, String)>, follow_item: bool) {
     let needle = needle_of(state, |s| matches!(s, Screen::StackSets));
     let data = &mut state.stack_sets;
     data.visible = (0..data.rows.len())
         .filter(|i| {
-            let s = &data.rows[*i].summary;
-            matches_filter(&needle, &[&s.name, s.description.as_deref().unwrap_or("")])
+            let row = &data.rows[*i];
+            let s = &row.summary;
+            matches_filter(&needle, &[&s.name, s.description.as_deref().unwrap_or(""), &row.region])
         })
         .collect();
     if follow_item {
-        if let Some(name) = follow {
+        if let Some(key) = follow {
             data.selected = data
                 .visible
                 .iter()
-                .position(|i| data.rows[*i].summary.name == name)
+                .position(|i| row_key(&data.rows[*i]) == key)
                 .unwrap_or(0);
         }
     }
@@ -495,8 +634,12 @@ fn regroup_failures(state: &mut State) {
 /// The current screen's list after its filter changed.
 fn refilter_screen(state: &mut State) {
     match state.screen() {
+        Screen::Pulse => {
+            let follow = selected_pulse(&state.pulse).map(pulse_key);
+            refilter_pulse(state, follow, true);
+        }
         Screen::StackSets => {
-            let follow = selected_stack_set(&state.stack_sets).map(|r| r.summary.name.clone());
+            let follow = selected_stack_set(&state.stack_sets).map(row_key);
             refilter_stack_sets(state, follow, true);
         }
         Screen::Operations { .. } => {
@@ -573,9 +716,10 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
             state.stack_sets.freshness.loading = true;
             state.stack_sets.freshness.waiting_since = Some(now);
         }
-        super::Scope::Operations { stack_set } => {
-            if state.operations.stack_set != *stack_set {
+        super::Scope::Operations { region, stack_set } => {
+            if state.operations.stack_set != *stack_set || state.operations.region != *region {
                 state.operations = OperationsData {
+                    region: region.clone(),
                     stack_set: stack_set.clone(),
                     ..Default::default()
                 };
@@ -583,8 +727,8 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
             state.operations.freshness.loading = true;
             state.operations.freshness.waiting_since = Some(now);
         }
-        super::Scope::Operation { stack_set, .. } => {
-            state.operation = OperationData::new(stack_set);
+        super::Scope::Operation { region, stack_set, .. } => {
+            state.operation = OperationData::new(region, stack_set);
             state.operation.freshness.waiting_since = Some(now);
             state.status_filter = None;
         }
@@ -832,12 +976,14 @@ fn typed_ahead_of_refused_stop(state: &State, at: Instant) -> bool {
 
 fn on_screen_action(state: &mut State, action: Action, at: Instant) -> Vec<Command> {
     match state.screen().clone() {
+        Screen::Pulse => on_pulse_key(state, action, at),
         Screen::StackSets => on_stack_sets_key(state, action),
-        Screen::Operations { stack_set } => on_operations_key(state, action, &stack_set, at),
+        Screen::Operations { region, stack_set } => on_operations_key(state, action, &region, &stack_set, at),
         Screen::Operation {
+            region,
             stack_set,
             operation_id,
-        } => on_operation_key(state, action, &stack_set, &operation_id, at),
+        } => on_operation_key(state, action, &region, &stack_set, &operation_id, at),
         Screen::Failures { .. } => on_failures_key(state, action),
     }
 }
@@ -867,8 +1013,9 @@ fn on_stack_sets_key(state: &mut State, action: Action) -> Vec<Command> {
         Action::Enter => match selected_stack_set(data) {
             Some(row) => {
                 let stack_set = row.summary.name.clone();
+                let region = row.region.clone();
                 let model = row.summary.permission_model;
-                let commands = enter(state, Screen::Operations { stack_set });
+                let commands = enter(state, Screen::Operations { region, stack_set });
                 state.operations.permission_model = state.operations.permission_model.or(model);
                 commands
             }
@@ -878,11 +1025,68 @@ fn on_stack_sets_key(state: &mut State, action: Action) -> Vec<Command> {
             flash(state, "Open a stack set (enter) and pick an operation to stop.", true);
             Vec::new()
         }
+        // The stack set list sits on the pulse: the same key goes back to it.
+        Action::StackSets if state.screens.len() >= 2 => back(state),
         _ => Vec::new(),
     }
 }
 
-fn on_operations_key(state: &mut State, action: Action, stack_set: &str, at: Instant) -> Vec<Command> {
+/// The pulse: enter opens the selected operation's grid; `s` opens that grid with the stop
+/// dialog over it, exactly as on an operations list (the same checks, the same dialog and
+/// guard); the stack set list is one key away.
+fn on_pulse_key(state: &mut State, action: Action, at: Instant) -> Vec<Command> {
+    let page = page(state);
+    let data = &mut state.pulse;
+    if move_in_list(&mut data.selected, data.visible.len(), action, page) {
+        return Vec::new();
+    }
+    let selected = selected_pulse(data).cloned();
+    match (action, selected) {
+        (Action::StackSets, _) => enter(state, Screen::StackSets),
+        (Action::Enter, Some(row)) => enter(
+            state,
+            Screen::Operation {
+                region: row.region,
+                stack_set: row.stack_set,
+                operation_id: row.operation.id,
+            },
+        ),
+        (Action::Stop, Some(row)) => {
+            if let Err(why) = check_stoppable(state, &row.operation) {
+                flash(state, why, true);
+                return Vec::new();
+            }
+            let mut commands = enter(
+                state,
+                Screen::Operation {
+                    region: row.region.clone(),
+                    stack_set: row.stack_set.clone(),
+                    operation_id: row.operation.id.clone(),
+                },
+            );
+            commands.extend(open_stop_dialog(
+                state,
+                &row.region,
+                &row.stack_set,
+                &row.operation.id,
+                at,
+            ));
+            commands
+        }
+        (Action::Stop, None) => {
+            let why = if state.settings.read_only {
+                crate::messages::DIALOG_READ_ONLY
+            } else {
+                "Nothing to stop: no operation is selected on the pulse."
+            };
+            flash(state, why, true);
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+fn on_operations_key(state: &mut State, action: Action, region: &str, stack_set: &str, at: Instant) -> Vec<Command> {
     let page = page(state);
     let data = &mut state.operations;
     if move_in_list(&mut data.selected, data.visible.len(), action, page) {
@@ -893,6 +1097,7 @@ fn on_operations_key(state: &mut State, action: Action, stack_set: &str, at: Ins
         (Action::Enter, Some(op)) => enter(
             state,
             Screen::Operation {
+                region: region.to_string(),
                 stack_set: stack_set.to_string(),
                 operation_id: op.id,
             },
@@ -907,11 +1112,12 @@ fn on_operations_key(state: &mut State, action: Action, stack_set: &str, at: Ins
             let mut commands = enter(
                 state,
                 Screen::Operation {
+                    region: region.to_string(),
                     stack_set: stack_set.to_string(),
                     operation_id: op.id.clone(),
                 },
             );
-            commands.extend(open_stop_dialog(state, stack_set, &op.id, at));
+            commands.extend(open_stop_dialog(state, region, stack_set, &op.id, at));
             commands
         }
         _ => Vec::new(),
@@ -921,6 +1127,7 @@ fn on_operations_key(state: &mut State, action: Action, stack_set: &str, at: Ins
 fn on_operation_key(
     state: &mut State,
     action: Action,
+    region: &str,
     stack_set: &str,
     operation_id: &str,
     at: Instant,
@@ -953,12 +1160,13 @@ fn on_operation_key(
             return enter(
                 state,
                 Screen::Failures {
+                    region: region.to_string(),
                     stack_set: stack_set.to_string(),
                     operation_id: operation_id.to_string(),
                 },
             );
         }
-        Action::Stop => return open_stop_dialog(state, stack_set, operation_id, at),
+        Action::Stop => return open_stop_dialog(state, region, stack_set, operation_id, at),
         _ => {}
     }
     Vec::new()
@@ -971,16 +1179,21 @@ fn on_failures_key(state: &mut State, action: Action) -> Vec<Command> {
     Vec::new()
 }
 
-fn permission_model_of(state: &State, stack_set: &str) -> Option<PermissionModel> {
-    if state.operations.stack_set == stack_set && state.operations.permission_model.is_some() {
-        return state.operations.permission_model;
+fn permission_model_of(state: &State, region: &str, stack_set: &str) -> Option<PermissionModel> {
+    let operations = &state.operations;
+    if operations.stack_set == stack_set && operations.region == region && operations.permission_model.is_some() {
+        return operations.permission_model;
     }
+    stack_set_row(state, region, stack_set).and_then(|r| r.summary.permission_model)
+}
+
+/// The overview's row of a stack set, by Region and name.
+fn stack_set_row<'a>(state: &'a State, region: &str, stack_set: &str) -> Option<&'a StackSetRow> {
     state
         .stack_sets
         .rows
         .iter()
-        .find(|r| r.summary.name == stack_set)
-        .and_then(|r| r.summary.permission_model)
+        .find(|r| r.summary.name == stack_set && r.region == region)
 }
 
 /// Why an operation cannot be stopped, in words for the footer; Ok when it can.
@@ -998,10 +1211,22 @@ fn check_stoppable(state: &State, operation: &Operation) -> Result<(), String> {
     Ok(())
 }
 
-fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str, at: Instant) -> Vec<Command> {
-    let loaded = state.operation.operation.as_ref().filter(|op| op.id == operation_id);
-    let listed = state.operations.operations.iter().find(|op| op.id == operation_id);
-    let Some(operation) = loaded.or(listed).cloned() else {
+fn open_stop_dialog(state: &mut State, region: &str, stack_set: &str, operation_id: &str, at: Instant) -> Vec<Command> {
+    let same_set = |data_region: &str, data_set: &str| data_region == region && data_set == stack_set;
+    let loaded = Some(&state.operation)
+        .filter(|data| same_set(&data.region, &data.stack_set))
+        .and_then(|data| data.operation.as_ref())
+        .filter(|op| op.id == operation_id);
+    let listed = Some(&state.operations)
+        .filter(|data| same_set(&data.region, &data.stack_set))
+        .and_then(|data| data.operations.iter().find(|op| op.id == operation_id));
+    let on_pulse = state
+        .pulse
+        .rows
+        .iter()
+        .find(|row| same_set(&row.region, &row.stack_set) && row.operation.id == operation_id)
+        .map(|row| &row.operation);
+    let Some(operation) = loaded.or(listed).or(on_pulse).cloned() else {
         let why = if state.settings.read_only {
             crate::messages::DIALOG_READ_ONLY
         } else {
@@ -1014,20 +1239,16 @@ fn open_stop_dialog(state: &mut State, stack_set: &str, operation_id: &str, at: 
         flash(state, why, true);
         return Vec::new();
     }
-    let delegated_admin_allowed = permission_model_of(state, stack_set) != Some(PermissionModel::SelfManaged);
+    let delegated_admin_allowed = permission_model_of(state, region, stack_set) != Some(PermissionModel::SelfManaged);
     // Start on the CallAs the stack set was found under, which every other call about it uses.
-    let listed_as = state
-        .stack_sets
-        .rows
-        .iter()
-        .find(|r| r.summary.name == stack_set)
-        .and_then(|r| r.summary.listed_as);
+    let listed_as = stack_set_row(state, region, stack_set).and_then(|r| r.summary.listed_as);
     let call_as = match (delegated_admin_allowed, listed_as) {
         (false, _) => CallAs::SelfAccount,
         (true, Some(listed)) => listed,
         (true, None) => state.settings.call_as,
     };
     state.overlay = Some(Overlay::Confirm(StopDialog {
+        region: region.to_string(),
         stack_set: stack_set.to_string(),
         operation_id: operation_id.to_string(),
         action: operation.action.to_string(),
@@ -1177,6 +1398,7 @@ fn send_if_deliberate(state: &mut State, at: Instant, previous_input: Instant) -
     dialog.phase = StopPhase::Sending;
     dialog.sent = Some(state.stop_attempts);
     vec![Command::Stop(StopRequest {
+        region: dialog.region.clone(),
         stack_set: dialog.stack_set.clone(),
         operation_id: dialog.operation_id.clone(),
         call_as: dialog.call_as,
@@ -1195,6 +1417,13 @@ fn copy(state: &mut State, what: &str, text: String) {
 /// a failure group's reason.
 fn copy_focused(state: &mut State) {
     match state.screen().clone() {
+        Screen::Pulse => match selected_pulse(&state.pulse) {
+            Some(row) => {
+                let id = row.operation.id.clone();
+                copy(state, "operation id", id);
+            }
+            None => flash(state, crate::messages::NOTHING_TO_COPY, true),
+        },
         Screen::StackSets => match selected_stack_set(&state.stack_sets) {
             Some(row) => {
                 let name = row.summary.name.clone();
@@ -1241,12 +1470,12 @@ fn copy_from_detail(state: &mut State, url: bool) {
         return;
     };
     if url {
-        let Some(region) = state.settings.target.region.clone() else {
+        let Some(region) = admin_region(state, &state.operation.region) else {
             flash(state, crate::messages::NO_REGION_FOR_URL, true);
             return;
         };
         let stack_set = state.operation.stack_set.clone();
-        let model = permission_model_of(state, &stack_set);
+        let model = permission_model_of(state, &state.operation.region, &stack_set);
         let link = crate::console::stack_instance_url(&region, &stack_set, &result.account, &result.region, model);
         copy(state, "stack instance URL", link);
         return;
@@ -1259,17 +1488,26 @@ fn copy_from_detail(state: &mut State, url: bool) {
 
 /// `Y`: the console URL of the operation on screen (or selected in the list).
 fn copy_url(state: &mut State) {
-    let (stack_set, operation_id) = match state.screen().clone() {
+    let (region, stack_set, operation_id) = match state.screen().clone() {
         Screen::Operation {
+            region,
             stack_set,
             operation_id,
         }
         | Screen::Failures {
+            region,
             stack_set,
             operation_id,
-        } => (stack_set, operation_id),
-        Screen::Operations { stack_set } => match selected_operation(&state.operations) {
-            Some(op) => (stack_set, op.id.clone()),
+        } => (region, stack_set, operation_id),
+        Screen::Pulse => match selected_pulse(&state.pulse) {
+            Some(row) => (row.region.clone(), row.stack_set.clone(), row.operation.id.clone()),
+            None => {
+                flash(state, crate::messages::NOTHING_TO_COPY, true);
+                return;
+            }
+        },
+        Screen::Operations { region, stack_set } => match selected_operation(&state.operations) {
+            Some(op) => (region, stack_set, op.id.clone()),
             None => {
                 flash(state, crate::messages::NOTHING_TO_COPY, true);
                 return;
@@ -1284,13 +1522,22 @@ fn copy_url(state: &mut State) {
             return;
         }
     };
-    let Some(region) = state.settings.target.region.clone() else {
+    let Some(console_region) = admin_region(state, &region) else {
         flash(state, crate::messages::NO_REGION_FOR_URL, true);
         return;
     };
-    let model = permission_model_of(state, &stack_set);
-    let link = crate::console::operation_url(&region, &stack_set, &operation_id, model);
+    let model = permission_model_of(state, &region, &stack_set);
+    let link = crate::console::operation_url(&console_region, &stack_set, &operation_id, model);
     copy(state, "operation console URL", link);
+}
+
+/// The admin Region of a stack set for a console URL: the one it was found in, else the home Region.
+fn admin_region(state: &State, region: &str) -> Option<String> {
+    if region.is_empty() {
+        state.settings.target.region.clone()
+    } else {
+        Some(region.to_string())
+    }
 }
 
 /// A stack set name or id as a piece of a file name: letters, digits, `-`, `_` and `.` only.
@@ -1314,10 +1561,12 @@ fn export(state: &mut State) {
         Screen::Operation {
             stack_set,
             operation_id,
+            ..
         } => (stack_set, operation_id, false),
         Screen::Failures {
             stack_set,
             operation_id,
+            ..
         } => (stack_set, operation_id, true),
         _ => {
             flash(state, crate::messages::EXPORT_WHERE, true);

@@ -12,11 +12,11 @@ use sstop::cli::{Cli, DemoArgs};
 use sstop::config::Config;
 use sstop::messages;
 use sstop::model::CallAs;
-use sstop::poll::RateLimiter;
+use sstop::poll::{RateLimiter, RegionApis};
 use sstop::settings::{Environment, Resolved};
 use sstop::tui::{self, DashboardOptions};
 
-use super::{call_as, connect_options, is_not_found, read_only_source, usage_error};
+use super::{call_as, connect_options, is_not_found, read_only_source, regions, usage_error};
 
 /// The profile label the demo shows; it also marks the demo's settings.
 const DEMO_PROFILE: &str = "demo";
@@ -39,7 +39,19 @@ fn adaptive_limiter(ceiling: Option<f64>) -> RateLimiter {
 }
 
 pub async fn run(cli: &Cli, config: &Config) -> ExitCode {
-    dashboard(cli, config, connect_options(cli, config), call_as(cli, config), None).await
+    let regions = match regions(cli, config) {
+        Ok(regions) => regions,
+        Err(err) => return usage_error(err),
+    };
+    dashboard(
+        cli,
+        config,
+        connect_options(cli, config),
+        &regions,
+        call_as(cli, config),
+        None,
+    )
+    .await
 }
 
 /// `sstop demo`: the emulator on a free loopback port, and the dashboard against it.
@@ -54,20 +66,43 @@ pub async fn demo(cli: &Cli, config: &Config, args: &DemoArgs) -> ExitCode {
         Ok(sim) => sim,
         Err(err) => return usage_error(format!("{err:#}")),
     };
+    // `--region` (or the config) picks the Regions to watch; else every admin Region of the
+    // scenario.
+    let regions = match regions(cli, config) {
+        Ok(regions) if !regions.is_empty() => regions,
+        Ok(_) => demo_regions(&sim),
+        Err(err) => return usage_error(err),
+    };
     let mut options = ConnectOptions::new();
     options.endpoint_url = Some(sim.endpoint_url());
-    options.region = Some("us-east-1".to_string());
+    options.region = regions.first().cloned();
     options.dummy_credentials = true;
     options.read_only = read_only_source(cli, config).is_some();
     // The demo's organization has a delegated administrator: see its stack sets too.
     let call_as = cli.aws.call_as.unwrap_or(CallAs::DelegatedAdmin);
-    dashboard(cli, config, options, call_as, Some(DEMO_PROFILE.to_string())).await
+    dashboard(cli, config, options, &regions, call_as, Some(DEMO_PROFILE.to_string())).await
+}
+
+/// The admin Regions the demo's scenario has stack sets in; us-east-1 alone for a scenario that
+/// keeps them in one (the emulator then answers every Region from that one estate). The
+/// emulator does not say which is its home Region: us-east-1 goes first when it is one of them.
+fn demo_regions(sim: &sstop::sim::SimHandle) -> Vec<String> {
+    let (mut regions, regional) = sim.regions();
+    if !regional || regions.is_empty() {
+        return vec!["us-east-1".to_string()];
+    }
+    if let Some(at) = regions.iter().position(|r| r == "us-east-1") {
+        let home = regions.remove(at);
+        regions.insert(0, home);
+    }
+    regions
 }
 
 async fn dashboard(
     cli: &Cli,
     config: &Config,
     options: ConnectOptions,
+    regions: &[String],
     call_as: CallAs,
     profile_label: Option<String>,
 ) -> ExitCode {
@@ -78,9 +113,18 @@ async fn dashboard(
         Ok(found) => found,
         Err(err) => return usage_error(err),
     };
+    // One client per watched Region, the home Region (resolved, maybe from the environment) first.
+    let mut apis = vec![(resolved.region.clone(), Arc::new(api.clone()))];
+    for region in regions.iter().skip(1) {
+        match api.for_region(region) {
+            Ok(other) => apis.push((region.clone(), Arc::new(other))),
+            Err(err) => return usage_error(err),
+        }
+    }
     let target = Target {
         profile: profile_label.clone().or(options.profile.clone()),
         region: Some(resolved.region),
+        regions: apis.iter().map(|(region, _)| region.clone()).collect(),
         endpoint: resolved.endpoint,
     };
     let Resolved {
@@ -110,13 +154,13 @@ async fn dashboard(
     // Where and as whom, never with what credentials.
     tracing::info!(
         version = env!("CARGO_PKG_VERSION"),
-        region = options.settings.target.region.as_deref().unwrap_or("-"),
+        regions = options.settings.target.watched().join(","),
         endpoint = options.settings.target.endpoint.as_deref().unwrap_or("default"),
         profile = options.settings.target.profile.as_deref().unwrap_or("default chain"),
         call_as = call_as.as_str(),
         "dashboard started"
     );
-    match tui::run(Arc::new(api), options).await {
+    match tui::run(RegionApis::new(apis), options).await {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
             eprintln!("sstop: {err:#}");

@@ -50,7 +50,8 @@ pub fn connect_options(cli: &Cli, config: &Config) -> ConnectOptions {
     let mut options = ConnectOptions::new();
     options.read_only = read_only_source(cli, config).is_some();
     options.profile = cli.aws.profile.clone().or(config.profile.clone());
-    options.region = cli.aws.region.clone().or(config.region.clone());
+    // The home Region (the first watched); the dashboard makes a client for each of the others.
+    options.region = regions(cli, config).ok().and_then(|list| list.into_iter().next());
     options.endpoint_url = cli.aws.endpoint_url.clone().or(config.endpoint_url.clone());
     if let Some(secs) = config.attempt_timeout {
         options.attempt_timeout = Duration::from_secs(secs.max(1));
@@ -59,6 +60,52 @@ pub fn connect_options(cli: &Cli, config: &Config) -> ConnectOptions {
         options.credential_timeout = Duration::from_secs(secs);
     }
     options
+}
+
+/// The Regions to watch: `--region` (one, or several separated by commas), else the config's
+/// `regions` or `region`. Empty: aws-config's default chain picks one (AWS_REGION, the profile).
+/// Repeats are dropped; an empty name is an error saying how to write the list.
+pub fn regions(cli: &Cli, config: &Config) -> Result<Vec<String>, String> {
+    let list: Vec<String> = match (&cli.aws.region, &config.regions) {
+        (Some(flag), _) => {
+            let list: Vec<String> = flag.split(',').map(|r| r.trim().to_string()).collect();
+            if list.iter().any(String::is_empty) {
+                return Err(format!(
+                    "--region {flag:?} holds an empty Region name: list Regions separated by commas, e.g. --region us-east-1,eu-west-1"
+                ));
+            }
+            list
+        }
+        (None, Some(list)) => list.iter().map(|r| r.trim().to_string()).collect(),
+        (None, None) => config.region.iter().cloned().collect(),
+    };
+    let mut unique: Vec<String> = Vec::new();
+    for region in list {
+        if !unique.contains(&region) {
+            unique.push(region);
+        }
+    }
+    Ok(unique)
+}
+
+/// `results`, `stop` and `wait` act on one stack set, which lives in one Region: several
+/// Regions (from `--region a,b` or the config's `regions`) are a usage error naming the fix.
+pub fn one_region(cli: &Cli, config: &Config, command: &str) -> Result<(), ExitCode> {
+    let list = regions(cli, config).map_err(usage_error)?;
+    if list.len() > 1 {
+        let source = if cli.aws.region.is_some() {
+            "--region"
+        } else {
+            "regions in the config"
+        };
+        return Err(usage_error(format!(
+            "sstop {command} acts on one stack set in one Region, but {source} names {} ({}): pass the stack set's Region alone, e.g. --region {}",
+            list.len(),
+            list.join(", "),
+            list[0]
+        )));
+    }
+    Ok(())
 }
 
 pub async fn connect(cli: &Cli, config: &Config) -> Result<SdkApi, ExitCode> {

@@ -15,6 +15,9 @@ use sstop::model::CallAs;
 use super::{call_as, call_failed, connect, interruptible};
 
 pub async fn run(cli: &Cli, config: &Config, args: &ResultsArgs) -> ExitCode {
+    if let Err(code) = super::one_region(cli, config, "results") {
+        return code;
+    }
     interruptible(async {
         let api = match connect(cli, config).await {
             Ok(api) => api,

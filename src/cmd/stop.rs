@@ -15,6 +15,9 @@ use sstop::model::CallAs;
 use super::{call_as, call_failed, connect_options, interruptible, is_not_found, read_only_source, usage_error};
 
 pub async fn run(cli: &Cli, config: &Config, args: &StopArgs) -> ExitCode {
+    if let Err(code) = super::one_region(cli, config, "stop") {
+        return code;
+    }
     let call_as = call_as(cli, config);
     let options = connect_options(cli, config);
     // Read-only is absolute: refused before anything else, with no connection made.

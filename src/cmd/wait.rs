@@ -37,6 +37,9 @@ fn stop_agreed(args: &WaitArgs, call_as: sstop::model::CallAs) -> bool {
 }
 
 pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
+    if let Err(code) = super::one_region(cli, config, "wait") {
+        return code;
+    }
     let call_as = call_as(cli, config);
     let options = connect_options(cli, config);
     // A wait that may stop is refused at once under read-only: before anything is read, so a

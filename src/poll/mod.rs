@@ -1,6 +1,7 @@
 //! The poller: the only task that calls CloudFormation. It keeps the scope on screen fresh at a
 //! cadence that fits it, spends few requests doing so, and sends owned results back as `Msg`s.
 //! Stop requests take their own lane: they never wait behind polling or the request ceiling.
+//! It holds one client per watched Region and sends every call about a stack set to its Region.
 
 mod limiter;
 mod reads;
@@ -100,6 +101,68 @@ impl Default for PollConfig {
     }
 }
 
+/// One API client per watched Region, the home Region first. Stack sets are regional, so every
+/// call about one goes to its Region's client; the overview lists and checks all of them.
+///
+/// A map beside the unchanged `StackSetApi` trait rather than a wrapper implementing it: the
+/// trait's calls carry no Region, and the scopes, messages and stop requests that do carry one
+/// pick the client here, where the routing can be tested against fakes.
+pub struct RegionApis<A> {
+    apis: Vec<(String, Arc<A>)>,
+}
+
+impl<A> RegionApis<A> {
+    /// Clients by Region, in the order given (the first is the home Region).
+    pub fn new(apis: Vec<(String, Arc<A>)>) -> Self {
+        RegionApis { apis }
+    }
+
+    pub fn one(region: impl Into<String>, api: Arc<A>) -> Self {
+        RegionApis {
+            apis: vec![(region.into(), api)],
+        }
+    }
+
+    /// The watched Regions, in order.
+    pub fn regions(&self) -> Vec<String> {
+        self.apis.iter().map(|(region, _)| region.clone()).collect()
+    }
+
+    /// The name `region` goes by here: itself, or with a single client that client's Region
+    /// (whatever a scope says, every call goes there).
+    fn canonical<'a>(&'a self, region: &'a str) -> &'a str {
+        match self.apis.as_slice() {
+            [(only, _)] => only,
+            _ => region,
+        }
+    }
+
+    /// The client for `region`. With a single client every call goes to it, whatever the
+    /// Region says (a client whose Region was not named, or a scope opened before it was known).
+    fn get(&self, region: &str) -> Result<&Arc<A>, ApiError> {
+        if let Some((_, api)) = self.apis.iter().find(|(r, _)| r == region) {
+            return Ok(api);
+        }
+        match self.apis.as_slice() {
+            [(_, api)] => Ok(api),
+            _ => Err(ApiError::new(
+                ErrorKind::Validation,
+                format!(
+                    "Region {region:?} is not one sstop watches ({}): add it to --region or regions in the config",
+                    self.regions().join(", ")
+                ),
+            )),
+        }
+    }
+}
+
+/// A single client, its Region named later by the poller's config.
+impl<A> From<Arc<A>> for RegionApis<A> {
+    fn from(api: Arc<A>) -> Self {
+        RegionApis::one(String::new(), api)
+    }
+}
+
 /// Send-side of the poller, used by the event loop.
 #[derive(Clone)]
 pub struct PollerHandle {
@@ -115,35 +178,44 @@ impl PollerHandle {
 
 /// Start the poller on the current tokio runtime.
 pub fn spawn<A: StackSetApi>(
-    api: Arc<A>,
+    apis: impl Into<RegionApis<A>>,
     config: PollConfig,
     limiter: Arc<RateLimiter>,
     messages: UnboundedSender<Msg>,
 ) -> (PollerHandle, JoinHandle<()>) {
     let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let mut apis = apis.into();
+    for (region, _) in &mut apis.apis {
+        if region.is_empty() {
+            region.clone_from(&config.region.clone().unwrap_or_default());
+        }
+    }
     let poller = Poller {
-        api,
+        apis,
         config,
         limiter,
         messages,
         own: tx.clone(),
         call_as_of: Default::default(),
         error_log: Default::default(),
+        overview: Default::default(),
     };
     let task = tokio::spawn(poller.run(rx));
     (PollerHandle { commands: tx }, task)
 }
 
 struct Poller<A> {
-    api: Arc<A>,
+    apis: RegionApis<A>,
     config: PollConfig,
     limiter: Arc<RateLimiter>,
     messages: UnboundedSender<Msg>,
     /// Lets the stop lane ask for a refresh once its request has landed.
     own: UnboundedSender<Command>,
-    /// The CallAs each stack set was listed under; every later call about it uses the same.
-    call_as_of: std::sync::Mutex<HashMap<String, CallAs>>,
+    /// The CallAs each stack set (by Region and name) was listed under; every later call about
+    /// it uses the same.
+    call_as_of: std::sync::Mutex<HashMap<(String, String), CallAs>>,
     error_log: std::sync::Mutex<ErrorLog>,
+    overview: std::sync::Mutex<OverviewMemory>,
 }
 
 /// Polling errors for the log: a new one at once, the same one again only every
@@ -184,6 +256,19 @@ impl ErrorLog {
     }
 }
 
+/// What the overview keeps from one round to the next, and across visits to other screens: a
+/// stack set found active before the user opened a grid is checked first when they come back.
+#[derive(Default)]
+struct OverviewMemory {
+    /// When each stack set's (Region, name) latest operations were last checked.
+    checked: HashMap<(String, String), Instant>,
+    /// Stack sets last seen with an active operation; checked every round.
+    active: HashSet<(String, String)>,
+    /// The stack sets of every watched Region, and when they were listed.
+    stack_sets: Vec<(String, String)>,
+    listed_at: Option<Instant>,
+}
+
 /// What a finished round tells the scheduler.
 enum RoundOutcome {
     /// Poll again after this long.
@@ -200,13 +285,6 @@ enum RoundOutcome {
 /// Memory the poller keeps for the scope it watches, carried from one round to the next.
 #[derive(Default)]
 struct ScopeMemory {
-    /// Overview: when each stack set's latest operation was last checked.
-    checked: HashMap<String, Instant>,
-    /// Overview: stack sets last seen with an active operation; checked every round.
-    active: HashSet<String>,
-    /// Overview: the list of stack sets and when it was read.
-    stack_sets: Vec<String>,
-    listed_at: Option<Instant>,
     /// Operations list: the permission model is read once.
     described: bool,
     /// Operation: rounds so far.
@@ -246,6 +324,11 @@ impl<A: StackSetApi> Poller<A> {
                         if let Some(task) = round.take() {
                             task.abort();
                         }
+                        if new_scope == Scope::StackSets {
+                            // Coming back to the overview lists again; what it knew of each
+                            // stack set's activity stays.
+                            this.lock_overview().listed_at = None;
+                        }
                         scope = Some((new_scope, generation));
                         memory = Some(ScopeMemory::default());
                         failures = 0;
@@ -260,8 +343,8 @@ impl<A: StackSetApi> Poller<A> {
                     }
                     Some(Command::Stop(request)) => {
                         let generation = scope.as_ref().map(|(_, g)| *g).unwrap_or(0);
-                        let watching = matches!(&scope, Some((Scope::Operation { stack_set, operation_id }, _))
-                            if *stack_set == request.stack_set && *operation_id == request.operation_id);
+                        let watching = matches!(&scope, Some((Scope::Operation { region, stack_set, operation_id }, _))
+                            if *region == request.region && *stack_set == request.stack_set && *operation_id == request.operation_id);
                         tokio::spawn(Arc::clone(&this).stop(request, watching.then_some(generation)));
                     }
                 },
@@ -308,17 +391,45 @@ impl<A: StackSetApi> Poller<A> {
         }
     }
 
-    fn call_as_for(&self, stack_set: &str) -> CallAs {
+    fn call_as_for(&self, region: &str, stack_set: &str) -> CallAs {
         let call_as_of = self.call_as_of.lock().unwrap_or_else(|p| p.into_inner());
-        call_as_of.get(stack_set).copied().unwrap_or(self.config.call_as)
+        call_as_of
+            .get(&(self.apis.canonical(region).to_string(), stack_set.to_string()))
+            .copied()
+            .unwrap_or(self.config.call_as)
     }
 
-    async fn list_all_stack_sets(&self, call_as: CallAs) -> Result<Vec<crate::model::StackSetSummary>, ApiError> {
+    async fn list_all_stack_sets(
+        &self,
+        api: &A,
+        call_as: CallAs,
+    ) -> Result<Vec<crate::model::StackSetSummary>, ApiError> {
         crate::api::all_pages(|token| async move {
             self.limiter.acquire().await;
-            self.api.list_stack_sets(call_as, token).await
+            api.list_stack_sets(call_as, token).await
         })
         .await
+    }
+
+    /// A polling error: logged (a repeat only now and then) and sent for the screen to show.
+    fn report(&self, generation: u64, region: &str, error: ApiError) {
+        let write = self.lock_error_log().note(&error, Instant::now());
+        if let Some(repeats) = write {
+            tracing::warn!(
+                region,
+                kind = ?error.kind,
+                code = error.code.as_deref().unwrap_or("none"),
+                request_id = error.request_id.as_deref().unwrap_or("none"),
+                repeats,
+                error = ?error.message,
+                "polling call failed"
+            );
+        }
+        self.send(Msg::FetchFailed {
+            generation,
+            error,
+            at: self.now(),
+        });
     }
 
     fn backoff(&self, failures: u32) -> Duration {
@@ -337,28 +448,17 @@ impl<A: StackSetApi> Poller<A> {
 
     fn failed(&self, generation: u64, error: ApiError) -> RoundOutcome {
         let transient = error.is_transient();
-        let write = self.lock_error_log().note(&error, Instant::now());
-        if let Some(repeats) = write {
-            tracing::warn!(
-                kind = ?error.kind,
-                code = error.code.as_deref().unwrap_or("none"),
-                request_id = error.request_id.as_deref().unwrap_or("none"),
-                repeats,
-                error = ?error.message,
-                "polling call failed"
-            );
-        }
-        self.send(Msg::FetchFailed {
-            generation,
-            error,
-            at: self.now(),
-        });
+        self.report(generation, "-", error);
         if transient {
             RoundOutcome::Failed
         } else {
             // Not worth hammering (access denied, not found...), but credentials can come back.
             RoundOutcome::Retry(self.config.idle_interval)
         }
+    }
+
+    fn lock_overview(&self) -> std::sync::MutexGuard<'_, OverviewMemory> {
+        self.overview.lock().unwrap_or_else(|p| p.into_inner())
     }
 
     fn lock_error_log(&self) -> std::sync::MutexGuard<'_, ErrorLog> {
@@ -375,23 +475,33 @@ impl<A: StackSetApi> Poller<A> {
     /// The stop lane: straight to the API, exempt from the ceiling, then a describe so the
     /// new status shows at once, then a nudge for a full refresh.
     async fn stop(self: Arc<Self>, request: StopRequest, watching_generation: Option<u64>) {
+        let api = self.apis.get(&request.region).map(Arc::clone);
         let result = if self.config.read_only {
             Err(ApiError::new(
                 ErrorKind::ReadOnly,
                 "read-only is set: StopStackSetOperation was not sent",
             ))
         } else {
-            self.api
-                .stop_operation(&request.stack_set, &request.operation_id, request.call_as)
-                .await
-                .map(|accepted| accepted.request_id)
+            match &api {
+                Ok(api) => api
+                    .stop_operation(&request.stack_set, &request.operation_id, request.call_as)
+                    .await
+                    .map(|accepted| accepted.request_id),
+                Err(error) => Err(error.clone()),
+            }
+        };
+        // The Region the call went to: the stack set's, as the request names it.
+        let region = if request.region.is_empty() {
+            self.config.region.as_deref()
+        } else {
+            Some(request.region.as_str())
         };
         let attempt = StopAttempt {
             origin: "dashboard",
             stack_set: &request.stack_set,
             operation_id: &request.operation_id,
             call_as: request.call_as,
-            region: self.config.region.as_deref(),
+            region,
             endpoint: self.config.endpoint.as_deref(),
             profile: self.config.profile.as_deref(),
         };
@@ -401,9 +511,8 @@ impl<A: StackSetApi> Poller<A> {
             request: request.clone(),
             result,
         });
-        if let (true, Some(generation)) = (sent, watching_generation) {
-            if let Ok(operation) = self
-                .api
+        if let (true, Some(generation), Ok(api)) = (sent, watching_generation, api) {
+            if let Ok(operation) = api
                 .describe_operation(&request.stack_set, &request.operation_id, request.call_as)
                 .await
             {
@@ -420,95 +529,128 @@ impl<A: StackSetApi> Poller<A> {
     async fn round(self: Arc<Self>, scope: Scope, generation: u64, memory: ScopeMemory) -> Round {
         match scope {
             Scope::StackSets => self.overview_round(generation, memory).await,
-            Scope::Operations { stack_set } => self.operations_round(generation, &stack_set, memory).await,
+            Scope::Operations { region, stack_set } => {
+                self.operations_round(generation, &region, &stack_set, memory).await
+            }
             Scope::Operation {
+                region,
                 stack_set,
                 operation_id,
             } => {
-                self.operation_round(generation, &stack_set, &operation_id, memory)
+                self.operation_round(generation, &region, &stack_set, &operation_id, memory)
                     .await
             }
         }
     }
 
-    /// The overview: the list of stack sets at the idle cadence, and each round the latest
-    /// operation of a capped number of stack sets (active ones always, then the stalest).
-    async fn overview_round(&self, generation: u64, mut memory: ScopeMemory) -> Round {
-        let list_due = memory
+    /// One Region's stack sets, listed under SELF and (for a delegated administrator) also
+    /// DELEGATED_ADMIN, each remembered with the CallAs it was found under.
+    async fn list_region(&self, region: &str, api: &A) -> Result<Vec<crate::model::StackSetSummary>, ApiError> {
+        // A delegated administrator sees its service-managed stack sets only with
+        // DELEGATED_ADMIN, and its own self-managed ones only with SELF: list under both.
+        let mut listings = vec![CallAs::SelfAccount];
+        if self.config.call_as == CallAs::DelegatedAdmin {
+            listings.push(CallAs::DelegatedAdmin);
+        }
+        let mut summaries = Vec::new();
+        let mut last_error = None;
+        let mut any_ok = false;
+        for call_as in listings {
+            match self.list_all_stack_sets(api, call_as).await {
+                Ok(found) => {
+                    any_ok = true;
+                    let mut call_as_of = self.call_as_of.lock().unwrap_or_else(|p| p.into_inner());
+                    for summary in &found {
+                        call_as_of.insert((region.to_string(), summary.name.clone()), call_as);
+                    }
+                    summaries.extend(found);
+                }
+                Err(error) => last_error = Some(error),
+            }
+        }
+        if let (false, Some(error)) = (any_ok, last_error) {
+            return Err(error);
+        }
+        summaries.sort_by(|a, b| a.name.cmp(&b.name));
+        summaries.dedup_by(|a, b| a.name == b.name);
+        // The stop dialog starts on the CallAs every other call about the stack set uses.
+        for summary in &mut summaries {
+            summary.listed_as = Some(self.call_as_for(region, &summary.name));
+        }
+        Ok(summaries)
+    }
+
+    /// The overview, behind both the pulse and the stack set list: every watched Region's
+    /// stack sets at the idle cadence, and each round the latest operations of a capped number
+    /// of stack sets across all Regions (active ones always, then the stalest).
+    async fn overview_round(&self, generation: u64, memory: ScopeMemory) -> Round {
+        let list_due = self
+            .lock_overview()
             .listed_at
             .is_none_or(|at| at.elapsed() >= self.config.idle_interval);
         if list_due {
-            // A delegated administrator sees its service-managed stack sets only with
-            // DELEGATED_ADMIN, and its own self-managed ones only with SELF: list under both.
-            let mut listings = vec![CallAs::SelfAccount];
-            if self.config.call_as == CallAs::DelegatedAdmin {
-                listings.push(CallAs::DelegatedAdmin);
-            }
-            let mut summaries = Vec::new();
-            let mut last_error = None;
-            let mut any_ok = false;
-            for call_as in listings {
-                match self.list_all_stack_sets(call_as).await {
-                    Ok(found) => {
-                        any_ok = true;
-                        let mut call_as_of = self.call_as_of.lock().unwrap_or_else(|p| p.into_inner());
-                        for summary in &found {
-                            call_as_of.insert(summary.name.clone(), call_as);
-                        }
-                        summaries.extend(found);
+            let mut listed: Vec<(String, String)> = Vec::new();
+            let mut errors = Vec::new();
+            for (region, api) in &self.apis.apis {
+                match self.list_region(region, api).await {
+                    Ok(summaries) => {
+                        listed.extend(summaries.iter().map(|s| (region.clone(), s.name.clone())));
+                        self.send(Msg::StackSets {
+                            generation,
+                            region: region.clone(),
+                            result: Ok(summaries),
+                            at: self.now(),
+                        });
                     }
-                    Err(error) => last_error = Some(error),
+                    Err(error) => {
+                        // A Region that cannot be listed keeps the stack sets it had, and the others go on.
+                        let overview = self.lock_overview();
+                        listed.extend(overview.stack_sets.iter().filter(|(r, _)| r == region).cloned());
+                        errors.push((region.clone(), error));
+                    }
                 }
             }
-            if let (false, Some(error)) = (any_ok, last_error) {
-                let outcome = self.failed(generation, error);
-                return Round { memory, outcome };
+            if errors.len() == self.apis.apis.len() {
+                if let Some((_, error)) = errors.pop() {
+                    let outcome = self.failed(generation, error);
+                    return Round { memory, outcome };
+                }
             }
-            summaries.sort_by(|a, b| a.name.cmp(&b.name));
-            summaries.dedup_by(|a, b| a.name == b.name);
-            // The stop dialog starts on the CallAs every other call about the stack set uses.
-            for summary in &mut summaries {
-                summary.listed_as = Some(self.call_as_for(&summary.name));
+            for (region, error) in errors {
+                let error = ApiError {
+                    message: format!("{region}: {}", error.message),
+                    ..error
+                };
+                self.report(generation, &region, error);
             }
-            memory.stack_sets = summaries.iter().map(|s| s.name.clone()).collect();
-            self.send(Msg::StackSets {
-                generation,
-                result: Ok(summaries),
-                at: self.now(),
-            });
-            memory.listed_at = Some(Instant::now());
+            let mut overview = self.lock_overview();
+            overview.stack_sets = listed;
+            overview.listed_at = Some(Instant::now());
         }
-        let mut due: Vec<String> = memory
-            .stack_sets
-            .iter()
-            .filter(|n| memory.active.contains(*n))
-            .cloned()
-            .collect();
-        let mut idle: Vec<&String> = memory
-            .stack_sets
-            .iter()
-            .filter(|n| !memory.active.contains(*n))
-            .collect();
-        idle.sort_by_key(|n| memory.checked.get(*n).copied());
-        let room = self.config.checks_per_round.saturating_sub(due.len());
-        due.extend(idle.into_iter().take(room).cloned());
-        for name in due {
+        let due = self.due_checks(&self.lock_overview());
+        for key in due {
+            let (region, name) = &key;
+            let Ok(api) = self.apis.get(region) else {
+                continue;
+            };
             self.limiter.acquire().await;
-            match self.api.list_operations(&name, self.call_as_for(&name), 10, None).await {
+            let call_as = self.call_as_for(region, name);
+            match api.list_operations(name, call_as, 10, None).await {
                 Ok(page) => {
                     let active = page.items.iter().any(|op| op.status.is_active());
-                    let latest = page.items.into_iter().max_by_key(|op| op.created);
+                    let mut overview = self.lock_overview();
                     if active {
-                        memory.active.insert(name.clone());
+                        overview.active.insert(key.clone());
                     } else {
-                        memory.active.remove(&name);
+                        overview.active.remove(&key);
                     }
-                    memory.checked.insert(name.clone(), Instant::now());
+                    overview.checked.insert(key.clone(), Instant::now());
+                    drop(overview);
                     self.send(Msg::StackSetChecked {
                         generation,
-                        stack_set: name,
-                        latest,
-                        active,
+                        region: region.clone(),
+                        stack_set: name.clone(),
+                        operations: page.items,
                         at: self.now(),
                     });
                 }
@@ -517,10 +659,11 @@ impl<A: StackSetApi> Poller<A> {
                     return Round { memory, outcome };
                 }
                 // One stack set we may not read must not hold up the others.
-                Err(error) => tracing::debug!(stack_set = name, %error, "latest operation not readable"),
+                Err(error) => tracing::debug!(region, stack_set = name, %error, "latest operation not readable"),
             }
         }
-        let outcome = RoundOutcome::Again(if memory.active.is_empty() {
+        let none_active = self.lock_overview().active.is_empty();
+        let outcome = RoundOutcome::Again(if none_active {
             self.config.active_interval.max(Duration::from_secs(10))
         } else {
             self.config.active_interval
@@ -528,15 +671,52 @@ impl<A: StackSetApi> Poller<A> {
         Round { memory, outcome }
     }
 
-    async fn operations_round(&self, generation: u64, stack_set: &str, mut memory: ScopeMemory) -> Round {
-        let call_as = self.call_as_for(stack_set);
+    /// The stack sets this round checks: every active one, then the stalest of the rest
+    /// (never checked first) up to `checks_per_round` in all, across every Region.
+    fn due_checks(&self, memory: &OverviewMemory) -> Vec<(String, String)> {
+        let mut due: Vec<(String, String)> = memory
+            .stack_sets
+            .iter()
+            .filter(|key| memory.active.contains(*key))
+            .cloned()
+            .collect();
+        // Stalest first; among equally stale (never checked, at the start) the Regions take
+        // turns, so a Region of a few stack sets is not left waiting behind one of a thousand.
+        let mut place: HashMap<&str, usize> = HashMap::new();
+        let mut idle: Vec<(Option<Instant>, usize, &(String, String))> = memory
+            .stack_sets
+            .iter()
+            .filter(|key| !memory.active.contains(*key))
+            .map(|key| {
+                let turn = place.entry(key.0.as_str()).or_default();
+                *turn += 1;
+                (memory.checked.get(key).copied(), *turn, key)
+            })
+            .collect();
+        idle.sort_by_key(|(checked, turn, _)| (*checked, *turn));
+        let idle = idle.into_iter().map(|(_, _, key)| key);
+        let room = self.config.checks_per_round.saturating_sub(due.len());
+        due.extend(idle.take(room).cloned());
+        due
+    }
+
+    async fn operations_round(&self, generation: u64, region: &str, stack_set: &str, mut memory: ScopeMemory) -> Round {
+        let call_as = self.call_as_for(region, stack_set);
+        let api = match self.apis.get(region) {
+            Ok(api) => Arc::clone(api),
+            Err(error) => {
+                let outcome = self.failed(generation, error);
+                return Round { memory, outcome };
+            }
+        };
         if !memory.described {
             self.limiter.acquire().await;
-            match self.api.describe_stack_set(stack_set, call_as).await {
+            match api.describe_stack_set(stack_set, call_as).await {
                 Ok(detail) => {
                     memory.described = true;
                     if let Some(model) = detail.summary.permission_model {
                         self.send(Msg::PermissionModel {
+                            region: region.to_string(),
                             stack_set: stack_set.to_string(),
                             model,
                         });
@@ -552,7 +732,7 @@ impl<A: StackSetApi> Poller<A> {
         let mut token = None;
         for _ in 0..OPERATION_LIST_PAGES {
             self.limiter.acquire().await;
-            match self.api.list_operations(stack_set, call_as, 100, token).await {
+            match api.list_operations(stack_set, call_as, 100, token).await {
                 Ok(page) => {
                     operations.extend(page.items);
                     token = page.next_token;
@@ -570,6 +750,7 @@ impl<A: StackSetApi> Poller<A> {
         let active = operations.iter().any(|op| op.status.is_active());
         self.send(Msg::Operations {
             generation,
+            region: region.to_string(),
             stack_set: stack_set.to_string(),
             result: Ok(operations),
             at: self.now(),
@@ -592,6 +773,7 @@ impl<A: StackSetApi> Poller<A> {
     async fn operation_round(
         self: &Arc<Self>,
         generation: u64,
+        region: &str,
         stack_set: &str,
         operation_id: &str,
         mut memory: ScopeMemory,
@@ -601,9 +783,9 @@ impl<A: StackSetApi> Poller<A> {
         memory.rounds += 1;
         if memory.full.is_none() && memory.positions.is_none() {
             // Started before the describe answers, so the first rows come after one round trip.
-            self.start_full_read(generation, stack_set, operation_id, None, &mut memory);
+            self.start_full_read(generation, region, stack_set, operation_id, None, &mut memory);
         }
-        let operation = match self.describe(generation, stack_set, operation_id).await {
+        let operation = match self.describe(generation, region, stack_set, operation_id).await {
             Ok(operation) => operation,
             Err(error) => {
                 let outcome = self.failed(generation, error);
@@ -615,21 +797,23 @@ impl<A: StackSetApi> Poller<A> {
             // list, which is where the permission model is learnt: the stop dialog's CallAs
             // choice and the console links need it. Once per watch; a refusal holds nothing up.
             memory.described = true;
-            self.limiter.acquire().await;
-            match self
-                .api
-                .describe_stack_set(stack_set, self.call_as_for(stack_set))
-                .await
-            {
-                Ok(detail) => {
-                    if let Some(model) = detail.summary.permission_model {
-                        self.send(Msg::PermissionModel {
-                            stack_set: stack_set.to_string(),
-                            model,
-                        });
+            if let Ok(api) = self.apis.get(region) {
+                self.limiter.acquire().await;
+                match api
+                    .describe_stack_set(stack_set, self.call_as_for(region, stack_set))
+                    .await
+                {
+                    Ok(detail) => {
+                        if let Some(model) = detail.summary.permission_model {
+                            self.send(Msg::PermissionModel {
+                                region: region.to_string(),
+                                stack_set: stack_set.to_string(),
+                                model,
+                            });
+                        }
                     }
+                    Err(error) => tracing::debug!(stack_set, %error, "permission model not readable"),
                 }
-                Err(error) => tracing::debug!(stack_set, %error, "permission model not readable"),
             }
         }
         if !operation.status.is_active() {
@@ -640,7 +824,14 @@ impl<A: StackSetApi> Poller<A> {
             }
             let seen = Arc::clone(&memory.seen_running);
             let read = Arc::clone(self)
-                .read_everything(generation, stack_set.to_string(), operation_id.to_string(), None, seen)
+                .read_everything(
+                    generation,
+                    region.to_string(),
+                    stack_set.to_string(),
+                    operation_id.to_string(),
+                    None,
+                    seen,
+                )
                 .await;
             let outcome = match read {
                 Ok(full) => {
@@ -653,7 +844,7 @@ impl<A: StackSetApi> Poller<A> {
         }
         if !first {
             if let Err(error) = self
-                .incremental_read(generation, stack_set, operation_id, &mut memory)
+                .incremental_read(generation, region, stack_set, operation_id, &mut memory)
                 .await
             {
                 let outcome = self.failed(generation, error);
@@ -674,7 +865,7 @@ impl<A: StackSetApi> Poller<A> {
         }
         if memory.full.is_none() {
             let pace = self.full_read_pace(memory.full_pages);
-            self.start_full_read(generation, stack_set, operation_id, Some(pace), &mut memory);
+            self.start_full_read(generation, region, stack_set, operation_id, Some(pace), &mut memory);
         }
         Round {
             memory,
@@ -694,6 +885,7 @@ impl<A: StackSetApi> Poller<A> {
     fn start_full_read(
         self: &Arc<Self>,
         generation: u64,
+        region: &str,
         stack_set: &str,
         operation_id: &str,
         pace: Option<Duration>,
@@ -701,6 +893,7 @@ impl<A: StackSetApi> Poller<A> {
     ) {
         let task = tokio::spawn(Arc::clone(self).read_everything(
             generation,
+            region.to_string(),
             stack_set.to_string(),
             operation_id.to_string(),
             pace,
@@ -728,12 +921,17 @@ impl<A: StackSetApi> Poller<A> {
     async fn describe(
         &self,
         generation: u64,
+        region: &str,
         stack_set: &str,
         operation_id: &str,
     ) -> Result<crate::model::Operation, ApiError> {
         self.limiter.acquire().await;
-        let call_as = self.call_as_for(stack_set);
-        let described = self.api.describe_operation(stack_set, operation_id, call_as).await;
+        let call_as = self.call_as_for(region, stack_set);
+        let described = self
+            .apis
+            .get(region)?
+            .describe_operation(stack_set, operation_id, call_as)
+            .await;
         if let Ok(operation) = &described {
             self.send(Msg::OperationDescribed {
                 generation,
@@ -751,18 +949,19 @@ impl<A: StackSetApi> Poller<A> {
     async fn read_everything(
         self: Arc<Self>,
         generation: u64,
+        region: String,
         stack_set: String,
         operation_id: String,
         pace: Option<Duration>,
         seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
     ) -> Result<FullRead, ApiError> {
-        let call_as = self.call_as_for(&stack_set);
+        let call_as = self.call_as_for(&region, &stack_set);
+        let api = Arc::clone(self.apis.get(&region)?);
         let mut full = FullRead::default();
         let mut token = None;
         loop {
             self.limiter.acquire().await;
-            let page = self
-                .api
+            let page = api
                 .list_results(&stack_set, &operation_id, call_as, None, token)
                 .await?;
             full.pages += 1;
@@ -808,6 +1007,7 @@ impl<A: StackSetApi> Poller<A> {
     async fn incremental_read(
         &self,
         generation: u64,
+        region: &str,
         stack_set: &str,
         operation_id: &str,
         memory: &mut ScopeMemory,
@@ -817,7 +1017,7 @@ impl<A: StackSetApi> Poller<A> {
         let sightings = std::mem::take(&mut *memory.seen_running.lock().unwrap_or_else(|p| p.into_inner()));
         before.extend(sightings.into_iter().map(|r| (key_of(&r), r)));
         let running = match self
-            .read_class(generation, stack_set, operation_id, ResultStatus::Running)
+            .read_class(generation, region, stack_set, operation_id, ResultStatus::Running)
             .await
         {
             Ok(pages) => RunningRead { pages },
@@ -827,8 +1027,8 @@ impl<A: StackSetApi> Poller<A> {
             }
         };
         let (failed, cancelled) = tokio::join!(
-            self.read_class(generation, stack_set, operation_id, ResultStatus::Failed),
-            self.read_class(generation, stack_set, operation_id, ResultStatus::Cancelled),
+            self.read_class(generation, region, stack_set, operation_id, ResultStatus::Failed),
+            self.read_class(generation, region, stack_set, operation_id, ResultStatus::Cancelled),
         );
         let (failed, cancelled) = match (failed, cancelled) {
             (Ok(failed), Ok(cancelled)) => (failed, cancelled),
@@ -860,6 +1060,7 @@ impl<A: StackSetApi> Poller<A> {
     async fn read_class(
         &self,
         generation: u64,
+        region: &str,
         stack_set: &str,
         operation_id: &str,
         status: ResultStatus,
@@ -869,11 +1070,12 @@ impl<A: StackSetApi> Poller<A> {
         loop {
             self.limiter.acquire().await;
             let page = self
-                .api
+                .apis
+                .get(region)?
                 .list_results(
                     stack_set,
                     operation_id,
-                    self.call_as_for(stack_set),
+                    self.call_as_for(region, stack_set),
                     Some(status),
                     token,
                 )

@@ -62,6 +62,7 @@ fn start(api: Arc<FakeApi>, config: PollConfig) -> (PollerHandle, UnboundedRecei
 fn watch_operation(handle: &PollerHandle, generation: u64) {
     handle.send(Command::Watch {
         scope: Scope::Operation {
+            region: "us-east-1".into(),
             stack_set: "org".into(),
             operation_id: "op-1".into(),
         },
@@ -236,6 +237,7 @@ async fn the_stop_lane_does_not_wait_behind_slow_paging() {
     tokio::time::sleep(Duration::from_millis(1000)).await;
     let pressed = tokio::time::Instant::now();
     handle.send(Command::Stop(StopRequest {
+        region: "us-east-1".into(),
         stack_set: "org".into(),
         operation_id: "op-1".into(),
         call_as: CallAs::SelfAccount,
@@ -340,6 +342,7 @@ async fn delegated_admin_lists_under_both_and_keeps_each_stack_sets_call_as() {
     assert_eq!(listings, vec![CallAs::SelfAccount, CallAs::DelegatedAdmin]);
     handle.send(Command::Watch {
         scope: Scope::Operations {
+            region: "us-east-1".into(),
             stack_set: "mine".into(),
         },
         generation: 2,
@@ -384,6 +387,7 @@ async fn first_rows_arrive_after_one_round_trip() {
 
 fn stop_request() -> StopRequest {
     StopRequest {
+        region: "us-east-1".into(),
         stack_set: "org".into(),
         operation_id: "op-1".into(),
         call_as: CallAs::SelfAccount,
@@ -546,12 +550,12 @@ async fn running_is_read_every_interval_while_a_long_full_read_pages() {
     }
 }
 
-/// FAILING REPRODUCTION (adversary): `sstop --stack-set S --operation ID` watches the operation
-/// scope straight away, and only the operations scope describes the stack set. The app never
-/// learns the permission model, so `Y` copies `permissions=self` console URLs for a
-/// SERVICE_MANAGED stack set, and the stop dialog offers DELEGATED_ADMIN for a self-managed one.
+/// `sstop --stack-set S --operation ID` watches the operation scope straight away, skipping the
+/// operations list where the permission model used to be learnt; without it `Y` copied
+/// `permissions=self` console URLs for a SERVICE_MANAGED stack set, and the stop dialog offered
+/// DELEGATED_ADMIN for a self-managed one.
 #[tokio::test(start_paused = true)]
-async fn adversary_operation_scope_opened_directly_learns_the_permission_model() {
+async fn an_operation_opened_directly_learns_the_permission_model() {
     let api = Arc::new(fake(OperationStatus::Running, 100));
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
@@ -567,4 +571,256 @@ async fn adversary_operation_scope_opened_directly_learns_the_permission_model()
         learned,
         "no Msg::PermissionModel in 50 s of watching the operation opened directly"
     );
+}
+
+// ---------------------------------------------------------------------------------------------
+// Several Regions: one client each, every call about a stack set to its own Region.
+
+const EAST: &str = "us-east-1";
+const WEST: &str = "eu-west-1";
+
+/// Two Regions, each with its own fake client. Both hold a stack set named `org`: in us-east-1
+/// listed under SELF with op-east RUNNING, in eu-west-1 under DELEGATED_ADMIN with op-west
+/// QUEUED behind op-run.
+fn two_regions() -> (Arc<FakeApi>, Arc<FakeApi>, RegionApis<FakeApi>) {
+    let mut east = FakeData::default();
+    east.stack_sets
+        .push((stack_set("org", PermissionModel::ServiceManaged), CallAs::SelfAccount));
+    east.operations
+        .insert("org".into(), vec![operation("op-east", OperationStatus::Running)]);
+    east.results.insert("op-east".into(), results(10));
+    let mut west = FakeData::default();
+    west.stack_sets.push((
+        stack_set("org", PermissionModel::ServiceManaged),
+        CallAs::DelegatedAdmin,
+    ));
+    west.operations.insert(
+        "org".into(),
+        vec![
+            operation("op-run", OperationStatus::Running),
+            operation("op-west", OperationStatus::Queued),
+        ],
+    );
+    west.results.insert("op-west".into(), results(10));
+    let (east, west) = (Arc::new(FakeApi::new(east)), Arc::new(FakeApi::new(west)));
+    let apis = RegionApis::new(vec![
+        (EAST.to_string(), Arc::clone(&east)),
+        (WEST.to_string(), Arc::clone(&west)),
+    ]);
+    (east, west, apis)
+}
+
+fn start_regions(apis: RegionApis<FakeApi>, config: PollConfig) -> (PollerHandle, UnboundedReceiver<Msg>) {
+    let (tx, rx) = tokio::sync::mpsc::unbounded_channel();
+    let (handle, _task) = spawn(apis, config, Arc::new(RateLimiter::unlimited()), tx);
+    (handle, rx)
+}
+
+fn delegated_admin() -> PollConfig {
+    PollConfig {
+        call_as: CallAs::DelegatedAdmin,
+        region: Some(EAST.into()),
+        ..Default::default()
+    }
+}
+
+#[tokio::test(start_paused = true)]
+async fn each_region_is_listed_and_checked_by_its_own_client() {
+    let (east, west, apis) = two_regions();
+    let (handle, mut rx) = start_regions(apis, delegated_admin());
+    handle.send(Command::Watch {
+        scope: Scope::StackSets,
+        generation: 1,
+    });
+    settle().await;
+    for api in [&east, &west] {
+        let listings: Vec<CallAs> = api
+            .calls()
+            .iter()
+            .filter(|c| c.action == "ListStackSets")
+            .map(|c| c.call_as)
+            .collect();
+        assert_eq!(listings, vec![CallAs::SelfAccount, CallAs::DelegatedAdmin]);
+    }
+    let msgs = drain(&mut rx);
+    let listed: Vec<(String, Vec<String>)> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            Msg::StackSets {
+                region,
+                result: Ok(sets),
+                ..
+            } => Some((region.clone(), sets.iter().map(|s| s.name.clone()).collect())),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        listed,
+        vec![
+            (EAST.to_string(), vec!["org".to_string()]),
+            (WEST.to_string(), vec!["org".to_string()])
+        ]
+    );
+    let checked: Vec<(String, Vec<String>)> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            Msg::StackSetChecked { region, operations, .. } => {
+                Some((region.clone(), operations.iter().map(|o| o.id.clone()).collect()))
+            }
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        checked,
+        vec![
+            (EAST.to_string(), vec!["op-east".to_string()]),
+            (WEST.to_string(), vec!["op-run".to_string(), "op-west".to_string()])
+        ],
+        "each Region's org is its own stack set"
+    );
+    // Each check carried the CallAs the stack set was listed under in its own Region.
+    let check_as = |api: &FakeApi| {
+        api.calls()
+            .iter()
+            .filter(|c| c.action == "ListStackSetOperations")
+            .map(|c| c.call_as)
+            .collect::<Vec<_>>()
+    };
+    assert_eq!(check_as(&east), vec![CallAs::SelfAccount]);
+    assert_eq!(check_as(&west), vec![CallAs::DelegatedAdmin]);
+}
+
+#[tokio::test(start_paused = true)]
+async fn calls_and_stops_about_a_stack_set_go_to_its_region_with_its_call_as() {
+    let (log, _guard) = crate::api::audit::capture::start();
+    let (east, west, apis) = two_regions();
+    let (handle, mut rx) = start_regions(apis, delegated_admin());
+    handle.send(Command::Watch {
+        scope: Scope::StackSets,
+        generation: 1,
+    });
+    settle().await;
+    let east_before = east.calls().len();
+    handle.send(Command::Watch {
+        scope: Scope::Operation {
+            region: WEST.into(),
+            stack_set: "org".into(),
+            operation_id: "op-west".into(),
+        },
+        generation: 2,
+    });
+    settle().await;
+    assert_eq!(
+        east.calls().len(),
+        east_before,
+        "nothing about eu-west-1's org reached us-east-1"
+    );
+    let west_reads: Vec<_> = west
+        .calls()
+        .into_iter()
+        .filter(|c| matches!(c.action, "DescribeStackSetOperation" | "ListStackSetOperationResults"))
+        .collect();
+    assert!(!west_reads.is_empty());
+    assert!(
+        west_reads.iter().all(|c| c.call_as == CallAs::DelegatedAdmin),
+        "{west_reads:?}"
+    );
+    let described = drain(&mut rx).into_iter().any(
+        |m| matches!(m, Msg::OperationDescribed { generation: 2, ref operation, .. } if operation.id == "op-west"),
+    );
+    assert!(described);
+
+    // The stop lane: to the stack set's Region, audited with it.
+    handle.send(Command::Stop(StopRequest {
+        region: WEST.into(),
+        stack_set: "org".into(),
+        operation_id: "op-west".into(),
+        call_as: CallAs::DelegatedAdmin,
+        attempt: 1,
+    }));
+    settle().await;
+    assert_eq!(
+        (east.count("StopStackSetOperation"), west.count("StopStackSetOperation")),
+        (0, 1)
+    );
+    let text = log.text();
+    let audit: Vec<&str> = text.lines().filter(|l| l.contains("sstop::audit")).collect();
+    assert_eq!(audit.len(), 1, "{text}");
+    assert!(
+        audit[0].contains("region=\"eu-west-1\"") && audit[0].contains("outcome=\"sent\""),
+        "{}",
+        audit[0]
+    );
+
+    // A Region sstop does not watch: refused here, nothing sent anywhere, and the words say so.
+    handle.send(Command::Stop(StopRequest {
+        region: "ap-south-1".into(),
+        stack_set: "org".into(),
+        operation_id: "op-west".into(),
+        call_as: CallAs::DelegatedAdmin,
+        attempt: 2,
+    }));
+    settle().await;
+    assert_eq!(
+        east.count("StopStackSetOperation") + west.count("StopStackSetOperation"),
+        1
+    );
+    let refused = drain(&mut rx).into_iter().find_map(|m| match m {
+        Msg::StopFinished { result: Err(e), .. } => Some(e),
+        _ => None,
+    });
+    let refused = refused.expect("the dialog hears the refusal");
+    assert!(
+        refused.message.contains("ap-south-1") && refused.message.contains("--region"),
+        "{refused:?}"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_rotation_gives_a_small_region_its_turn_beside_a_large_one() {
+    let mut east = FakeData::default();
+    for i in 0..40 {
+        east.stack_sets.push((
+            stack_set(&format!("team-{i:03}"), PermissionModel::SelfManaged),
+            CallAs::SelfAccount,
+        ));
+    }
+    let mut west = FakeData::default();
+    for name in ["eu-a", "eu-b"] {
+        west.stack_sets
+            .push((stack_set(name, PermissionModel::SelfManaged), CallAs::SelfAccount));
+    }
+    let (east, west) = (Arc::new(FakeApi::new(east)), Arc::new(FakeApi::new(west)));
+    let apis = RegionApis::new(vec![
+        (EAST.to_string(), Arc::clone(&east)),
+        (WEST.to_string(), Arc::clone(&west)),
+    ]);
+    let (handle, _rx) = start_regions(apis, PollConfig::default());
+    handle.send(Command::Watch {
+        scope: Scope::StackSets,
+        generation: 1,
+    });
+    settle().await;
+    // One round: 10 checks in all, and eu-west-1's two are among them.
+    assert_eq!(
+        east.count("ListStackSetOperations") + west.count("ListStackSetOperations"),
+        10
+    );
+    assert_eq!(west.count("ListStackSetOperations"), 2);
+    // The next rounds (every 10 s: nothing is active) take the never-checked first: neither
+    // eu-west-1 stack set comes round again while us-east-1 has unchecked ones.
+    tokio::time::sleep(Duration::from_secs(31)).await;
+    settle().await;
+    assert_eq!(east.count("ListStackSetOperations"), 38);
+    assert_eq!(west.count("ListStackSetOperations"), 2);
+    let distinct = |api: &FakeApi| {
+        let mut names: Vec<String> = api.calls().into_iter().filter_map(|c| c.stack_set).collect();
+        names.sort();
+        names.dedup();
+        names.len()
+    };
+    assert_eq!(distinct(&east), 38, "no stack set checked twice while others wait");
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    settle().await;
+    assert_eq!(distinct(&east), 40, "all 42 checked within five rounds");
 }

@@ -794,3 +794,133 @@ fn suspended_accounts_are_skipped_without_failing() {
     run_to_end(&mut e, "ss", &r, |_| {});
     assert!(instance(&e, "ss", &suspended[0], "us-east-1").is_none());
 }
+
+#[test]
+fn stack_set_groups_expand_with_padded_names_and_staggered_history() {
+    let s = Scenario::parse(
+        r#"
+[[stack_set_groups]]
+count = 12
+name_prefix = "team-"
+stagger_mins = 10
+created_days_ago = 2
+
+[[stack_set_groups.operations]]
+action = "CREATE"
+started_mins_ago = 100
+accounts = ["123456789012"]
+regions = ["us-east-1"]
+"#,
+        "test",
+    )
+    .unwrap();
+    let e = scenario::build(Some(&s), T0, None).unwrap();
+    let names: Vec<&str> = e.all_stack_sets().iter().map(|ss| ss.name.as_str()).collect();
+    assert_eq!(names.len(), 12);
+    assert_eq!((names[0], names[11]), ("team-01", "team-12"));
+    let started = |n: &str| e.stack_set_any(n).unwrap().operations[0].created;
+    assert_eq!(
+        started("team-01") - started("team-03"),
+        20 * 60_000,
+        "member k starts k x 10 min earlier"
+    );
+    assert!(e
+        .all_stack_sets()
+        .iter()
+        .all(|ss| ss.operations[0].status == OperationStatus::Succeeded));
+}
+
+#[test]
+fn stack_set_groups_refuse_bad_keys() {
+    for (bad, why) in [
+        ("count = 0\nname_prefix = \"a\"", "count"),
+        ("name_prefix = \"a\"", "count"),
+        ("count = 2", "name_prefix"),
+        ("count = 2\nname_prefix = \"a\"\nname = \"b\"", "name"),
+        ("count = 2\nname_prefix = \"a\"\nstagger_mins = -1", "stagger_mins"),
+        ("count = 2\nname_prefix = \"a\"\ncolour = \"red\"", "colour"),
+    ] {
+        let text = format!("[[stack_set_groups]]\n{bad}\n");
+        let err = Scenario::parse(&text, "test").unwrap_err().to_string();
+        assert!(err.contains(why), "{bad}: {err}");
+    }
+}
+
+#[test]
+fn stack_sets_in_other_regions_get_their_own_estate() {
+    let s = Scenario::parse(
+        r#"
+[[stack_sets]]
+name = "home"
+
+[[stack_sets]]
+name = "away"
+admin_region = "eu-west-1"
+"#,
+        "test",
+    )
+    .unwrap();
+    let mut estates = scenario::build_estates(Some(&s), T0, None).unwrap();
+    assert!(estates.is_regional());
+    assert_eq!(estates.regions(), vec!["eu-west-1", "us-east-1"]);
+    let names = |e: &Engine| e.all_stack_sets().iter().map(|ss| ss.name.clone()).collect::<Vec<_>>();
+    assert_eq!(names(estates.engine_for(None, T0).unwrap()), vec!["home"]);
+    assert_eq!(names(estates.engine_for(Some("eu-west-1"), T0).unwrap()), vec!["away"]);
+    assert!(names(estates.engine_for(Some("us-west-2"), T0).unwrap()).is_empty());
+
+    let bad = Scenario::parse("[[stack_sets]]\nname = \"x\"\nadmin_region = \"Europe\"\n", "test").unwrap();
+    let err = scenario::build_estates(Some(&bad), T0, None).err().unwrap().to_string();
+    assert!(err.contains("admin_region"), "{err}");
+}
+
+#[test]
+fn single_region_scenarios_keep_one_estate_for_every_region() {
+    for name in ["rollout", "runaway", "large"] {
+        let s = Scenario::load(name).unwrap();
+        let estates = scenario::build_estates(Some(&s), T0, None).unwrap();
+        assert!(!estates.is_regional(), "{name}");
+        assert_eq!(estates.key(Some("eu-west-1")), "us-east-1", "{name}");
+    }
+}
+
+#[test]
+fn fleet_scenario_spreads_over_three_regions() {
+    let s = Scenario::load("fleet").unwrap();
+    let started = std::time::Instant::now();
+    let mut estates = scenario::build_estates(Some(&s), T0, None).unwrap();
+    eprintln!("fleet built in {:?}", started.elapsed());
+    assert_eq!(estates.regions(), vec!["ap-southeast-2", "eu-west-1", "us-east-1"]);
+    let statuses = |e: &Engine| -> Vec<OperationStatus> {
+        e.all_stack_sets()
+            .iter()
+            .flat_map(|ss| ss.operations.iter().map(|o| o.status))
+            .collect()
+    };
+    let home = estates.engine_for(None, T0).unwrap();
+    assert_eq!(home.all_stack_sets().len(), 1000);
+    assert_eq!(home.list_stack_sets(CallAs::SelfAccount).len(), 1000);
+    let guard = home.stack_set_any("org-guardrails-us").unwrap();
+    assert_eq!(
+        guard.operations.iter().map(|o| o.status).collect::<Vec<_>>(),
+        vec![OperationStatus::Running, OperationStatus::Queued]
+    );
+    let home_statuses = statuses(home);
+    assert!(home_statuses.iter().filter(|s| **s == OperationStatus::Running).count() >= 3);
+    assert!(
+        home_statuses
+            .iter()
+            .filter(|s| **s == OperationStatus::Succeeded)
+            .count()
+            > 1900
+    );
+    // The failing rollout ends FAILED once its pair of failures lands.
+    home.step(10 * 60_000);
+    let failing = home.stack_set_any("logging-pipeline").unwrap();
+    assert_eq!(failing.operations[0].status, OperationStatus::Failed);
+    for region in ["eu-west-1", "ap-southeast-2"] {
+        let e = estates.engine_for(Some(region), T0).unwrap();
+        assert_eq!(e.all_stack_sets().len(), 3, "{region}");
+        assert_eq!(e.list_stack_sets(CallAs::DelegatedAdmin).len(), 1, "{region}");
+        assert!(statuses(e).contains(&OperationStatus::Running), "{region}");
+    }
+}

@@ -6,7 +6,7 @@ pub struct SimArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:4566")]
     pub listen: std::net::SocketAddr,
-    /// Built-in scenario name (rollout, runaway, large) or a scenario TOML file.
+    /// Built-in scenario name (rollout, runaway, large, fleet) or a scenario TOML file.
     #[arg(long)]
     pub scenario: Option<String>,
     /// How much faster than real time the emulated clock runs (0.001 to 10000).
@@ -43,6 +43,7 @@ pub mod engine;
 mod error;
 mod query;
 mod rate;
+mod region;
 pub mod scenario;
 mod server;
 mod validate;
@@ -161,7 +162,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
     }
     let scenario = opts.scenario.as_deref().map(Scenario::load).transpose()?;
     let now = wall_ms();
-    let engine = scenario::build(scenario.as_ref(), now, opts.seed)?;
+    let estates = scenario::build_estates(scenario.as_ref(), now, opts.seed)?;
     let sf = scenario.as_ref().map(|s| s.faults.clone()).unwrap_or_default();
     // A flag wins over the scenario; an unset (zero) flag leaves the scenario's value.
     let pick = |flag: f64, file: Option<f64>| if flag > 0.0 { flag } else { file.unwrap_or(0.0) };
@@ -178,7 +179,7 @@ pub async fn start(opts: SimOptions) -> anyhow::Result<SimHandle> {
         seed,
     );
     let shared = Arc::new(Shared::new(
-        engine,
+        estates,
         Clock::new(now, opts.speed),
         faults,
         rand::random(),
@@ -253,6 +254,40 @@ impl SimHandle {
                 .map(|s| s.operations.iter().rev().map(|o| o.id.to_string()).collect())
                 .unwrap_or_default()
         })
+    }
+
+    /// Like [`Self::operation_status`], in the estate a request signed for `region` sees.
+    pub fn operation_status_in(&self, region: &str, stack_set: &str, operation_id: &str) -> Option<OperationStatus> {
+        self.shared
+            .with_region(region, |e| {
+                e.stack_set_any(stack_set)?.operation(operation_id).map(|o| o.status)
+            })
+            .flatten()
+    }
+
+    /// Like [`Self::operation_ids`], in the estate a request signed for `region` sees.
+    pub fn operation_ids_in(&self, region: &str, stack_set: &str) -> Vec<String> {
+        self.shared
+            .with_region(region, |e| {
+                e.stack_set_any(stack_set)
+                    .map(|s| s.operations.iter().rev().map(|o| o.id.to_string()).collect())
+                    .unwrap_or_default()
+            })
+            .unwrap_or_default()
+    }
+
+    /// Names of every stack set (any CallAs) in the estate a request signed for `region` sees,
+    /// in creation order; empty for a Region no request has reached yet.
+    pub fn stack_set_names_in(&self, region: &str) -> Vec<String> {
+        self.shared
+            .with_region(region, |e| e.all_stack_sets().iter().map(|s| s.name.clone()).collect())
+            .unwrap_or_default()
+    }
+
+    /// Regions with their own estate, and whether requests are routed by Region at all (only
+    /// when the scenario puts stack sets in more than one Region).
+    pub fn regions(&self) -> (Vec<String>, bool) {
+        self.shared.regions()
     }
 
     /// Jumps simulated time forward by `simulated` and runs everything due (for tests).

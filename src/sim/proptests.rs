@@ -5,6 +5,7 @@ use proptest::prelude::*;
 
 use super::api::ACTIONS;
 use super::engine::{Engine, Organization};
+use super::region::Estates;
 use super::server::{Clock, Faults, Shared};
 
 const FORM: Option<&str> = Some("application/x-www-form-urlencoded; charset=utf-8");
@@ -12,7 +13,7 @@ const FORM: Option<&str> = Some("application/x-www-form-urlencoded; charset=utf-
 fn shared() -> Shared {
     let now = 1_795_318_320_000;
     let s = Shared::new(
-        Engine::new(Organization::default(), 3, now),
+        Estates::single("us-east-1", Engine::new(Organization::default(), 3, now), 3),
         Clock::new(now, 1000.0),
         Faults::new(0.0, 0.0, 0, 3),
         99,

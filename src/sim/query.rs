@@ -186,6 +186,13 @@ impl Tokens {
         Tokens { secret }
     }
 
+    /// Tokens that only this scope (a Region) accepts.
+    pub fn scoped(&self, scope: &str) -> Tokens {
+        Tokens {
+            secret: self.secret ^ fnv64(scope.as_bytes()).rotate_left(17),
+        }
+    }
+
     fn check(&self, list: &str, offset: usize) -> u64 {
         fnv64(format!("{}|{list}|{offset}", self.secret).as_bytes())
     }

@@ -4,6 +4,7 @@
 //! History is not written down result by result: each operation is replayed through the engine
 //! from its start time, so finished and running operations obey the same rules as live ones.
 
+use std::collections::BTreeMap;
 use std::path::Path;
 
 use anyhow::{anyhow, bail, Context};
@@ -15,12 +16,20 @@ use super::engine::{
     Behaviour, Engine, FailureRule, GateRule, Matcher, Millis, NewStackSet, OpRequest, Organization, Ou, TargetSpec,
     Targets, Timing,
 };
+use super::region::{self, Estates};
+
+/// The Region a scenario's stack sets belong to unless it says otherwise.
+pub const DEFAULT_HOME_REGION: &str = "us-east-1";
+
+/// Most stack sets one `[[stack_set_groups]]` entry may declare.
+const MAX_GROUP_COUNT: u32 = 20_000;
 
 /// The scenarios shipped with sstop, by name.
 pub const BUILT_IN: &[(&str, &str)] = &[
     ("rollout", include_str!("../../assets/scenarios/rollout.toml")),
     ("runaway", include_str!("../../assets/scenarios/runaway.toml")),
     ("large", include_str!("../../assets/scenarios/large.toml")),
+    ("fleet", include_str!("../../assets/scenarios/fleet.toml")),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -45,6 +54,84 @@ pub struct Scenario {
     pub gates: Vec<GateSpec>,
     #[serde(default)]
     pub stack_sets: Vec<StackSetSpec>,
+    /// Many similar stack sets declared at once.
+    #[serde(default)]
+    pub stack_set_groups: Vec<StackSetGroupSpec>,
+    /// The administrator's Region for stack sets that name none, and for requests that name no
+    /// Region (unsigned, or an unreadable signature). Default us-east-1.
+    #[serde(default)]
+    pub home_region: Option<String>,
+}
+
+/// `count` stack sets alike but for their names (`name_prefix` + 1, 2, … zero-padded to the
+/// width of `count`) and, with `stagger_mins`, their operations' start times: member k starts
+/// each operation k × stagger_mins earlier, so the fleet's history is not one instant.
+/// Every other key is a `[[stack_sets]]` key (except `name`).
+#[derive(Debug, Clone, Deserialize)]
+#[serde(try_from = "toml::Table")]
+pub struct StackSetGroupSpec {
+    pub count: u32,
+    pub name_prefix: String,
+    pub stagger_mins: f64,
+    /// The members' shared settings; its name is the prefix.
+    pub template: StackSetSpec,
+}
+
+impl TryFrom<toml::Table> for StackSetGroupSpec {
+    type Error = String;
+
+    fn try_from(mut table: toml::Table) -> Result<Self, String> {
+        let count = match table.remove("count") {
+            Some(toml::Value::Integer(n)) if (1..=i64::from(MAX_GROUP_COUNT)).contains(&n) => n as u32,
+            Some(v) => {
+                return Err(format!(
+                    "stack_set_groups: count must be 1 to {MAX_GROUP_COUNT}, got {v}"
+                ))
+            }
+            None => return Err("stack_set_groups: missing count".to_string()),
+        };
+        let name_prefix = match table.remove("name_prefix") {
+            Some(toml::Value::String(p)) => p,
+            Some(v) => return Err(format!("stack_set_groups: name_prefix must be text, got {v}")),
+            None => return Err("stack_set_groups: missing name_prefix".to_string()),
+        };
+        let stagger_mins = match table.remove("stagger_mins") {
+            Some(toml::Value::Float(f)) if f.is_finite() && f >= 0.0 => f,
+            Some(toml::Value::Integer(n)) if n >= 0 => n as f64,
+            Some(v) => return Err(format!("stack_set_groups: stagger_mins must be 0 or more, got {v}")),
+            None => 0.0,
+        };
+        if table.contains_key("name") {
+            return Err("stack_set_groups: members are named by name_prefix, not name".to_string());
+        }
+        table.insert("name".to_string(), toml::Value::String(name_prefix.clone()));
+        let template: StackSetSpec = toml::Value::Table(table)
+            .try_into()
+            .map_err(|e: toml::de::Error| format!("stack_set_groups {name_prefix:?}: {}", e.message()))?;
+        Ok(StackSetGroupSpec {
+            count,
+            name_prefix,
+            stagger_mins,
+            template,
+        })
+    }
+}
+
+impl StackSetGroupSpec {
+    /// The group's stack sets, in number order.
+    pub fn expand(&self) -> Vec<StackSetSpec> {
+        let width = self.count.to_string().len();
+        (0..self.count)
+            .map(|k| {
+                let mut ss = self.template.clone();
+                ss.name = format!("{}{:0width$}", self.name_prefix, k + 1);
+                for op in &mut ss.operations {
+                    op.started_mins_ago += f64::from(k) * self.stagger_mins;
+                }
+                ss
+            })
+            .collect()
+    }
 }
 
 #[derive(Debug, Clone, Default, Deserialize)]
@@ -149,6 +236,10 @@ pub struct GateSpec {
 #[serde(deny_unknown_fields)]
 pub struct StackSetSpec {
     pub name: String,
+    /// The administrator's Region that keeps this stack set (default: the home Region). Only
+    /// requests signed for that Region see it.
+    #[serde(default)]
+    pub admin_region: Option<String>,
     #[serde(default = "default_permission_model")]
     pub permission_model: PermissionModel,
     /// Owned by a delegated administrator: visible only with CallAs=DELEGATED_ADMIN.
@@ -321,22 +412,82 @@ impl Scenario {
     pub fn build(&self, now: Millis, seed: Option<u64>) -> anyhow::Result<Engine> {
         build(Some(self), now, seed)
     }
+
+    pub fn home_region(&self) -> &str {
+        self.home_region.as_deref().unwrap_or(DEFAULT_HOME_REGION)
+    }
+
+    /// Every stack set, groups expanded, each with its administrator's Region.
+    fn all_stack_sets(&self) -> anyhow::Result<Vec<(String, StackSetSpec)>> {
+        let home = self.home_region();
+        let groups = self.stack_set_groups.iter().flat_map(StackSetGroupSpec::expand);
+        let mut out = Vec::new();
+        for ss in self.stack_sets.iter().cloned().chain(groups) {
+            let r = ss.admin_region.clone().unwrap_or_else(|| home.to_string());
+            if !region::is_region(&r) {
+                bail!(
+                    "stack set {}: admin_region {r:?} is not a Region name like us-east-1",
+                    ss.name
+                );
+            }
+            out.push((r, ss));
+        }
+        Ok(out)
+    }
 }
 
-/// An engine for `scenario` (or the default organization with nothing in it).
+/// An engine for `scenario`'s home Region (or the default organization with nothing in it).
 pub fn build(scenario: Option<&Scenario>, now: Millis, seed: Option<u64>) -> anyhow::Result<Engine> {
-    const MIN: f64 = 60_000.0;
-    const DAY: f64 = 86_400_000.0;
+    Ok(build_estates(scenario, now, seed)?.into_home())
+}
+
+/// One engine per administrator Region named by `scenario`. When every stack set lives in the
+/// home Region, requests for any Region share that one estate, as before Regions.
+pub fn build_estates(scenario: Option<&Scenario>, now: Millis, seed: Option<u64>) -> anyhow::Result<Estates> {
     let seed = seed.or(scenario.and_then(|s| s.seed)).unwrap_or(1);
     let Some(s) = scenario else {
-        return Ok(Engine::new(Organization::default(), seed, now));
+        let engine = Engine::new(Organization::default(), seed, now);
+        return Ok(Estates::single(DEFAULT_HOME_REGION, engine, seed));
     };
+    let home = s.home_region();
+    if !region::is_region(home) {
+        bail!("home_region {home:?} is not a Region name like us-east-1");
+    }
     let org = s.organization()?;
-    let earliest = s
-        .stack_sets
-        .iter()
-        .map(|ss| ss.created_days_ago)
-        .fold(0.0_f64, f64::max);
+    let mut by_region: BTreeMap<String, Vec<StackSetSpec>> = BTreeMap::new();
+    by_region.insert(home.to_string(), Vec::new());
+    for (r, ss) in s.all_stack_sets()? {
+        by_region.entry(r).or_default().push(ss);
+    }
+    let mut engines = BTreeMap::new();
+    for (r, specs) in &by_region {
+        let engine = build_region(s, &org, specs, now, Estates::seed_for(home, r, seed)).map_err(|e| {
+            if by_region.len() > 1 {
+                e.context(format!("admin Region {r}"))
+            } else {
+                e
+            }
+        })?;
+        engines.insert(r.clone(), engine);
+    }
+    if engines.len() == 1 {
+        let engine = engines.remove(home).expect("the home Region has an engine");
+        return Ok(Estates::single(home, engine, seed));
+    }
+    Ok(Estates::regional(home, engines, seed))
+}
+
+/// One Region's engine: its stack sets created and their operations replayed up to `now`.
+fn build_region(
+    s: &Scenario,
+    org: &Organization,
+    stack_sets: &[StackSetSpec],
+    now: Millis,
+    seed: u64,
+) -> anyhow::Result<Engine> {
+    const MIN: f64 = 60_000.0;
+    const DAY: f64 = 86_400_000.0;
+    let earliest = stack_sets.iter().map(|ss| ss.created_days_ago).fold(0.0_f64, f64::max);
     let mut engine = Engine::new(org.clone(), seed, now - (earliest * DAY) as Millis);
     engine.behaviour = behaviour(s.timing, &s.failures, &s.gates);
 
@@ -347,7 +498,7 @@ pub fn build(scenario: Option<&Scenario>, now: Millis, seed: Option<u64>) -> any
         Stop(&'a StackSetSpec, usize),
     }
     let mut events: Vec<(Millis, usize, Event)> = Vec::new();
-    for ss in &s.stack_sets {
+    for ss in stack_sets {
         let created = now - (ss.created_days_ago * DAY) as Millis;
         events.push((created, events.len(), Event::Create(ss)));
         for (i, op) in ss.operations.iter().enumerate() {

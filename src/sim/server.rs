@@ -19,6 +19,7 @@ use super::engine::{Engine, Millis};
 use super::error::SimError;
 use super::query::{Tokens, MAX_BODY};
 use super::rate::TokenBucket;
+use super::region::{self, Estates};
 use super::xml;
 
 /// Bodies beyond the limit are read and thrown away up to this size, so the client gets our
@@ -95,7 +96,7 @@ fn clamp01(x: f64) -> f64 {
 
 /// Everything the server task, the clock task and the handle share.
 pub struct Shared {
-    engine: Mutex<Engine>,
+    estates: Mutex<Estates>,
     pub clock: Clock,
     tokens: Tokens,
     faults: Mutex<Faults>,
@@ -115,9 +116,9 @@ fn lock<T>(m: &Mutex<T>) -> MutexGuard<'_, T> {
 }
 
 impl Shared {
-    pub fn new(engine: Engine, clock: Clock, faults: Faults, token_secret: u64, log_requests: bool) -> Self {
+    pub fn new(estates: Estates, clock: Clock, faults: Faults, token_secret: u64, log_requests: bool) -> Self {
         Shared {
-            engine: Mutex::new(engine),
+            estates: Mutex::new(estates),
             clock,
             tokens: Tokens::new(token_secret),
             faults: Mutex::new(faults),
@@ -160,15 +161,31 @@ impl Shared {
         self.throttled.load(Ordering::Relaxed)
     }
 
-    /// Runs `f` on the engine brought up to the current simulated time.
+    /// Runs `f` on the home Region's engine brought up to the current simulated time.
     pub fn with_engine<R>(&self, f: impl FnOnce(&mut Engine) -> R) -> R {
-        let mut e = lock(&self.engine);
+        let mut estates = lock(&self.estates);
+        let e = estates.home_engine();
         e.advance_to(self.clock.now());
-        f(&mut e)
+        f(e)
+    }
+
+    /// Runs `f` on the engine a request for `region` would see, if it exists yet (an existing
+    /// Region only: looking must not create estates).
+    pub fn with_region<R>(&self, region: &str, f: impl FnOnce(&mut Engine) -> R) -> Option<R> {
+        let mut estates = lock(&self.estates);
+        let e = estates.get_mut(Some(region))?;
+        e.advance_to(self.clock.now());
+        Some(f(e))
+    }
+
+    /// The Regions with an estate, and whether requests are routed by Region at all.
+    pub fn regions(&self) -> (Vec<String>, bool) {
+        let estates = lock(&self.estates);
+        (estates.regions(), estates.is_regional())
     }
 
     pub fn tick(&self) {
-        self.with_engine(|_| ());
+        lock(&self.estates).advance_to(self.clock.now());
     }
 
     pub fn counts(&self) -> BTreeMap<String, u64> {
@@ -191,10 +208,22 @@ impl Shared {
         *lock(&self.counts).entry(action.to_string()).or_insert(0) += 1;
     }
 
-    /// Runs a parsed request; a bug that panics becomes an InternalFailure, not a dead server.
-    pub fn execute(&self, req: &Request, request_id: &str) -> (u16, String) {
+    /// Runs a parsed request against the estate of `region` (`None`: the home Region); a bug
+    /// that panics becomes an InternalFailure, not a dead server.
+    pub fn execute(&self, req: &Request, region: Option<&str>, request_id: &str) -> (u16, String) {
         let outcome = catch_unwind(AssertUnwindSafe(|| {
-            self.with_engine(|e| api::dispatch(e, &self.tokens, req))
+            let mut estates = lock(&self.estates);
+            // Read the clock under the lock, so no request sees time run backward.
+            let now = self.clock.now();
+            // Another Region's NextToken names another list: scope the check by Region. The
+            // home Region keeps the plain tokens, so they read exactly as before.
+            let tokens = match estates.key(region) {
+                k if k == estates.home() => self.tokens,
+                k => self.tokens.scoped(k),
+            };
+            let engine = estates.engine_for(region, now)?;
+            engine.advance_to(now);
+            api::dispatch(engine, &tokens, req)
         }))
         .unwrap_or_else(|_| Err(SimError::internal()));
         api::respond(req.action, outcome, request_id)
@@ -207,7 +236,7 @@ impl Shared {
         match api::parse_request(method, content_type, body) {
             Ok(req) => {
                 self.count(req.action);
-                self.execute(&req, &request_id)
+                self.execute(&req, None, &request_id)
             }
             Err(e) => {
                 self.count("(invalid)");
@@ -244,6 +273,8 @@ async fn read_body(mut body: Body) -> Result<Vec<u8>, SimError> {
 pub async fn serve(State(shared): State<Arc<Shared>>, req: axum::extract::Request) -> Response {
     let (parts, body) = req.into_parts();
     let request_id = uuid::Uuid::new_v4().to_string();
+    let region = region::from_authorization(parts.headers.get(header::AUTHORIZATION).and_then(|v| v.to_str().ok()))
+        .map(str::to_string);
     let content_type = parts
         .headers
         .get(header::CONTENT_TYPE)
@@ -284,14 +315,19 @@ pub async fn serve(State(shared): State<Arc<Shared>>, req: axum::extract::Reques
     }
     let (status, text) = match (&parsed, &fault) {
         (_, Some(e)) | (Err(e), None) => (e.status, xml::error(e, &request_id)),
-        (Ok(req), None) => shared.execute(req, &request_id),
+        (Ok(req), None) => shared.execute(req, region.as_deref(), &request_id),
     };
     if shared.log_requests {
         match &parsed {
             Ok(req) => {
                 let (ss, op, call_as) = req.log_fields();
+                let (_, regional) = shared.regions();
+                let at = match &region {
+                    Some(r) if regional => format!(" region={r}"),
+                    _ => String::new(),
+                };
                 eprintln!(
-                    "sstop sim: {} stack_set={ss} operation={op} call_as={call_as} -> {status}",
+                    "sstop sim: {}{at} stack_set={ss} operation={op} call_as={call_as} -> {status}",
                     req.action
                 );
             }

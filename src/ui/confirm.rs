@@ -118,7 +118,7 @@ pub fn draw(state: &State, dialog: &StopDialog, theme: &Theme, frame: &mut Frame
     for part in format::wrap(&consequence(counts), text_width) {
         lines.push(Line::raw(format!(" {part}")));
     }
-    for part in format::wrap(&call_target(state), text_width) {
+    for part in format::wrap(&call_target(state, dialog), text_width) {
         lines.push(Line::styled(format!(" {part}"), theme.dim()));
     }
     lines.extend(call_as_lines(dialog, &state.settings.keymap, theme, text_width));
@@ -200,11 +200,16 @@ fn consequence(counts: StopCounts) -> String {
 }
 
 /// `Call goes to: profile P, region R, endpoint E`, with "default" where nothing was set.
-fn call_target(state: &State) -> String {
+fn call_target(state: &State, dialog: &StopDialog) -> String {
     let target = &state.settings.target;
+    // The stack set's own Region: that is where the stop goes.
+    let region = Some(dialog.region.as_str())
+        .filter(|r| !r.is_empty())
+        .or(target.region.as_deref())
+        .unwrap_or("default");
     let mut parts = vec![
         format!("profile {}", target.profile.as_deref().unwrap_or("default")),
-        format!("region {}", target.region.as_deref().unwrap_or("default")),
+        format!("region {region}"),
     ];
     if let Some(endpoint) = &target.endpoint {
         parts.push(format!("endpoint {endpoint}"));

@@ -154,7 +154,8 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
     }
     if state.filter_editing {
         let what = match state.screen() {
-            Screen::StackSets => "name",
+            Screen::Pulse => "Region, stack set, id, action or status",
+            Screen::StackSets => "name or Region",
             Screen::Operations { .. } => "id, action or status",
             Screen::Operation { .. } => "account or OU",
             Screen::Failures { .. } => "reason, account or Region",
@@ -176,9 +177,19 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
     let can_stop = !state.settings.read_only;
     let mut out = Vec::new();
     match state.screen() {
+        Screen::Pulse => {
+            out.push(hint(move_label(keymap, theme, &vertical), "move", 1));
+            out.push(hint(key(Action::Enter), "results", 0));
+            out.push(hint(key(Action::StackSets), "stack sets", 0));
+            out.push(hint(key(Action::Filter), "filter", 2));
+            if can_stop {
+                out.push(hint(key(Action::Stop), "stop", 0));
+            }
+        }
         Screen::StackSets => {
             out.push(hint(move_label(keymap, theme, &vertical), "move", 1));
             out.push(hint(key(Action::Enter), "operations", 0));
+            out.push(hint(key(Action::StackSets), "pulse", 1));
             out.push(hint(key(Action::Filter), "filter", 2));
         }
         Screen::Operations { .. } => {
@@ -206,7 +217,7 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
     }
     out.push(hint(key(Action::Refresh), "refresh", 4));
     out.push(hint(key(Action::Help), "help", 0));
-    if !matches!(state.screen(), Screen::StackSets) {
+    if !matches!(state.screen(), Screen::Pulse | Screen::StackSets) {
         out.push(hint(key(Action::Back), "back", 1));
     }
     out.push(hint(key(Action::Quit), "quit", 0));

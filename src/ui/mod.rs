@@ -10,6 +10,7 @@ pub mod format;
 mod help;
 mod operation;
 mod operations;
+mod pulse;
 mod requests;
 mod stacksets;
 pub mod theme;
@@ -53,6 +54,7 @@ pub fn view(state: &State, frame: &mut Frame) -> Drawn {
         .areas(area);
         draw_header(state, &theme, frame, header);
         drawn.page_rows = match state.screen() {
+            Screen::Pulse => pulse::draw(state, &theme, frame, body),
             Screen::StackSets => stacksets::draw(state, &theme, frame, body),
             Screen::Operations { .. } => operations::draw(state, &theme, frame, body),
             Screen::Operation { .. } => operation::draw(state, &theme, frame, body),
@@ -143,32 +145,38 @@ fn draw_header(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
 /// Characters of an operation id kept when the breadcrumb is short of room (a uuid's first group).
 const SHORT_ID: usize = 8;
 
-/// `StackSets › NAME › OPERATION_ID › Failures`, from the screen stack; the id cut to
-/// `id_chars` when given.
+/// `Pulse` or `StackSets`, then `REGION › NAME › OPERATION_ID › Failures` from the screen stack
+/// (the stack set's Region before its name when several are watched; with one, the second
+/// line names it); the id cut to `id_chars` when given.
 fn breadcrumb(state: &State, theme: &Theme, id_chars: Option<usize>) -> String {
     let id = |id: &str| match id_chars {
         Some(n) if id.chars().count() > n => format!("{}{}", id.chars().take(n).collect::<String>(), theme.ellipsis()),
         _ => id.to_string(),
     };
-    let mut parts = vec!["StackSets".to_string()];
-    match state.screen() {
-        Screen::StackSets => {}
-        Screen::Operations { stack_set } => parts.push(stack_set.clone()),
-        Screen::Operation {
-            stack_set,
-            operation_id,
-        } => parts.extend([stack_set.clone(), id(operation_id)]),
-        Screen::Failures {
-            stack_set,
-            operation_id,
-        } => parts.extend([stack_set.clone(), id(operation_id), "Failures".to_string()]),
+    let mut parts = Vec::new();
+    if state.screens.contains(&Screen::StackSets) {
+        parts.push("StackSets".to_string());
+    } else {
+        parts.push("Pulse".to_string());
+    }
+    let screen = state.screen();
+    if let Some((region, stack_set)) = screen.stack_set() {
+        if !region.is_empty() && state.several_regions() {
+            parts.push(region.to_string());
+        }
+        parts.push(stack_set.to_string());
+    }
+    match screen {
+        Screen::Operation { operation_id, .. } => parts.push(id(operation_id)),
+        Screen::Failures { operation_id, .. } => parts.extend([id(operation_id), "Failures".to_string()]),
+        _ => {}
     }
     parts.join(theme.breadcrumb_separator())
 }
 
 fn freshness_of(state: &State) -> &Freshness {
     match state.screen() {
-        Screen::StackSets => &state.stack_sets.freshness,
+        Screen::Pulse | Screen::StackSets => &state.stack_sets.freshness,
         Screen::Operations { .. } => &state.operations.freshness,
         Screen::Operation { .. } | Screen::Failures { .. } => &state.operation.freshness,
     }
@@ -206,9 +214,15 @@ fn freshness_text(freshness: &Freshness, state: &State, theme: &Theme) -> (Strin
 /// `profile prod · region us-east-1 · endpoint http://… · as SELF`
 fn target_text(state: &State, theme: &Theme) -> String {
     let target = &state.settings.target;
+    let watched = target.watched();
+    let region = match watched.as_slice() {
+        [] => "region default".to_string(),
+        [one] => format!("region {one}"),
+        many => format!("regions {}", many.join(",")),
+    };
     let mut parts = vec![
         format!("profile {}", target.profile.as_deref().unwrap_or("default")),
-        format!("region {}", target.region.as_deref().unwrap_or("default")),
+        region,
     ];
     if let Some(endpoint) = &target.endpoint {
         parts.push(format!("endpoint {endpoint}"));

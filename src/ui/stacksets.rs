@@ -1,5 +1,6 @@
-//! The overview: every stack set with its latest operation, active ones first (the update
-//! function keeps that order), and how long ago each one was last checked.
+//! The stack set list: every stack set of every watched Region with its latest operation,
+//! active ones first (the update function keeps that order), and how long ago each one was
+//! last checked.
 
 use ratatui::layout::Rect;
 use ratatui::style::Style;
@@ -21,6 +22,9 @@ const ACTION: usize = 12;
 const OP_STATUS: usize = 9;
 const AGE: usize = 6;
 const CHECKED: usize = 11;
+/// REGION: the full name where there is room, else the short label (`apse2`).
+const REGION_FULL: usize = 14;
+const REGION_SHORT: usize = 6;
 
 /// Draws the list; returns its rows per page.
 pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 {
@@ -30,7 +34,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
         frame.render_widget(Paragraph::new(empty_message(state, theme, area.width as usize)), area);
         return height as u16;
     }
-    let layout = Columns::for_width(area.width as usize);
+    let layout = Columns::for_width(area.width as usize, state.several_regions());
     let ellipsis = theme.ellipsis();
     let active = data.rows.iter().filter(|r| r.active).count();
     let mut lines = vec![layout.heading(theme, ellipsis)];
@@ -47,7 +51,18 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
     if data.visible.is_empty() {
         lines.push(Line::styled(" No stack set matches the filter.", theme.dim()));
     }
-    let mut summary = format!("{} stack sets, {active} with an active operation", data.rows.len());
+    let mut regions: Vec<&str> = data.rows.iter().map(|r| r.region.as_str()).collect();
+    regions.sort_unstable();
+    regions.dedup();
+    let in_regions = if regions.len() > 1 {
+        format!(" in {} Regions", regions.len())
+    } else {
+        String::new()
+    };
+    let mut summary = format!(
+        "{} stack sets{in_regions}, {active} with an active operation",
+        data.rows.len()
+    );
     if !state.filter.value().is_empty() {
         summary.push_str(&format!(
             "{}{} match {:?}",
@@ -92,7 +107,11 @@ fn empty_message<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
         }
         (None, None) => (format!("Loading stack sets{}", theme.dots()), theme.dim()),
         (None, Some(_)) => (
-            format!("No stack sets found for this account (as {}).", state.settings.call_as),
+            format!(
+                "No stack sets found for this account (as {}) in {}.",
+                state.settings.call_as,
+                state.settings.target.watched().join(", ")
+            ),
             theme.dim(),
         ),
     };
@@ -102,27 +121,46 @@ fn empty_message<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
 /// Which columns fit, and how wide NAME is.
 struct Columns {
     name: usize,
+    /// 0: one Region is watched and the header names it.
+    region: usize,
     show_status: bool,
     show_checked: bool,
 }
 
 impl Columns {
-    fn for_width(width: usize) -> Self {
+    fn for_width(width: usize, several_regions: bool) -> Self {
         let wide = width >= 80;
-        let mut fixed = MARKER + MODEL + ACTION + OP_STATUS + AGE + 4 + 1;
+        let region = match (several_regions, width >= 100) {
+            (false, _) => 0,
+            (true, true) => REGION_FULL,
+            (true, false) => REGION_SHORT,
+        };
+        // With a REGION column under 100 columns, the stack set's own STATUS (nearly always
+        // ACTIVE) gives NAME its room.
+        let show_status = wide && (region == 0 || width >= 100);
+        let mut fixed = MARKER + region + usize::from(region > 0) + MODEL + ACTION + OP_STATUS + AGE + 4 + 1;
         if wide {
-            fixed += STATUS + CHECKED + 2;
+            fixed += CHECKED + 1;
+        }
+        if show_status {
+            fixed += STATUS + 1;
         }
         Columns {
+            region,
             name: width.saturating_sub(fixed).max(8),
-            show_status: wide,
+            show_status,
             show_checked: wide,
         }
     }
 
     fn heading<'a>(&self, theme: &Theme, ellipsis: &str) -> Line<'a> {
+        let region = if self.region > 0 {
+            format!("{} ", fit("REGION", self.region, ""))
+        } else {
+            String::new()
+        };
         let mut text = format!(
-            "{}{} {}",
+            "{}{region}{} {}",
             " ".repeat(MARKER),
             fit("NAME", self.name, ellipsis),
             fit("MODEL", MODEL, ellipsis)
@@ -155,8 +193,14 @@ impl Columns {
         } else {
             Style::new()
         };
+        let region = match self.region {
+            0 => String::new(),
+            REGION_FULL => format!("{} ", fit(&row.region, self.region, ellipsis)),
+            _ => format!("{} ", fit(&format::region_abbrev(&row.region), self.region, ellipsis)),
+        };
         let mut spans = vec![
             Span::styled(format!("{marker} "), theme.warn()),
+            Span::raw(region),
             Span::styled(fit(&row.summary.name, self.name, ellipsis), theme.bold()),
             Span::raw(format!(" {}", fit(model, MODEL, ellipsis))),
         ];
