@@ -1093,3 +1093,33 @@ fn l_lists_the_calls_the_dashboard_made() {
     tmux.tmux(&["send-keys", "Escape"]);
     tmux.wait_screen("the grid again", |s| !s.contains("calls kept"));
 }
+
+/// FAILING REPRODUCTION (adversary): `sstop stop` on a terminal asks y/N, but takes an answer
+/// typed before the question was on screen (type-ahead in the tty's buffer): the dashboard's
+/// "Never by accident" rule does not hold for the command line's prompt. Expected: pending
+/// input is discarded before asking (tcflush), so this sends nothing.
+#[test]
+fn adversary_stop_prompt_ignores_an_answer_typed_ahead_of_the_question() {
+    if !have_tmux() {
+        return;
+    }
+    let tmux = Tmux::new("stop-typeahead");
+    let sim = LoggedSim::start(&tmux);
+    let env = "AWS_ACCESS_KEY_ID=AKIDSSTOPTEST AWS_SECRET_ACCESS_KEY=sstop-test-secret AWS_EC2_METADATA_DISABLED=true \
+               AWS_CONFIG_FILE=/dev/null AWS_SHARED_CREDENTIALS_FILE=/dev/null";
+    let d = q(tmux.dir());
+    let run = tmux.sstop_script(
+        env,
+        &format!("--endpoint-url {} --region us-east-1 stop {RUNAWAY_SET} {RUNAWAY_OP}", sim.url),
+    );
+    // The answer is typed while the shell is still sleeping: no question is on screen yet.
+    tmux.launch(&format!("sleep 1\n{run}\necho $? > {d}/status\nsleep 60\n"));
+    tmux.tmux(&["send-keys", "y", "Enter"]);
+    let status = tmux.wait_file("status");
+    assert_eq!(
+        sim.stops(),
+        0,
+        "a y typed before the prompt existed sent the stop (exit {status:?}); screen:\n{}",
+        tmux.screen()
+    );
+}
