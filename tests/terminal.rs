@@ -1094,12 +1094,10 @@ fn l_lists_the_calls_the_dashboard_made() {
     tmux.wait_screen("the grid again", |s| !s.contains("calls kept"));
 }
 
-/// FAILING REPRODUCTION (adversary): `sstop stop` on a terminal asks y/N, but takes an answer
-/// typed before the question was on screen (type-ahead in the tty's buffer): the dashboard's
-/// "Never by accident" rule does not hold for the command line's prompt. Expected: pending
-/// input is discarded before asking (tcflush), so this sends nothing.
+/// `sstop stop` on a terminal asks y/N; an answer typed before the question was on screen
+/// (type-ahead in the tty's buffer) is thrown away, not taken as the answer.
 #[test]
-fn adversary_stop_prompt_ignores_an_answer_typed_ahead_of_the_question() {
+fn the_stop_prompt_ignores_an_answer_typed_ahead_of_the_question() {
     if !have_tmux() {
         return;
     }
@@ -1110,16 +1108,29 @@ fn adversary_stop_prompt_ignores_an_answer_typed_ahead_of_the_question() {
     let d = q(tmux.dir());
     let run = tmux.sstop_script(
         env,
-        &format!("--endpoint-url {} --region us-east-1 stop {RUNAWAY_SET} {RUNAWAY_OP}", sim.url),
+        &format!(
+            "--endpoint-url {} --region us-east-1 stop {RUNAWAY_SET} {RUNAWAY_OP}",
+            sim.url
+        ),
     );
     // The answer is typed while the shell is still sleeping: no question is on screen yet.
     tmux.launch(&format!("sleep 1\n{run}\necho $? > {d}/status\nsleep 60\n"));
     tmux.tmux(&["send-keys", "y", "Enter"]);
-    let status = tmux.wait_file("status");
+    // The question is asked, and still waits for its answer: the y typed ahead was not one.
+    tmux.wait_screen("the question", |screen| screen.contains("[y/N]"));
+    std::thread::sleep(std::time::Duration::from_millis(500));
     assert_eq!(
         sim.stops(),
         0,
-        "a y typed before the prompt existed sent the stop (exit {status:?}); screen:\n{}",
+        "a y typed before the prompt existed sent the stop:\n{}",
         tmux.screen()
     );
+    assert!(
+        !tmux.path("status").exists(),
+        "the prompt took the typed-ahead answer:\n{}",
+        tmux.screen()
+    );
+    tmux.tmux(&["send-keys", "n", "Enter"]);
+    assert_eq!(tmux.wait_file("status").trim(), "1");
+    assert_eq!(sim.stops(), 0);
 }

@@ -29,6 +29,19 @@ pub fn usage_error(err: impl std::fmt::Display) -> ExitCode {
     ExitCode::from(USAGE)
 }
 
+/// Asks `question` on the terminal and reads y/N. Input typed before the question was on screen
+/// is thrown away first: an answer must be given to the question, not typed ahead of it.
+pub fn ask_yes_no(question: &str) -> bool {
+    // SAFETY: tcflush on our own stdin descriptor has no memory effects; an error (stdin not a
+    // tty) leaves nothing to discard.
+    unsafe {
+        libc::tcflush(libc::STDIN_FILENO, libc::TCIFLUSH);
+    }
+    eprint!("{question} [y/N] ");
+    let mut answer = String::new();
+    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+}
+
 /// CallAs: the flag, else the config, else SELF.
 pub fn call_as(cli: &Cli, config: &Config) -> CallAs {
     cli.aws.call_as.or(config.call_as).unwrap_or(CallAs::SelfAccount)

@@ -70,14 +70,12 @@ fn attempt<'a>(
 
 /// y/N on the terminal.
 fn confirmed(args: &StopArgs, call_as: CallAs) -> bool {
-    eprint!(
-        "Stop operation {} of stack set {} as {}? [y/N] ",
+    super::ask_yes_no(&format!(
+        "Stop operation {} of stack set {} as {}?",
         args.operation_id,
         args.stack_set,
         call_as.as_str()
-    );
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+    ))
 }
 
 async fn send(api: &SdkApi, args: &StopArgs, attempt: StopAttempt<'_>) -> ExitCode {

@@ -25,15 +25,13 @@ use super::{
 
 /// y/N on the terminal, for `--stop-if-failures`.
 fn stop_agreed(args: &WaitArgs, call_as: sstop::model::CallAs) -> bool {
-    eprint!(
-        "Stop operation {} of stack set {} as {} once {} of its results have FAILED? [y/N] ",
+    super::ask_yes_no(&format!(
+        "Stop operation {} of stack set {} as {} once {} of its results have FAILED?",
         args.operation_id.as_deref().unwrap_or("(the newest)"),
         args.stack_set,
         call_as.as_str(),
         args.stop_if_failures.unwrap_or_default()
-    );
-    let mut answer = String::new();
-    std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
+    ))
 }
 
 pub async fn run(cli: &Cli, config: &Config, args: &WaitArgs) -> ExitCode {
