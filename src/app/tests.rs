@@ -332,7 +332,7 @@ fn stop_then_yes_sends_exactly_one_stop_with_the_chosen_call_as() {
             running: 1,
             pending: 2,
             failed: 1,
-            exact: true
+            exact: false
         }
     );
     apply(&mut state, [key(KeyCode::Left)]);
@@ -760,7 +760,7 @@ mod guard {
                 running: 0,
                 pending: 2,
                 failed: 0,
-                exact: true
+                exact: false
             }
         );
     }

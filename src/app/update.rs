@@ -440,7 +440,8 @@ fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, re
     if read != ReadKind::Partial {
         let was_complete = data.complete;
         data.complete |= read == ReadKind::Full;
-        data.exact = read == ReadKind::Full;
+        // Exact only once nothing moves: a running operation's full read spans many intervals.
+        data.exact = read == ReadKind::Full && data.operation.as_ref().is_some_and(|op| !op.status.is_active());
         data.freshness.loading = false;
         data.freshness.fetched_at = Some(at);
         data.freshness.error = None;

@@ -1017,7 +1017,7 @@ impl<A: StackSetApi> Poller<A> {
         let sightings = std::mem::take(&mut *memory.seen_running.lock().unwrap_or_else(|p| p.into_inner()));
         before.extend(sightings.into_iter().map(|r| (key_of(&r), r)));
         let running = match self
-            .read_class(generation, region, stack_set, operation_id, ResultStatus::Running)
+            .read_class(region, stack_set, operation_id, ResultStatus::Running)
             .await
         {
             Ok(pages) => RunningRead { pages },
@@ -1027,8 +1027,8 @@ impl<A: StackSetApi> Poller<A> {
             }
         };
         let (failed, cancelled) = tokio::join!(
-            self.read_class(generation, region, stack_set, operation_id, ResultStatus::Failed),
-            self.read_class(generation, region, stack_set, operation_id, ResultStatus::Cancelled),
+            self.read_class(region, stack_set, operation_id, ResultStatus::Failed),
+            self.read_class(region, stack_set, operation_id, ResultStatus::Cancelled),
         );
         let (failed, cancelled) = match (failed, cancelled) {
             (Ok(failed), Ok(cancelled)) => (failed, cancelled),
@@ -1039,6 +1039,11 @@ impl<A: StackSetApi> Poller<A> {
         };
         let ended: HashSet<Key> = failed.iter().chain(&cancelled).flatten().map(key_of).collect();
         let inference = infer(before, &running, memory.positions.as_ref(), &ended);
+        // Everything this read learnt lands in one message: sent page by page, the new RUNNING
+        // cells showed before the finished ones left, and RUNNING spiked above what can run.
+        let mut results: Vec<OperationResult> = running.pages.into_iter().flatten().collect();
+        results.extend(failed.into_iter().chain(cancelled).flatten());
+        results.extend(inference.succeeded);
         memory.running = inference.running;
         // Until a full read has given the order, an absence across pages proves nothing, so
         // finished results can sit as RUNNING: such a read is no sample of progress.
@@ -1049,17 +1054,17 @@ impl<A: StackSetApi> Poller<A> {
         };
         self.send(Msg::ResultsPage {
             generation,
-            results: inference.succeeded,
+            results,
             read,
             at: self.now(),
         });
         Ok(())
     }
 
-    /// Page through one status class, sending each page as it arrives; returns the pages.
+    /// Page through one status class; returns the pages (the caller sends them, with what it
+    /// concluded from them, in one message).
     async fn read_class(
         &self,
-        generation: u64,
         region: &str,
         stack_set: &str,
         operation_id: &str,
@@ -1080,12 +1085,6 @@ impl<A: StackSetApi> Poller<A> {
                     token,
                 )
                 .await?;
-            self.send(Msg::ResultsPage {
-                generation,
-                results: page.items.clone(),
-                read: ReadKind::Partial,
-                at: self.now(),
-            });
             pages.push(page.items);
             token = page.next_token;
             if token.is_none() {

@@ -177,7 +177,9 @@ async fn a_result_that_left_running_is_inferred_succeeded() {
     }
     tokio::time::sleep(Duration::from_millis(5001)).await;
     settle().await;
-    let inferred: Vec<OperationResult> = drain(&mut rx)
+    // The incremental read's one message holds what it read (4 RUNNING, 1 FAILED) and the one
+    // result it concluded SUCCEEDED.
+    let read: Vec<OperationResult> = drain(&mut rx)
         .into_iter()
         .filter_map(|m| match m {
             Msg::ResultsPage {
@@ -189,6 +191,9 @@ async fn a_result_that_left_running_is_inferred_succeeded() {
         })
         .flatten()
         .collect();
+    assert_eq!(read.iter().filter(|r| r.status == ResultStatus::Running).count(), 4);
+    assert_eq!(read.iter().filter(|r| r.status == ResultStatus::Failed).count(), 1);
+    let inferred: Vec<&OperationResult> = read.iter().filter(|r| r.status == ResultStatus::Succeeded).collect();
     assert_eq!(inferred.len(), 1);
     assert_eq!(inferred[0].account, "000000000000");
     assert_eq!(inferred[0].region, "region-0");

@@ -194,7 +194,7 @@ fn consequence(counts: StopCounts) -> String {
     let estimate = if exact {
         ""
     } else {
-        " Counts marked est. include results inferred since the last full read."
+        " Counts marked est. are as of the last reads: the operation is moving."
     };
     format!("{pending}; {running}.{estimate}")
 }
