@@ -298,27 +298,38 @@ mod tests {
         run_command("exit 3".into(), event(), Duration::from_secs(60)).await;
     }
 
-    /// The paused clock runs the timeout out at once: the command is killed before it could
-    /// leave its mark, and the call returns.
+    /// The command is let run until it has said who it is; then the paused clock runs the
+    /// timeout out at once: it must be killed before it could leave its mark.
     #[tokio::test(start_paused = true)]
     async fn a_command_that_outlives_its_timeout_is_killed() {
         let dir = tempfile::tempdir().unwrap();
         let marker = dir.path().join("late");
         let pid_file = dir.path().join("pid");
         let command = format!(
-            "echo $$ > '{}'; sleep 5; touch '{}'",
+            "echo $$ > '{}.tmp' && mv '{0}.tmp' '{0}'; sleep 5; touch '{}'",
             pid_file.display(),
             marker.display()
         );
-        run_command(command, event(), Duration::from_secs(10)).await;
+        let run = tokio::spawn(run_command(command, event(), Duration::from_secs(10)));
+        // Busy, the runtime does not move the paused clock: the timeout waits for the pid.
+        let guard = std::time::Instant::now();
+        let pid: i32 = loop {
+            if let Ok(text) = std::fs::read_to_string(&pid_file) {
+                break text.trim().parse().expect("a pid");
+            }
+            assert!(
+                guard.elapsed() < std::time::Duration::from_secs(20),
+                "the command never started"
+            );
+            std::thread::yield_now();
+            tokio::task::yield_now().await;
+        };
+        run.await.unwrap();
         assert!(!marker.exists());
-        if let Ok(pid) = std::fs::read_to_string(&pid_file) {
-            let pid: i32 = pid.trim().parse().unwrap();
-            // SAFETY: signal 0 only asks whether the process exists.
-            let alive = unsafe { libc::kill(pid, 0) } == 0;
-            let zombie_or_gone =
-                !alive || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "));
-            assert!(zombie_or_gone, "the command still runs after its timeout");
-        }
+        // SAFETY: signal 0 only asks whether the process exists.
+        let alive = unsafe { libc::kill(pid, 0) } == 0;
+        let zombie_or_gone =
+            !alive || std::fs::read_to_string(format!("/proc/{pid}/stat")).map_or(true, |s| s.contains(") Z "));
+        assert!(zombie_or_gone, "the command still runs after its timeout");
     }
 }

@@ -1475,3 +1475,25 @@ fn wait_stop_if_failures_without_a_terminal_needs_yes_and_reads_nothing() {
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--stop-if-failures"));
 }
+
+#[test]
+fn a_listing_that_cannot_be_written_fails() {
+    let sim = Sim::start();
+    let home = home();
+    let full = std::fs::OpenOptions::new()
+        .write(true)
+        .open("/dev/full")
+        .expect("/dev/full");
+    let out = std::process::Command::new(env!("CARGO_BIN_EXE_sstop"))
+        .env("HOME", home.path())
+        .env("XDG_CONFIG_HOME", home.path())
+        .env("AWS_ACCESS_KEY_ID", "x")
+        .env("AWS_SECRET_ACCESS_KEY", "x")
+        .env("AWS_REGION", "us-east-1")
+        .args(["--endpoint-url", &sim.url(), "results", RUNAWAY_SET, RUNAWAY_OP])
+        .stdout(full)
+        .output()
+        .unwrap();
+    assert_eq!(out.status.code(), Some(1), "a full disk must not look like success");
+    assert!(String::from_utf8_lossy(&out.stderr).contains("incomplete"));
+}

@@ -1574,8 +1574,13 @@ fn export(state: &mut State) {
             return;
         }
     };
-    if state.operation.grid.is_empty() {
-        flash(state, "Nothing to export yet: the results are still loading.", true);
+    if !state.operation.complete {
+        // A part of the grid written as if it were the whole would mislead whoever reads the file.
+        flash(
+            state,
+            "Nothing exported: the results are still loading; press e again once the first complete read has landed.",
+            true,
+        );
         return;
     }
     let stamp = state

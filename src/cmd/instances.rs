@@ -12,7 +12,7 @@ use sstop::config::Config;
 use sstop::export::{markdown_cell, write_csv_record};
 use sstop::model::{CallAs, InstanceStatus, StackInstance};
 
-use super::{call_as, call_failed, connect, interruptible};
+use super::{call_as, call_failed, connect, interruptible, Cut};
 
 const FIELDS: [&str; 8] = [
     "Account",
@@ -33,18 +33,11 @@ pub async fn run(cli: &Cli, config: &Config, args: &InstancesArgs) -> ExitCode {
         };
         let call_as = call_as(cli, config);
         match stream(&api, args, call_as, &mut std::io::stdout().lock()).await {
-            Ok(()) | Err(Cut::Closed) => ExitCode::SUCCESS,
-            Err(Cut::Api(err)) => call_failed(&err, &args.stack_set, "", call_as),
+            Ok(()) => ExitCode::SUCCESS,
+            Err(cut) => cut.exit(|err| call_failed(err, &args.stack_set, "", call_as)),
         }
     })
     .await
-}
-
-/// Why the printing stopped early.
-enum Cut {
-    Api(ApiError),
-    /// stdout is closed (`| head`): not an error worth a message.
-    Closed,
 }
 
 /// Reads the first page before writing anything, so an unknown stack set prints no header.
@@ -65,13 +58,13 @@ async fn stream(
             .await
             .map_err(Cut::Api)?;
         if first {
-            write_header(&mut out, args.output).map_err(|_| Cut::Closed)?;
+            write_header(&mut out, args.output)?;
             first = false;
         }
         for instance in page.items.iter().filter(|i| wanted.is_none_or(|w| i.status == w)) {
-            write_row(&mut out, args.output, instance).map_err(|_| Cut::Closed)?;
+            write_row(&mut out, args.output, instance)?;
         }
-        out.flush().map_err(|_| Cut::Closed)?;
+        out.flush()?;
         match page.next_token {
             None => return Ok(()),
             Some(next) if Some(&next) == token.as_ref() => {

@@ -42,6 +42,40 @@ pub fn ask_yes_no(question: &str) -> bool {
     std::io::stdin().read_line(&mut answer).is_ok() && answer.trim().eq_ignore_ascii_case("y")
 }
 
+/// Why a listing printed page by page stopped early.
+pub enum Cut {
+    Api(ApiError),
+    /// stdout is closed (`| head`): not an error worth a message.
+    Closed,
+    /// stdout failed otherwise (a full disk behind `> file`): the output is cut short.
+    Write(std::io::Error),
+}
+
+impl From<std::io::Error> for Cut {
+    fn from(error: std::io::Error) -> Self {
+        if error.kind() == std::io::ErrorKind::BrokenPipe {
+            Cut::Closed
+        } else {
+            Cut::Write(error)
+        }
+    }
+}
+
+impl Cut {
+    /// The exit for a listing that stopped: 0 for a closed pipe, 1 with a line for a write
+    /// failure, the API's own for a failed call.
+    pub fn exit(self, on_api: impl FnOnce(&ApiError) -> ExitCode) -> ExitCode {
+        match self {
+            Cut::Closed => ExitCode::SUCCESS,
+            Cut::Write(error) => {
+                eprintln!("sstop: writing the output failed ({error}): it is incomplete; check where stdout goes (disk space, permissions)");
+                ExitCode::FAILURE
+            }
+            Cut::Api(error) => on_api(&error),
+        }
+    }
+}
+
 /// CallAs: the flag, else the config, else SELF.
 pub fn call_as(cli: &Cli, config: &Config) -> CallAs {
     cli.aws.call_as.or(config.call_as).unwrap_or(CallAs::SelfAccount)

@@ -12,7 +12,7 @@ use sstop::config::Config;
 use sstop::export::{self, Format};
 use sstop::model::CallAs;
 
-use super::{call_as, call_failed, connect, interruptible};
+use super::{call_as, call_failed, connect, interruptible, Cut};
 
 pub async fn run(cli: &Cli, config: &Config, args: &ResultsArgs) -> ExitCode {
     if let Err(code) = super::one_region(cli, config, "results") {
@@ -37,17 +37,10 @@ fn format(output: OutputFormat) -> Format {
     }
 }
 
-/// Why the printing stopped early.
-enum Cut {
-    Api(ApiError),
-    /// stdout is closed (`| head`): not an error worth a message.
-    Closed,
-}
-
 async fn print(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> ExitCode {
     match stream(api, args, call_as, &mut std::io::stdout().lock()).await {
-        Ok(()) | Err(Cut::Closed) => ExitCode::SUCCESS,
-        Err(Cut::Api(err)) => call_failed(&err, &args.stack_set, &args.operation_id, call_as),
+        Ok(()) => ExitCode::SUCCESS,
+        Err(cut) => cut.exit(|err| call_failed(err, &args.stack_set, &args.operation_id, call_as)),
     }
 }
 
@@ -64,13 +57,13 @@ async fn stream(api: &impl StackSetApi, args: &ResultsArgs, call_as: CallAs, out
             .await
             .map_err(Cut::Api)?;
         if first {
-            export::write_header(&mut out, format).map_err(|_| Cut::Closed)?;
+            export::write_header(&mut out, format)?;
             first = false;
         }
         for r in &page.items {
-            export::write_row(&mut out, format, r).map_err(|_| Cut::Closed)?;
+            export::write_row(&mut out, format, r)?;
         }
-        out.flush().map_err(|_| Cut::Closed)?;
+        out.flush()?;
         match page.next_token {
             None => return Ok(()),
             Some(next) if Some(&next) == token.as_ref() => {
