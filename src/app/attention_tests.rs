@@ -361,7 +361,7 @@ fn e_exports_results_as_csv_or_failures_as_markdown_with_a_dated_name() {
             result: Ok(1),
         }],
     );
-    assert_eq!(state.flash.clone().unwrap().text, "Exported 1 rows to /exports/x.md");
+    assert_eq!(state.flash.clone().unwrap().text, "Exported 1 row to /exports/x.md");
     apply(
         &mut state,
         [Msg::Exported {

@@ -132,7 +132,15 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Command> {
         }
         Msg::Exported { path, result } => {
             match result {
-                Ok(rows) => flash(state, format!("Exported {rows} rows to {}", path.display()), false),
+                Ok(rows) => flash(
+                    state,
+                    format!(
+                        "Exported {rows} row{} to {}",
+                        if rows == 1 { "" } else { "s" },
+                        path.display()
+                    ),
+                    false,
+                ),
                 Err(why) => flash(state, crate::messages::export_failed(&path, &why), true),
             }
             Vec::new()

@@ -337,7 +337,11 @@ fn decision_lines(dialog: &StopDialog, keymap: &KeyMap, theme: &Theme, width: us
             lines
         }
         StopPhase::Failed { message } => {
-            let text = format!("Stop failed: {message}");
+            // The message may say "Stop failed" itself (it is the footer's text too).
+            let text = format!(
+                "Stop failed: {}",
+                message.strip_prefix("Stop failed: ").unwrap_or(message)
+            );
             let mut lines: Vec<Line> = format::wrap(&text, width)
                 .into_iter()
                 .map(|l| Line::styled(format!(" {l}"), theme.error()))

@@ -33,7 +33,15 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
     let title = Line::from(vec![
         Span::styled(" Failures by reason ", theme.title()),
         Span::styled(theme.separator().trim_start().to_string(), theme.dim()),
-        Span::styled(format!("{} groups, {total} results ", groups.len()), theme.dim()),
+        Span::styled(
+            format!(
+                "{} group{}, {total} result{} ",
+                groups.len(),
+                if groups.len() == 1 { "" } else { "s" },
+                if total == 1 { "" } else { "s" }
+            ),
+            theme.dim(),
+        ),
     ]);
     if groups.is_empty() {
         let block = theme.block().title(title);
