@@ -1,6 +1,6 @@
 //! Results written out as text, one row at a time: the fixed-width table, JSON lines, CSV
 //! (RFC 4180) and a Markdown table. `sstop results` streams pages through these, and the
-//! dashboard's export (`e`) writes files with them. Pure formatting: no I/O beyond the writer given.
+//! dashboard's export (`e`) writes files with them (`write_job`, run by the event loop, never by `update`).
 
 use std::io::{self, Write};
 

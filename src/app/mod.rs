@@ -522,7 +522,7 @@ impl OperationData {
     }
 
     /// Results finished per minute over the sampled window (up to three minutes of transitions
-    /// seen since the first complete read). None until the window spans a minute: deployments
+    /// seen since the first complete read). None until the window spans two minutes: deployments
     /// finish in waves, and a shorter window measures one wave, not the rollout.
     pub fn throughput_per_min(&self) -> Option<f64> {
         let (first, last) = (self.progress.first()?, self.progress.last()?);

@@ -15,7 +15,7 @@ use super::{
 };
 use crate::api::ApiError;
 use crate::model::{CallAs, Operation, OperationStatus, PermissionModel, ResultStatus};
-/// Progress samples kept for throughput: about a minute at the default interval.
+/// Progress samples kept for throughput: three minutes of them.
 const PROGRESS_WINDOW: time::Duration = time::Duration::minutes(3);
 
 pub fn update(state: &mut State, msg: Msg) -> Vec<Command> {
