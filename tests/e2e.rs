@@ -606,3 +606,52 @@ async fn the_pulse_shows_operations_from_two_regions_and_opens_one_of_each() {
     );
     sim.shutdown();
 }
+
+/// The instances screen's scope: every page of ListStackInstances through the real SDK client,
+/// as many instances as the emulator holds, OUTDATED ones among them while the rollout runs.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instances_scope_reads_every_stack_instance() {
+    let sim = emulator("rollout", 1.0).await;
+    let (tx, mut rx) = mpsc::unbounded_channel();
+    let config = PollConfig {
+        call_as: CallAs::DelegatedAdmin,
+        ..Default::default()
+    };
+    let (poller, task) = sstop::poll::spawn(
+        Arc::new(client(&sim).await),
+        config,
+        Arc::new(RateLimiter::unlimited()),
+        tx,
+    );
+    // The stack set must be listed first, so its CallAs is known: the overview does that.
+    poller.send(app::Command::Watch {
+        scope: Scope::StackSets,
+        generation: 1,
+    });
+    while !matches!(rx.recv().await, Some(Msg::StackSets { .. })) {}
+    poller.send(app::Command::Watch {
+        scope: Scope::Instances {
+            region: "us-east-1".into(),
+            stack_set: ROLLOUT_SET.into(),
+        },
+        generation: 2,
+    });
+    let instances = loop {
+        match tokio::time::timeout(Duration::from_secs(20), rx.recv()).await {
+            Ok(Some(Msg::Instances {
+                generation: 2, result, ..
+            })) => break result.expect("instances"),
+            Ok(Some(_)) => continue,
+            other => panic!("no instances: {other:?}"),
+        }
+    };
+    task.abort();
+    // 150 accounts x 6 Regions; more than one page of 100.
+    assert_eq!(instances.len(), 900);
+    let outdated = instances
+        .iter()
+        .filter(|i| i.status == sstop::model::InstanceStatus::Outdated)
+        .count();
+    assert!(outdated > 0 && outdated < 900, "{outdated} OUTDATED");
+    sim.shutdown();
+}

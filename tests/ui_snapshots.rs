@@ -1605,3 +1605,76 @@ fn stop_dialog_opened_from_the_pulse_names_the_stack_sets_region() {
     let screen = text(&draw(&harness.state, 80, 24));
     assert_snapshot!("pulse_stop_dialog_80x24", screen);
 }
+
+fn instance(
+    account: &str,
+    region: &str,
+    status: sstop::model::InstanceStatus,
+    detailed: &str,
+    drift: &str,
+    reason: Option<&str>,
+) -> sstop::model::StackInstance {
+    sstop::model::StackInstance {
+        account: account.into(),
+        region: region.into(),
+        ou: Some("ou-x9k2-workload".into()),
+        status,
+        detailed_status: Some(detailed.into()),
+        status_reason: reason.map(str::to_string),
+        drift_status: Some(drift.into()),
+        last_operation_id: Some("ba57ca6c-2f4e-4d4b-9b1c-8f0e6a1d2c3e".into()),
+    }
+}
+
+/// `i` on the stack set list opens the selected stack set's instances: OUTDATED, INOPERABLE,
+/// drifted and suspended-account ones among them, worst first, counts on top.
+#[test]
+fn instances() {
+    use sstop::model::InstanceStatus::{Current, Inoperable, Outdated};
+    let mut harness = stack_sets_harness(settings(), PermissionModel::ServiceManaged);
+    let commands = harness.key('i');
+    let Screen::Instances { stack_set, .. } = harness.state.screen().clone() else {
+        panic!("i opened {:?}", harness.state.screen());
+    };
+    assert!(
+        commands.iter().any(|c| matches!(c, Command::Watch { scope: sstop::app::Scope::Instances { stack_set: s, .. }, .. } if *s == stack_set)),
+        "{commands:?}"
+    );
+    let generation = harness.generation();
+    harness.send(Msg::Instances {
+        generation,
+        result: Ok(vec![
+            instance("104800000001", "us-east-1", Current, "SUCCEEDED", "IN_SYNC", None),
+            instance("104800000001", "eu-west-1", Outdated, "PENDING", "NOT_CHECKED", None),
+            instance("104800000002", "us-east-1", Current, "SUCCEEDED", "DRIFTED", None),
+            instance(
+                "104800000003",
+                "eu-west-1",
+                Inoperable,
+                "INOPERABLE",
+                "NOT_CHECKED",
+                Some("ResourceLogicalId:LoggingBucket, ResourceType:AWS::S3::Bucket, ResourceStatusReason:The bucket you tried to delete is not empty."),
+            ),
+            instance(
+                "999000000001",
+                "us-east-1",
+                Outdated,
+                "SKIPPED_SUSPENDED_ACCOUNT",
+                "NOT_CHECKED",
+                Some("This account is suspended. To remove this instance from the stack set, run DeleteStackInstances with the RetainStacks parameter."),
+            ),
+        ]),
+        at: now(),
+    });
+    harness.drawn();
+    let shown = text(&draw(&harness.state, 80, 24));
+    assert!(shown.contains("CURRENT 2") && shown.contains("OUTDATED 2") && shown.contains("INOPERABLE 1"));
+    assert!(shown.contains("drifted 1") && shown.contains("suspended 1"), "{shown}");
+    snapshot_both("instances", &harness.state);
+    assert_snapshot!("instances_200x60", text(&draw(&harness.state, 200, 60)));
+    // tab: INOPERABLE only.
+    harness.press(KeyCode::Tab);
+    let shown = text(&draw(&harness.state, 80, 24));
+    assert!(shown.contains("showing INOPERABLE · 1 of 5"), "{shown}");
+    assert!(!shown.contains("104800000001"));
+}

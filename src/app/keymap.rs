@@ -61,6 +61,7 @@ pub enum Action {
     Export,
     RequestLog,
     StackSets,
+    Instances,
     // Filter.
     KeepFilter,
     ClearFilter,
@@ -75,7 +76,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 31] = [
+    pub const ALL: [Action; 32] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -99,6 +100,7 @@ impl Action {
         Action::Export,
         Action::RequestLog,
         Action::StackSets,
+        Action::Instances,
         Action::KeepFilter,
         Action::ClearFilter,
         Action::ConfirmStop,
@@ -149,6 +151,7 @@ impl Action {
             Action::Export => "export",
             Action::RequestLog => "request_log",
             Action::StackSets => "stack_sets",
+            Action::Instances => "instances",
             Action::KeepFilter => "keep_filter",
             Action::ClearFilter => "clear_filter",
             Action::ConfirmStop => "confirm_stop",
@@ -185,6 +188,7 @@ impl Action {
             Action::Export => "export to a file",
             Action::RequestLog => "request log",
             Action::StackSets => "stack sets / pulse",
+            Action::Instances => "stack instances",
             Action::KeepFilter => "keep the filter",
             Action::ClearFilter => "clear the filter",
             Action::ConfirmStop => "send the stop",
@@ -362,6 +366,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("e", Action::Export),
     ("L", Action::RequestLog),
     ("o", Action::StackSets),
+    ("i", Action::Instances),
     ("enter", Action::KeepFilter),
     ("esc", Action::ClearFilter),
     ("y", Action::ConfirmStop),

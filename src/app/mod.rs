@@ -34,6 +34,11 @@ pub enum Scope {
         stack_set: String,
         operation_id: String,
     },
+    /// A stack set's stack instances.
+    Instances {
+        region: String,
+        stack_set: String,
+    },
 }
 
 /// Side effects `update` asks for; the event loop hands them to the poller.
@@ -146,6 +151,12 @@ pub enum Msg {
         result: Result<Vec<Operation>, ApiError>,
         at: OffsetDateTime,
     },
+    /// ListStackInstances of the watched stack set, every page.
+    Instances {
+        generation: u64,
+        result: Result<Vec<crate::model::StackInstance>, ApiError>,
+        at: OffsetDateTime,
+    },
     /// DescribeStackSetOperation of the watched operation.
     OperationDescribed {
         generation: u64,
@@ -226,6 +237,11 @@ pub enum Screen {
         stack_set: String,
         operation_id: String,
     },
+    /// A stack set's stack instances: the state its operations left behind.
+    Instances {
+        region: String,
+        stack_set: String,
+    },
 }
 
 impl Screen {
@@ -234,6 +250,7 @@ impl Screen {
         match self {
             Screen::Pulse | Screen::StackSets => None,
             Screen::Operations { region, stack_set }
+            | Screen::Instances { region, stack_set }
             | Screen::Operation { region, stack_set, .. }
             | Screen::Failures { region, stack_set, .. } => Some((region, stack_set)),
         }
@@ -459,6 +476,21 @@ pub struct PulseData {
 /// Operations that ended longer ago than this leave the pulse.
 pub const PULSE_ENDED_WINDOW: time::Duration = time::Duration::hours(24);
 
+/// One stack set's stack instances, as the instances screen shows them.
+#[derive(Debug, Clone, Default)]
+pub struct InstancesData {
+    pub region: String,
+    pub stack_set: String,
+    /// Sorted: INOPERABLE, then OUTDATED, then CURRENT; by account and Region within each.
+    pub rows: Vec<crate::model::StackInstance>,
+    /// Indexes into `rows` that pass the filters; `selected` indexes this.
+    pub visible: Vec<usize>,
+    pub selected: usize,
+    /// `tab` cycles it: all, INOPERABLE, OUTDATED, CURRENT.
+    pub status_filter: Option<crate::model::InstanceStatus>,
+    pub freshness: Freshness,
+}
+
 #[derive(Debug, Clone, Default)]
 pub struct OperationsData {
     pub region: String,
@@ -607,6 +639,7 @@ pub struct State {
     pub stack_sets: StackSetsData,
     pub pulse: PulseData,
     pub operations: OperationsData,
+    pub instances: InstancesData,
     pub operation: OperationData,
     /// The current screen's filter, typed after `/`: account or OU on the grid, names, ids
     /// and reasons on the lists.
@@ -663,6 +696,7 @@ impl State {
             },
             pulse: PulseData::default(),
             operations: OperationsData::default(),
+            instances: InstancesData::default(),
             operation: OperationData::new("", ""),
             filter: Input::default(),
             saved_filters: Vec::new(),
@@ -722,6 +756,10 @@ impl State {
         match self.screen() {
             Screen::Pulse | Screen::StackSets => Scope::StackSets,
             Screen::Operations { region, stack_set } => Scope::Operations {
+                region: region.clone(),
+                stack_set: stack_set.clone(),
+            },
+            Screen::Instances { region, stack_set } => Scope::Instances {
                 region: region.clone(),
                 stack_set: stack_set.clone(),
             },

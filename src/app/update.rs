@@ -44,6 +44,10 @@ fn dialog_counting(state: &State) -> bool {
 
 fn dispatch(state: &mut State, msg: Msg) -> Vec<Command> {
     match msg {
+        Msg::Instances { result, at, .. } => {
+            on_instances(state, result, at);
+            Vec::new()
+        }
         Msg::Key(key, at) => on_key(state, key, at),
         Msg::Paste(text, at) => on_paste(state, &text, at),
         Msg::Drawn(report) => {
@@ -106,6 +110,7 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Command> {
             let freshness = match state.screen() {
                 Screen::Pulse | Screen::StackSets => &mut state.stack_sets.freshness,
                 Screen::Operations { .. } => &mut state.operations.freshness,
+                Screen::Instances { .. } => &mut state.instances.freshness,
                 _ => &mut state.operation.freshness,
             };
             freshness.error = Some(error);
@@ -235,6 +240,7 @@ impl Msg {
             | Msg::Operations { generation, .. }
             | Msg::OperationDescribed { generation, .. }
             | Msg::ResultsPage { generation, .. }
+            | Msg::Instances { generation, .. }
             | Msg::FetchFailed { generation, .. } => Some(*generation),
             _ => None,
         }
@@ -657,6 +663,7 @@ fn refilter_screen(state: &mut State) {
         }
         Screen::Operation { .. } => refilter(state),
         Screen::Failures { .. } => regroup_failures(state),
+        Screen::Instances { .. } => refilter_instances(state),
     }
 }
 
@@ -740,6 +747,15 @@ fn rescope(state: &mut State, old_scope: super::Scope) -> Vec<Command> {
             state.operation = OperationData::new(region, stack_set);
             state.operation.freshness.waiting_since = Some(now);
             state.status_filter = None;
+        }
+        super::Scope::Instances { region, stack_set } => {
+            state.instances = super::InstancesData {
+                region: region.clone(),
+                stack_set: stack_set.clone(),
+                ..Default::default()
+            };
+            state.instances.freshness.loading = true;
+            state.instances.freshness.waiting_since = Some(now);
         }
     }
     vec![Command::Watch {
@@ -964,6 +980,7 @@ fn on_action(state: &mut State, action: Action, at: Instant) -> Vec<Command> {
             state.overlay = Some(Overlay::RequestLog);
             Vec::new()
         }
+        Action::Instances => open_instances(state),
         Action::Stop => {
             let commands = on_screen_action(state, action, at);
             if !matches!(state.overlay, Some(Overlay::Confirm(_))) {
@@ -994,6 +1011,7 @@ fn on_screen_action(state: &mut State, action: Action, at: Instant) -> Vec<Comma
             operation_id,
         } => on_operation_key(state, action, &region, &stack_set, &operation_id, at),
         Screen::Failures { .. } => on_failures_key(state, action),
+        Screen::Instances { .. } => on_instances_key(state, action),
     }
 }
 
@@ -1469,6 +1487,13 @@ fn copy_focused(state: &mut State) {
                 None => flash(state, crate::messages::NOTHING_TO_COPY, true),
             }
         }
+        Screen::Instances { .. } => match selected_instance(&state.instances) {
+            Some(instance) => {
+                let account = instance.account.clone();
+                copy(state, "account id", account);
+            }
+            None => flash(state, crate::messages::NOTHING_TO_COPY, true),
+        },
     }
 }
 
@@ -1522,7 +1547,7 @@ fn copy_url(state: &mut State) {
                 return;
             }
         },
-        Screen::StackSets => {
+        Screen::StackSets | Screen::Instances { .. } => {
             flash(
                 state,
                 "Open a stack set's operations to copy an operation's console URL.",
@@ -1623,4 +1648,130 @@ fn export(state: &mut State) {
         content,
     }));
     flash(state, "Exporting…", false);
+}
+
+/// ListStackInstances landed: keep them sorted worst first, and the cursor on its instance.
+fn on_instances(state: &mut State, result: Result<Vec<crate::model::StackInstance>, ApiError>, at: OffsetDateTime) {
+    let data = &mut state.instances;
+    data.freshness.loading = false;
+    match result {
+        Ok(mut rows) => {
+            rows.sort_by(|a, b| {
+                instance_rank(a.status)
+                    .cmp(&instance_rank(b.status))
+                    .then_with(|| a.account.cmp(&b.account))
+                    .then_with(|| a.region.cmp(&b.region))
+            });
+            let follow = selected_instance(data).map(|i| (i.account.clone(), i.region.clone()));
+            data.rows = rows;
+            data.freshness.fetched_at = Some(at);
+            data.freshness.error = None;
+            refilter_instances(state);
+            if let Some((account, region)) = follow {
+                let data = &mut state.instances;
+                if let Some(at) = data
+                    .visible
+                    .iter()
+                    .position(|i| data.rows[*i].account == account && data.rows[*i].region == region)
+                {
+                    data.selected = at;
+                }
+            }
+        }
+        Err(error) => data.freshness.error = Some(error),
+    }
+}
+
+/// Worst first: INOPERABLE needs a person, OUTDATED is not in line with the stack set yet.
+fn instance_rank(status: crate::model::InstanceStatus) -> u8 {
+    match status {
+        crate::model::InstanceStatus::Inoperable => 0,
+        crate::model::InstanceStatus::Outdated => 1,
+        crate::model::InstanceStatus::Current => 2,
+    }
+}
+
+pub(crate) fn selected_instance(data: &super::InstancesData) -> Option<&crate::model::StackInstance> {
+    data.rows.get(*data.visible.get(data.selected)?)
+}
+
+/// The instances that pass the status filter and the text filter (account, Region, OU,
+/// DetailedStatus, drift, last operation id, reason).
+fn refilter_instances(state: &mut State) {
+    let needle = needle(state);
+    let data = &mut state.instances;
+    data.visible = data
+        .rows
+        .iter()
+        .enumerate()
+        .filter(|(_, i)| data.status_filter.is_none_or(|s| i.status == s))
+        .filter(|(_, i)| {
+            matches_filter(
+                &needle,
+                &[
+                    &i.account,
+                    &i.region,
+                    i.ou.as_deref().unwrap_or(""),
+                    i.detailed_status.as_deref().unwrap_or(""),
+                    i.drift_status.as_deref().unwrap_or(""),
+                    i.last_operation_id.as_deref().unwrap_or(""),
+                    i.status_reason.as_deref().unwrap_or(""),
+                ],
+            )
+        })
+        .map(|(n, _)| n)
+        .collect();
+    clamp(&mut data.selected, data.visible.len());
+}
+
+fn on_instances_key(state: &mut State, action: Action) -> Vec<Command> {
+    let page = page(state);
+    let data = &mut state.instances;
+    if move_in_list(&mut data.selected, data.visible.len(), action, page) {
+        return Vec::new();
+    }
+    match action {
+        Action::CycleStatus => {
+            use crate::model::InstanceStatus;
+            data.status_filter = match data.status_filter {
+                None => Some(InstanceStatus::Inoperable),
+                Some(InstanceStatus::Inoperable) => Some(InstanceStatus::Outdated),
+                Some(InstanceStatus::Outdated) => Some(InstanceStatus::Current),
+                Some(InstanceStatus::Current) => None,
+            };
+            data.selected = 0;
+            refilter_instances(state);
+            Vec::new()
+        }
+        Action::Stop => {
+            flash(
+                state,
+                "Stack instances are not an operation: open one (esc, then an operation) to stop it.",
+                true,
+            );
+            Vec::new()
+        }
+        _ => Vec::new(),
+    }
+}
+
+/// `i`: the stack instances of the stack set selected (pulse, stack set list) or on screen.
+fn open_instances(state: &mut State) -> Vec<Command> {
+    let target = match state.screen() {
+        Screen::Pulse => selected_pulse(&state.pulse).map(|row| (row.region.clone(), row.stack_set.clone())),
+        Screen::StackSets => {
+            selected_stack_set(&state.stack_sets).map(|row| (row.region.clone(), row.summary.name.clone()))
+        }
+        Screen::Instances { .. } => return Vec::new(),
+        screen => screen
+            .stack_set()
+            .map(|(region, stack_set)| (region.to_string(), stack_set.to_string())),
+    };
+    match target {
+        Some((region, stack_set)) => enter(state, Screen::Instances { region, stack_set }),
+        None => {
+            flash(state, "Select a stack set to see its stack instances.", true);
+            Vec::new()
+        }
+    }
 }

@@ -540,7 +540,43 @@ impl<A: StackSetApi> Poller<A> {
                 self.operation_round(generation, &region, &stack_set, &operation_id, memory)
                     .await
             }
+            Scope::Instances { region, stack_set } => {
+                self.instances_round(generation, &region, &stack_set, memory).await
+            }
         }
+    }
+
+    /// A stack set's stack instances: every page of ListStackInstances at the idle cadence
+    /// (instances change only when an operation runs; `r` reads them again at once).
+    async fn instances_round(&self, generation: u64, region: &str, stack_set: &str, memory: ScopeMemory) -> Round {
+        let api = match self.apis.get(region) {
+            Ok(api) => Arc::clone(api),
+            Err(error) => {
+                let outcome = self.failed(generation, error);
+                return Round { memory, outcome };
+            }
+        };
+        let call_as = self.call_as_for(region, stack_set);
+        let read = crate::api::all_pages(|token| {
+            let api = Arc::clone(&api);
+            async move {
+                self.limiter.acquire().await;
+                api.list_instances(stack_set, call_as, None, token).await
+            }
+        })
+        .await;
+        let outcome = match read {
+            Ok(instances) => {
+                self.send(Msg::Instances {
+                    generation,
+                    result: Ok(instances),
+                    at: self.now(),
+                });
+                RoundOutcome::Again(self.config.idle_interval)
+            }
+            Err(error) => self.failed(generation, error),
+        };
+        Round { memory, outcome }
     }
 
     /// One Region's stack sets, listed under SELF and (for a delegated administrator) also

@@ -159,6 +159,7 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
             Screen::Operations { .. } => "id, action or status",
             Screen::Operation { .. } => "account or OU",
             Screen::Failures { .. } => "reason, account or Region",
+            Screen::Instances { .. } => "account, Region, status, operation id or reason",
         };
         // The end of a long filter is where the typing happens: show that.
         let value: Vec<char> = state.filter.value().chars().collect();
@@ -213,6 +214,11 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
         Screen::Failures { .. } => {
             out.push(hint(move_label(keymap, theme, &vertical), "move", 1));
             out.push(hint(key(Action::Filter), "filter", 2));
+        }
+        Screen::Instances { .. } => {
+            out.push(hint(move_label(keymap, theme, &vertical), "move", 1));
+            out.push(hint(key(Action::Filter), "filter", 2));
+            out.push(hint(key(Action::CycleStatus), "status", 3));
         }
     }
     out.push(hint(key(Action::Refresh), "refresh", 4));

@@ -8,6 +8,7 @@ mod failures;
 mod footer;
 pub mod format;
 mod help;
+mod instances;
 mod operation;
 mod operations;
 mod pulse;
@@ -59,6 +60,7 @@ pub fn view(state: &State, frame: &mut Frame) -> Drawn {
             Screen::Operations { .. } => operations::draw(state, &theme, frame, body),
             Screen::Operation { .. } => operation::draw(state, &theme, frame, body),
             Screen::Failures { .. } => failures::draw(state, &theme, frame, body),
+            Screen::Instances { .. } => instances::draw(state, &theme, frame, body),
         };
         match &state.overlay {
             Some(Overlay::Help) => help::draw(state, &theme, frame, body),
@@ -169,6 +171,7 @@ fn breadcrumb(state: &State, theme: &Theme, id_chars: Option<usize>) -> String {
     match screen {
         Screen::Operation { operation_id, .. } => parts.push(id(operation_id)),
         Screen::Failures { operation_id, .. } => parts.extend([id(operation_id), "Failures".to_string()]),
+        Screen::Instances { .. } => parts.push("Instances".to_string()),
         _ => {}
     }
     parts.join(theme.breadcrumb_separator())
@@ -179,6 +182,7 @@ fn freshness_of(state: &State) -> &Freshness {
         Screen::Pulse | Screen::StackSets => &state.stack_sets.freshness,
         Screen::Operations { .. } => &state.operations.freshness,
         Screen::Operation { .. } | Screen::Failures { .. } => &state.operation.freshness,
+        Screen::Instances { .. } => &state.instances.freshness,
     }
 }
 
