@@ -488,7 +488,36 @@ pub struct InstancesData {
     pub selected: usize,
     /// `tab` cycles it: all, INOPERABLE, OUTDATED, CURRENT.
     pub status_filter: Option<crate::model::InstanceStatus>,
+    /// Counted when the instances land, not on every frame.
+    pub counts: InstanceCounts,
     pub freshness: Freshness,
+}
+
+/// How many instances are in each Status, drifted, and skipped for a suspended account.
+#[derive(Debug, Clone, Copy, Default, PartialEq, Eq)]
+pub struct InstanceCounts {
+    pub current: usize,
+    pub outdated: usize,
+    pub inoperable: usize,
+    pub drifted: usize,
+    pub suspended: usize,
+}
+
+impl InstanceCounts {
+    pub fn of(rows: &[crate::model::StackInstance]) -> Self {
+        use crate::model::InstanceStatus;
+        let mut counts = InstanceCounts::default();
+        for row in rows {
+            match row.status {
+                InstanceStatus::Current => counts.current += 1,
+                InstanceStatus::Outdated => counts.outdated += 1,
+                InstanceStatus::Inoperable => counts.inoperable += 1,
+            }
+            counts.drifted += usize::from(row.drift_status.as_deref() == Some("DRIFTED"));
+            counts.suspended += usize::from(row.detailed_status.as_deref() == Some("SKIPPED_SUSPENDED_ACCOUNT"));
+        }
+        counts
+    }
 }
 
 #[derive(Debug, Clone, Default)]

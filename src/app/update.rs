@@ -1441,59 +1441,32 @@ fn copy(state: &mut State, what: &str, text: String) {
 }
 
 /// `y` on a screen: what the cursor is on. Stack set name, operation id, a cell's account id,
-/// a failure group's reason.
+/// a failure group's reason, an instance's account id.
 fn copy_focused(state: &mut State) {
-    match state.screen().clone() {
-        Screen::Pulse => match selected_pulse(&state.pulse) {
-            Some(row) => {
-                let id = row.operation.id.clone();
-                copy(state, "operation id", id);
-            }
-            None => flash(state, crate::messages::NOTHING_TO_COPY, true),
-        },
-        Screen::StackSets => match selected_stack_set(&state.stack_sets) {
-            Some(row) => {
-                let name = row.summary.name.clone();
-                copy(state, "stack set name", name);
-            }
-            None => flash(state, crate::messages::NOTHING_TO_COPY, true),
-        },
-        Screen::Operations { .. } => match selected_operation(&state.operations) {
-            Some(op) => {
-                let id = op.id.clone();
-                copy(state, "operation id", id);
-            }
-            None => flash(state, crate::messages::NOTHING_TO_COPY, true),
-        },
+    let focused: Option<(&str, String)> = match state.screen() {
+        Screen::Pulse => selected_pulse(&state.pulse).map(|row| ("operation id", row.operation.id.clone())),
+        Screen::StackSets => {
+            selected_stack_set(&state.stack_sets).map(|row| ("stack set name", row.summary.name.clone()))
+        }
+        Screen::Operations { .. } => selected_operation(&state.operations).map(|op| ("operation id", op.id.clone())),
         Screen::Operation { .. } => {
             let data = &state.operation;
-            let account = data
-                .visible
+            data.visible
                 .get(data.cursor_row)
                 .and_then(|row| data.grid.rows.get(*row as usize))
-                .map(|row| row.account.clone());
-            match account {
-                Some(account) => copy(state, "account id", account),
-                None => flash(state, crate::messages::NOTHING_TO_COPY, true),
-            }
+                .map(|row| ("account id", row.account.clone()))
         }
         Screen::Failures { .. } => {
             let data = &state.operation;
-            match data.failures.get(data.failures_selected) {
-                Some(group) => {
-                    let reason = group.reason.clone();
-                    copy(state, "reason", reason);
-                }
-                None => flash(state, crate::messages::NOTHING_TO_COPY, true),
-            }
+            data.failures
+                .get(data.failures_selected)
+                .map(|group| ("reason", group.reason.clone()))
         }
-        Screen::Instances { .. } => match selected_instance(&state.instances) {
-            Some(instance) => {
-                let account = instance.account.clone();
-                copy(state, "account id", account);
-            }
-            None => flash(state, crate::messages::NOTHING_TO_COPY, true),
-        },
+        Screen::Instances { .. } => selected_instance(&state.instances).map(|i| ("account id", i.account.clone())),
+    };
+    match focused {
+        Some((what, text)) => copy(state, what, text),
+        None => flash(state, crate::messages::NOTHING_TO_COPY, true),
     }
 }
 
@@ -1663,6 +1636,7 @@ fn on_instances(state: &mut State, result: Result<Vec<crate::model::StackInstanc
                     .then_with(|| a.region.cmp(&b.region))
             });
             let follow = selected_instance(data).map(|i| (i.account.clone(), i.region.clone()));
+            data.counts = super::InstanceCounts::of(&rows);
             data.rows = rows;
             data.freshness.fetched_at = Some(at);
             data.freshness.error = None;

@@ -6,13 +6,13 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use sstop::api::{ApiError, ErrorKind, StackSetApi};
+use sstop::api::StackSetApi;
 use sstop::cli::{Cli, InstancesArgs, OutputFormat};
 use sstop::config::Config;
 use sstop::export::{markdown_cell, write_csv_record};
 use sstop::model::{CallAs, InstanceStatus, StackInstance};
 
-use super::{call_as, call_failed, connect, interruptible, Cut};
+use super::{call_as, call_failed, connect, interruptible, print_pages, Cut};
 
 const FIELDS: [&str; 8] = [
     "Account",
@@ -40,42 +40,27 @@ pub async fn run(cli: &Cli, config: &Config, args: &InstancesArgs) -> ExitCode {
     .await
 }
 
-/// Reads the first page before writing anything, so an unknown stack set prints no header.
 async fn stream(
     api: &impl StackSetApi,
     args: &InstancesArgs,
     call_as: CallAs,
     out: &mut impl Write,
 ) -> Result<(), Cut> {
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
     let wanted: Option<InstanceStatus> = args.status.map(Into::into);
     let detailed = args.detailed_status.map(|d| d.as_wire());
-    let mut token: Option<String> = None;
-    let mut first = true;
-    loop {
-        let page = api
-            .list_instances(&args.stack_set, call_as, detailed, token.clone())
-            .await
-            .map_err(Cut::Api)?;
-        if first {
-            write_header(&mut out, args.output)?;
-            first = false;
-        }
-        for instance in page.items.iter().filter(|i| wanted.is_none_or(|w| i.status == w)) {
-            write_row(&mut out, args.output, instance)?;
-        }
-        out.flush()?;
-        match page.next_token {
-            None => return Ok(()),
-            Some(next) if Some(&next) == token.as_ref() => {
-                return Err(Cut::Api(ApiError::new(
-                    ErrorKind::Other,
-                    "CloudFormation sent the same page token twice: the listing was cut there",
-                )))
+    print_pages(
+        out,
+        |token| api.list_instances(&args.stack_set, call_as, detailed, token),
+        |out| write_header(out, args.output),
+        |out, instance: &StackInstance| {
+            if wanted.is_none_or(|w| instance.status == w) {
+                write_row(out, args.output, instance)
+            } else {
+                Ok(())
             }
-            Some(next) => token = Some(next),
-        }
-    }
+        },
+    )
+    .await
 }
 
 fn write_header(out: &mut impl Write, format: OutputFormat) -> std::io::Result<()> {

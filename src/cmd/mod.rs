@@ -76,6 +76,46 @@ impl Cut {
     }
 }
 
+/// Prints a paged listing as it arrives, then drops each page, so memory stays the same whatever
+/// its size: the header once the first page is in (an error on the first call prints nothing),
+/// each page's rows, a flush per page. The same token twice ends it, as `api::all_pages` does.
+pub async fn print_pages<T, W, F, Fut>(
+    out: &mut W,
+    mut page: F,
+    header: impl FnOnce(&mut std::io::BufWriter<&mut W>) -> std::io::Result<()>,
+    mut row: impl FnMut(&mut std::io::BufWriter<&mut W>, &T) -> std::io::Result<()>,
+) -> Result<(), Cut>
+where
+    W: std::io::Write,
+    F: FnMut(Option<String>) -> Fut,
+    Fut: Future<Output = Result<sstop::model::Page<T>, ApiError>>,
+{
+    use std::io::Write;
+    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
+    let mut header = Some(header);
+    let mut token: Option<String> = None;
+    loop {
+        let next = page(token.clone()).await.map_err(Cut::Api)?;
+        if let Some(header) = header.take() {
+            header(&mut out)?;
+        }
+        for item in &next.items {
+            row(&mut out, item)?;
+        }
+        out.flush()?;
+        match next.next_token {
+            None => return Ok(()),
+            Some(next) if Some(&next) == token.as_ref() => {
+                return Err(Cut::Api(ApiError::new(
+                    ErrorKind::Other,
+                    "CloudFormation sent the same page token twice: the listing was cut there",
+                )))
+            }
+            Some(next) => token = Some(next),
+        }
+    }
+}
+
 /// CallAs: the flag, else the config, else SELF.
 pub fn call_as(cli: &Cli, config: &Config) -> CallAs {
     cli.aws.call_as.or(config.call_as).unwrap_or(CallAs::SelfAccount)

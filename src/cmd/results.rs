@@ -6,13 +6,13 @@ use std::io::Write;
 use std::process::ExitCode;
 
 use sstop::api::sdk::SdkApi;
-use sstop::api::{ApiError, ErrorKind, StackSetApi};
+use sstop::api::StackSetApi;
 use sstop::cli::{Cli, OutputFormat, ResultsArgs};
 use sstop::config::Config;
 use sstop::export::{self, Format};
 use sstop::model::CallAs;
 
-use super::{call_as, call_failed, connect, interruptible, Cut};
+use super::{call_as, call_failed, connect, interruptible, print_pages, Cut};
 
 pub async fn run(cli: &Cli, config: &Config, args: &ResultsArgs) -> ExitCode {
     if let Err(code) = super::one_region(cli, config, "results") {
@@ -44,35 +44,14 @@ async fn print(api: &SdkApi, args: &ResultsArgs, call_as: CallAs) -> ExitCode {
     }
 }
 
-/// Reads the first page before writing anything, so an unknown operation prints no header.
 async fn stream(api: &impl StackSetApi, args: &ResultsArgs, call_as: CallAs, out: &mut impl Write) -> Result<(), Cut> {
     let format = format(args.output);
     let status = args.status.map(Into::into);
-    let mut out = std::io::BufWriter::with_capacity(64 * 1024, out);
-    let mut token: Option<String> = None;
-    let mut first = true;
-    loop {
-        let page = api
-            .list_results(&args.stack_set, &args.operation_id, call_as, status, token.clone())
-            .await
-            .map_err(Cut::Api)?;
-        if first {
-            export::write_header(&mut out, format)?;
-            first = false;
-        }
-        for r in &page.items {
-            export::write_row(&mut out, format, r)?;
-        }
-        out.flush()?;
-        match page.next_token {
-            None => return Ok(()),
-            Some(next) if Some(&next) == token.as_ref() => {
-                return Err(Cut::Api(ApiError::new(
-                    ErrorKind::Other,
-                    "CloudFormation sent the same page token twice: the listing was cut there",
-                )))
-            }
-            Some(next) => token = Some(next),
-        }
-    }
+    print_pages(
+        out,
+        |token| api.list_results(&args.stack_set, &args.operation_id, call_as, status, token),
+        |out| export::write_header(out, format),
+        |out, result| export::write_row(out, format, result),
+    )
+    .await
 }

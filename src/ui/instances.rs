@@ -8,7 +8,7 @@ use ratatui::Frame;
 
 use super::format::fit;
 use super::theme::Theme;
-use crate::app::State;
+use crate::app::{InstancesData, State};
 use crate::model::{InstanceStatus, StackInstance};
 
 const ACCOUNT: usize = 13;
@@ -47,7 +47,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
         );
         return list_height as u16;
     }
-    let mut lines = vec![counts_line(&data.rows, theme), filter_line(state, theme)];
+    let mut lines = vec![counts_line(data, theme), filter_line(state, theme)];
     let reason_width = width.saturating_sub(1 + ACCOUNT + REGION + STATUS + DETAILED + DRIFT);
     lines.push(Line::styled(
         fit(
@@ -110,32 +110,26 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
     list_height as u16
 }
 
-/// `CURRENT 812 · OUTDATED 86 · INOPERABLE 2 · drifted 3 · skipped (suspended) 2 · of 900`.
-fn counts_line(rows: &[StackInstance], theme: &Theme) -> Line<'static> {
-    let count = |status| rows.iter().filter(|i| i.status == status).count();
-    let drifted = rows
-        .iter()
-        .filter(|i| i.drift_status.as_deref() == Some("DRIFTED"))
-        .count();
-    let skipped = rows
-        .iter()
-        .filter(|i| i.detailed_status.as_deref() == Some("SKIPPED_SUSPENDED_ACCOUNT"))
-        .count();
+/// `CURRENT 812   OUTDATED 86   INOPERABLE 2   drifted 3   suspended 2   of 900`.
+fn counts_line(data: &InstancesData, theme: &Theme) -> Line<'static> {
+    let counts = &data.counts;
     let mut spans = vec![Span::raw(" ")];
-    for status in [
-        InstanceStatus::Current,
-        InstanceStatus::Outdated,
-        InstanceStatus::Inoperable,
+    for (status, count) in [
+        (InstanceStatus::Current, counts.current),
+        (InstanceStatus::Outdated, counts.outdated),
+        (InstanceStatus::Inoperable, counts.inoperable),
     ] {
         spans.push(Span::styled(
-            format!("{} {}", status.as_str(), count(status)),
+            format!("{} {count}", status.as_str()),
             status_style(status, theme),
         ));
         spans.push(Span::raw("   "));
     }
     spans.push(Span::raw(format!(
-        "drifted {drifted}   suspended {skipped}   of {}",
-        rows.len()
+        "drifted {}   suspended {}   of {}",
+        counts.drifted,
+        counts.suspended,
+        data.rows.len()
     )));
     Line::from(spans)
 }

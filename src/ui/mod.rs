@@ -264,6 +264,29 @@ pub(crate) fn popup(frame: &mut Frame, area: Rect, block: ratatui::widgets::Bloc
     frame.render_widget(Paragraph::new(lines).block(block), area);
 }
 
+/// The body of a list whose listing failed: the error with its advice, wrapped, then what
+/// happens next (`still_trying`).
+pub(crate) fn listing_failed<'a>(
+    what: &str,
+    error: &crate::api::ApiError,
+    state: &State,
+    theme: &Theme,
+    width: usize,
+    still_trying: &'a str,
+) -> Vec<Line<'a>> {
+    let advice = error.advice(state.settings.target.profile.as_deref());
+    let text = format!("{} Could not list {what}: {advice}", theme.warning());
+    let mut lines = vec![Line::raw("")];
+    lines.extend(
+        format::wrap(&text, width.saturating_sub(2))
+            .into_iter()
+            .enumerate()
+            .map(|(i, l)| Line::styled(format!("{}{l}", if i == 0 { " " } else { "   " }), theme.error())),
+    );
+    lines.push(Line::styled(still_trying, theme.dim()));
+    lines
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;

@@ -144,20 +144,14 @@ fn empty_message<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
     let freshness = &state.stack_sets.freshness;
     let text = match (&freshness.error, freshness.fetched_at) {
         (Some(error), _) => {
-            let advice = error.advice(state.settings.target.profile.as_deref());
-            let text = format!("{} Could not list stack sets: {advice}", theme.warning());
-            let mut lines = vec![Line::raw("")];
-            lines.extend(
-                format::wrap(&text, width.saturating_sub(2))
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, l)| Line::styled(format!("{}{l}", if i == 0 { " " } else { "   " }), theme.error())),
-            );
-            lines.push(Line::styled(
+            return super::listing_failed(
+                "stack sets",
+                error,
+                state,
+                theme,
+                width,
                 "   Still trying; the pulse fills as soon as a call succeeds.",
-                theme.dim(),
-            ));
-            return lines;
+            );
         }
         (None, None) => format!("Loading stack sets{}", theme.dots()),
         (None, Some(_)) => format!(

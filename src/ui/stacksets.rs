@@ -90,20 +90,14 @@ fn empty_message<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>
     let freshness = &state.stack_sets.freshness;
     let (text, style) = match (&freshness.error, freshness.fetched_at) {
         (Some(error), _) => {
-            let advice = error.advice(state.settings.target.profile.as_deref());
-            let text = format!("{} Could not list stack sets: {advice}", theme.warning());
-            let mut lines = vec![Line::raw("")];
-            lines.extend(
-                format::wrap(&text, width.saturating_sub(2))
-                    .into_iter()
-                    .enumerate()
-                    .map(|(i, l)| Line::styled(format!("{}{l}", if i == 0 { " " } else { "   " }), theme.error())),
-            );
-            lines.push(Line::styled(
+            return super::listing_failed(
+                "stack sets",
+                error,
+                state,
+                theme,
+                width,
                 "   Still trying; the list appears as soon as a call succeeds.",
-                theme.dim(),
-            ));
-            return lines;
+            );
         }
         (None, None) => (format!("Loading stack sets{}", theme.dots()), theme.dim()),
         (None, Some(_)) => (
