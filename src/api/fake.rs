@@ -29,6 +29,8 @@ pub struct FakeData {
     pub operations: HashMap<String, Vec<Operation>>,
     /// Results per operation id.
     pub results: HashMap<String, Vec<OperationResult>>,
+    /// Stack instances per stack set.
+    pub instances: HashMap<String, Vec<crate::model::StackInstance>>,
     /// The error every call returns while set.
     pub fail_with: Option<ApiError>,
 }
@@ -178,6 +180,22 @@ impl StackSetApi for FakeApi {
             .ok()
             .and_then(|d| d.operations.get(name)?.iter().find(|o| o.id == id).cloned())
             .ok_or_else(|| Self::not_found(ErrorKind::OperationNotFound, id))
+    }
+
+    async fn list_instances(
+        &self,
+        name: &str,
+        call_as: CallAs,
+        _detailed_status: Option<&str>,
+        next_token: Option<String>,
+    ) -> Result<Page<crate::model::StackInstance>, ApiError> {
+        self.record("ListStackInstances", Some(name), None, call_as)?;
+        let items = self
+            .data
+            .lock()
+            .map(|d| d.instances.get(name).cloned().unwrap_or_default())
+            .unwrap_or_default();
+        Ok(self.page(&items, next_token))
     }
 
     async fn list_results(

@@ -546,8 +546,9 @@ impl<A: StackSetApi> Poller<A> {
         }
     }
 
-    /// A stack set's stack instances: every page of ListStackInstances at the idle cadence
-    /// (instances change only when an operation runs; `r` reads them again at once).
+    /// A stack set's stack instances: every page of ListStackInstances at the idle cadence, or
+    /// less often for a large one (instances change only when an operation runs; `r` reads
+    /// them again at once).
     async fn instances_round(&self, generation: u64, region: &str, stack_set: &str, memory: ScopeMemory) -> Round {
         let api = match self.apis.get(region) {
             Ok(api) => Arc::clone(api),
@@ -567,12 +568,15 @@ impl<A: StackSetApi> Poller<A> {
         .await;
         let outcome = match read {
             Ok(instances) => {
+                // About one page a second on average: a stack set of 100,000 instances is not
+                // re-read every idle interval (that would be 1,000 pages each time).
+                let pages = instances.len().div_ceil(100) as u64;
                 self.send(Msg::Instances {
                     generation,
                     result: Ok(instances),
                     at: self.now(),
                 });
-                RoundOutcome::Again(self.config.idle_interval)
+                RoundOutcome::Again(self.config.idle_interval.max(Duration::from_secs(pages)))
             }
             Err(error) => self.failed(generation, error),
         };

@@ -829,3 +829,50 @@ async fn the_rotation_gives_a_small_region_its_turn_beside_a_large_one() {
     settle().await;
     assert_eq!(distinct(&east), 40, "all 42 checked within five rounds");
 }
+
+/// The instances screen's reads are spread out by size: a stack set of 5,000 instances (50
+/// pages) is read again every 50 s, not every 30 s idle interval, so it costs about one request
+/// a second; a small one is read every idle interval.
+#[tokio::test(start_paused = true)]
+async fn instances_are_read_again_at_about_one_page_a_second() {
+    let data = |n: usize| {
+        let api = fake(OperationStatus::Running, 10);
+        if let Ok(mut data) = api.data.lock() {
+            let instance = |i: usize| crate::model::StackInstance {
+                account: format!("{:012}", i / 10),
+                region: format!("region-{}", i % 10),
+                ou: None,
+                status: crate::model::InstanceStatus::Current,
+                detailed_status: Some("SUCCEEDED".into()),
+                status_reason: None,
+                drift_status: None,
+                last_operation_id: None,
+            };
+            data.instances.insert("org".into(), (0..n).map(instance).collect());
+        }
+        Arc::new(api)
+    };
+    for (instances, expected_reads) in [(5000, 3), (300, 4)] {
+        let api = data(instances);
+        let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
+        handle.send(Command::Watch {
+            scope: Scope::Instances {
+                region: String::new(),
+                stack_set: "org".into(),
+            },
+            generation: 1,
+        });
+        settle().await;
+        for _ in 0..101 {
+            tokio::time::advance(Duration::from_secs(1)).await;
+            settle().await;
+        }
+        let pages = instances.div_ceil(100);
+        assert_eq!(
+            api.count("ListStackInstances"),
+            expected_reads * pages,
+            "{instances} instances: {expected_reads} reads of {pages} pages in 101 s"
+        );
+        handle.send(Command::Quit);
+    }
+}
