@@ -186,15 +186,23 @@ impl StackSetApi for FakeApi {
         &self,
         name: &str,
         call_as: CallAs,
-        _detailed_status: Option<&str>,
+        query: &crate::api::InstanceQuery,
         next_token: Option<String>,
     ) -> Result<Page<crate::model::StackInstance>, ApiError> {
         self.record("ListStackInstances", Some(name), None, call_as)?;
-        let items = self
+        let wanted = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == have);
+        let items: Vec<crate::model::StackInstance> = self
             .data
             .lock()
             .map(|d| d.instances.get(name).cloned().unwrap_or_default())
-            .unwrap_or_default();
+            .unwrap_or_default()
+            .into_iter()
+            .filter(|i| {
+                wanted(&query.region, Some(&i.region))
+                    && wanted(&query.detailed_status, i.detailed_status.as_deref())
+                    && wanted(&query.last_operation, i.last_operation_id.as_deref())
+            })
+            .collect();
         Ok(self.page(&items, next_token))
     }
 

@@ -110,6 +110,15 @@ pub struct StopAccepted {
     pub request_id: Option<String>,
 }
 
+/// What a ListStackInstances read asks for: the API's DETAILED_STATUS and LAST_OPERATION_ID
+/// filters and its StackInstanceRegion parameter (None: no narrowing).
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct InstanceQuery {
+    pub detailed_status: Option<String>,
+    pub last_operation: Option<String>,
+    pub region: Option<String>,
+}
+
 /// The calls sstop makes. Every call carries CallAs, because DELEGATED_ADMIN must ride on all of them.
 pub trait StackSetApi: Send + Sync + 'static {
     fn list_stack_sets(
@@ -155,16 +164,16 @@ pub trait StackSetApi: Send + Sync + 'static {
         call_as: CallAs,
     ) -> impl Future<Output = Result<StopAccepted, ApiError>> + Send;
 
-    /// ListStackInstances, one page; `detailed_status` is the API's DETAILED_STATUS filter.
+    /// ListStackInstances, one page, narrowed by `query`.
     /// Implemented by the SDK client; other implementations answer that they cannot.
     fn list_instances(
         &self,
         stack_set: &str,
         call_as: CallAs,
-        detailed_status: Option<&str>,
+        query: &InstanceQuery,
         next_token: Option<String>,
     ) -> impl Future<Output = Result<Page<StackInstance>, ApiError>> + Send {
-        let _ = (stack_set, call_as, detailed_status, next_token);
+        let _ = (stack_set, call_as, query, next_token);
         async {
             Err(ApiError::new(
                 ErrorKind::Other,

@@ -15,7 +15,7 @@ use aws_sdk_cloudformation::Client;
 use time::OffsetDateTime;
 
 use super::credentials::{self, Guarded, Source, SourceFailed};
-use super::{ApiError, ErrorKind, StackSetApi, StopAccepted};
+use super::{ApiError, ErrorKind, InstanceQuery, StackSetApi, StopAccepted};
 use crate::model::{
     CallAs, InstanceStatus, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, Page,
     PermissionModel, ResultStatus, StackInstance, StackSetDetail, StackSetStatus, StackSetSummary,
@@ -710,7 +710,7 @@ impl StackSetApi for SdkApi {
         &self,
         stack_set: &str,
         call_as: CallAs,
-        detailed_status: Option<&str>,
+        query: &InstanceQuery,
         next_token: Option<String>,
     ) -> Result<Page<StackInstance>, ApiError> {
         self.ready().await?;
@@ -720,14 +720,16 @@ impl StackSetApi for SdkApi {
             .stack_set_name(stack_set)
             .call_as(sdk_call_as(call_as))
             .max_results(100)
+            .set_stack_instance_region(query.region.clone())
             .set_next_token(next_token);
-        if let Some(status) = detailed_status {
-            request = request.filters(
-                sdk::StackInstanceFilter::builder()
-                    .name(sdk::StackInstanceFilterName::DetailedStatus)
-                    .values(status)
-                    .build(),
-            );
+        let filters = [
+            (sdk::StackInstanceFilterName::DetailedStatus, &query.detailed_status),
+            (sdk::StackInstanceFilterName::LastOperationId, &query.last_operation),
+        ];
+        for (name, value) in filters {
+            if let Some(value) = value {
+                request = request.filters(sdk::StackInstanceFilter::builder().name(name).values(value).build());
+            }
         }
         let out = request.send().await.map_err(api_error)?;
         Ok(Page {

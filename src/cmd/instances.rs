@@ -6,7 +6,7 @@
 use std::io::Write;
 use std::process::ExitCode;
 
-use sstop::api::StackSetApi;
+use sstop::api::{InstanceQuery, StackSetApi};
 use sstop::cli::{Cli, InstancesArgs, OutputFormat};
 use sstop::config::Config;
 use sstop::export::{markdown_cell, write_csv_record};
@@ -47,10 +47,13 @@ async fn stream(
     out: &mut impl Write,
 ) -> Result<(), Cut> {
     let wanted: Option<InstanceStatus> = args.status.map(Into::into);
-    let detailed = args.detailed_status.map(|d| d.as_wire());
+    let query = InstanceQuery {
+        detailed_status: args.detailed_status.map(|d| d.as_wire().to_string()),
+        ..Default::default()
+    };
     print_pages(
         out,
-        |token| api.list_instances(&args.stack_set, call_as, detailed, token),
+        |token| api.list_instances(&args.stack_set, call_as, &query, token),
         |out| write_header(out, args.output),
         |out, instance: &StackInstance| {
             if wanted.is_none_or(|w| instance.status == w) {

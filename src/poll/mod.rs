@@ -19,7 +19,7 @@ pub use limiter::RateLimiter;
 use reads::{infer, key_of, FullRead, Key, RunningRead};
 
 use crate::api::audit::{self, StopAttempt};
-use crate::api::{ApiError, ErrorKind, StackSetApi};
+use crate::api::{ApiError, ErrorKind, InstanceQuery, StackSetApi};
 use crate::app::{Command, Msg, ReadKind, Scope, StopRequest};
 use crate::model::{CallAs, OperationResult, ResultStatus};
 
@@ -562,7 +562,8 @@ impl<A: StackSetApi> Poller<A> {
             let api = Arc::clone(&api);
             async move {
                 self.limiter.acquire().await;
-                api.list_instances(stack_set, call_as, None, token).await
+                api.list_instances(stack_set, call_as, &InstanceQuery::default(), token)
+                    .await
             }
         })
         .await;
