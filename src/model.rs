@@ -172,6 +172,33 @@ pub struct StackInstance {
     pub last_operation_id: Option<String>,
 }
 
+impl StackInstance {
+    /// The operation result this instance stands for while `LastOperationId` names that
+    /// operation: its DetailedStatus uses the result's words, with INOPERABLE and FAILED_IMPORT
+    /// as failures and a skipped suspended account as done (the result list says SUCCEEDED
+    /// there too). No account-gate details: only the result list has them. None for a
+    /// DetailedStatus this build does not know.
+    pub fn as_result(&self) -> Option<OperationResult> {
+        let status = match self.detailed_status.as_deref()? {
+            "PENDING" => ResultStatus::Pending,
+            "RUNNING" => ResultStatus::Running,
+            "SUCCEEDED" | "SKIPPED_SUSPENDED_ACCOUNT" => ResultStatus::Succeeded,
+            "FAILED" | "INOPERABLE" | "FAILED_IMPORT" => ResultStatus::Failed,
+            "CANCELLED" => ResultStatus::Cancelled,
+            _ => return None,
+        };
+        Some(OperationResult {
+            account: self.account.clone(),
+            region: self.region.clone(),
+            status,
+            status_reason: self.status_reason.clone(),
+            gate_status: None,
+            gate_reason: None,
+            ou: self.ou.clone(),
+        })
+    }
+}
+
 /// How an operation rolls out. Every field is optional, as on the wire (and in the emulator's
 /// scenario files, which read it directly).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

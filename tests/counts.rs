@@ -3,16 +3,17 @@
 //! when the test says), and every read and every grid state is checked against the emulator's
 //! own record of each cell.
 
-use std::collections::HashMap;
+use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use sstop::api::sdk::{ConnectOptions, SdkApi};
-use sstop::api::{ApiError, StackSetApi, StopAccepted};
+use sstop::api::{ApiError, InstanceQuery, StackSetApi, StopAccepted};
 use sstop::app::{self, Command, Msg, ReadKind, ResultGrid, Scope, Screen, Settings, State};
 use sstop::model::{
-    CallAs, Operation, OperationResult, OperationStatus, Page, ResultStatus, StackSetDetail, StackSetSummary,
+    CallAs, Operation, OperationResult, OperationStatus, Page, ResultStatus, StackInstance, StackSetDetail,
+    StackSetSummary,
 };
 use sstop::poll::{PollConfig, RateLimiter, StampClock};
 use sstop::sim::{SimHandle, SimOptions};
@@ -32,17 +33,21 @@ fn rank(status: ResultStatus) -> u8 {
     }
 }
 
-/// One unfiltered read from its first page to its last.
+/// One unfiltered read from its first page to its last: of the result list, or of the stack
+/// instances in every Region (one chain per Region, side by side).
 #[derive(Default)]
 struct Chain {
     before: Truth,
     seen: Vec<(OperationResult, Truth, Truth)>,
+    from_instances: bool,
 }
 
 #[derive(Default)]
 struct Log {
     /// The unfiltered read in progress, if any.
     open: Option<Chain>,
+    /// The read of every Region's instances in progress, and the Regions whose chain ended.
+    instances_open: Option<(Chain, HashSet<String>)>,
     /// Unfiltered reads that reached their last page, in order.
     complete: Vec<Chain>,
 }
@@ -128,6 +133,7 @@ impl StackSetApi for Stepping {
             self.log.lock().unwrap().open = Some(Chain {
                 before: before.clone(),
                 seen: Vec::new(),
+                from_instances: false,
             });
         }
         let page = self.inner.list_results(stack_set, id, call_as, status, next).await?;
@@ -149,6 +155,50 @@ impl StackSetApi for Stepping {
 
     async fn stop_operation(&self, stack_set: &str, id: &str, call_as: CallAs) -> Result<StopAccepted, ApiError> {
         self.inner.stop_operation(stack_set, id, call_as).await
+    }
+
+    async fn list_instances(
+        &self,
+        stack_set: &str,
+        call_as: CallAs,
+        query: &InstanceQuery,
+        next: Option<String>,
+    ) -> Result<Page<StackInstance>, ApiError> {
+        self.advance();
+        let before = self.truth();
+        let whole = query.detailed_status.is_none();
+        if whole {
+            let mut log = self.log.lock().unwrap();
+            if log.instances_open.is_none() {
+                log.instances_open = Some((
+                    Chain {
+                        before: before.clone(),
+                        seen: Vec::new(),
+                        from_instances: true,
+                    },
+                    HashSet::new(),
+                ));
+            }
+        }
+        let page = self.inner.list_instances(stack_set, call_as, query, next).await?;
+        if whole {
+            let after = self.truth();
+            let regions = before.keys().map(|(_, region)| region).collect::<HashSet<_>>().len();
+            let mut log = self.log.lock().unwrap();
+            let (chain, done) = log.instances_open.as_mut().expect("a read was open");
+            for instance in &page.items {
+                let result = instance.as_result().expect("a DetailedStatus sstop knows");
+                chain.seen.push((result, before.clone(), after.clone()));
+            }
+            if page.next_token.is_none() {
+                done.insert(query.region.clone().expect("one chain per Region"));
+                if done.len() == regions {
+                    let (chain, _) = log.instances_open.take().expect("open");
+                    log.complete.push(chain);
+                }
+            }
+        }
+        Ok(page)
     }
 }
 
@@ -265,6 +315,10 @@ async fn every_read_and_every_screen_of_a_moving_rollout_is_true() {
     assert!(log.complete.len() >= 2, "only {} full reads", log.complete.len());
     let total = log.complete[0].before.len();
     eprintln!("{} complete full reads, {checks} screens checked", log.complete.len());
+    // The first complete grid came from the stack instances, one chain per Region; the result
+    // list's reads came after it.
+    assert!(log.complete[0].from_instances);
+    assert!(log.complete[1..].iter().all(|chain| !chain.from_instances));
     for (n, chain) in log.complete.iter().enumerate() {
         let mut seen: HashMap<Key, usize> = HashMap::new();
         for (result, before, after) in &chain.seen {

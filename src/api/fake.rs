@@ -42,6 +42,8 @@ pub struct FakeApi {
     pub results_latency: Duration,
     /// Delay of DescribeStackSetOperation calls.
     pub describe_latency: Duration,
+    /// Delay of ListStackInstances calls.
+    pub instances_latency: Duration,
     pub page_size: usize,
     started: tokio::time::Instant,
 }
@@ -53,6 +55,7 @@ impl FakeApi {
             calls: Mutex::new(Vec::new()),
             results_latency: Duration::ZERO,
             describe_latency: Duration::ZERO,
+            instances_latency: Duration::ZERO,
             page_size: 100,
             started: tokio::time::Instant::now(),
         }
@@ -146,9 +149,17 @@ impl StackSetApi for FakeApi {
             .iter()
             .find(|(s, owner)| s.name == name && *owner == call_as)
             .ok_or_else(|| Self::not_found(ErrorKind::StackSetNotFound, name))?;
+        // The Regions its instances are in, as DescribeStackSet reports them.
+        let mut regions: Vec<String> = data
+            .instances
+            .get(name)
+            .map(|instances| instances.iter().map(|i| i.region.clone()).collect())
+            .unwrap_or_default();
+        regions.sort();
+        regions.dedup();
         Ok(StackSetDetail {
             summary: summary.clone(),
-            regions: Vec::new(),
+            regions,
             managed_execution: false,
         })
     }
@@ -190,6 +201,9 @@ impl StackSetApi for FakeApi {
         next_token: Option<String>,
     ) -> Result<Page<crate::model::StackInstance>, ApiError> {
         self.record("ListStackInstances", Some(name), None, call_as)?;
+        if !self.instances_latency.is_zero() {
+            tokio::time::sleep(self.instances_latency).await;
+        }
         let wanted = |want: &Option<String>, have: Option<&str>| want.as_deref().is_none_or(|w| Some(w) == have);
         let items: Vec<crate::model::StackInstance> = self
             .data

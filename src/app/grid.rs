@@ -166,6 +166,13 @@ impl ResultGrid {
                         self.counts[status_slot(result.status)] += 1;
                         self.region_counts[col][status_slot(existing.status)] -= 1;
                         self.region_counts[col][status_slot(result.status)] += 1;
+                        // A stack instance read carries no account gate: what the result list
+                        // said about the gate stands while the status is the same.
+                        let mut result = result;
+                        if result.gate_status.is_none() && result.status == existing.status {
+                            result.gate_status = existing.gate_status.take();
+                            result.gate_reason = existing.gate_reason.take();
+                        }
                         *existing = result;
                     }
                 }
@@ -306,6 +313,7 @@ pub struct FailureGroup {
 #[cfg(test)]
 mod tests {
     use super::*;
+    use crate::model::GateStatus;
 
     fn result(account: &str, region: &str, status: ResultStatus) -> OperationResult {
         OperationResult {
@@ -329,6 +337,25 @@ mod tests {
         assert_eq!(grid.count(ResultStatus::Failed), 1);
         assert_eq!(grid.count(ResultStatus::Running), 0);
         assert_eq!(grid.len(), 1);
+    }
+
+    #[test]
+    fn a_stack_instance_read_keeps_what_the_result_list_said_about_the_gate() {
+        let mut grid = ResultGrid::new(&[]);
+        let mut from_results = result("1", "us-east-1", ResultStatus::Failed);
+        from_results.gate_status = Some(GateStatus::Failed);
+        from_results.gate_reason = Some("gate said no".into());
+        grid.merge(vec![from_results]);
+        grid.merge(vec![result("1", "us-east-1", ResultStatus::Failed)]);
+        let cell = grid.find("1", "us-east-1").unwrap();
+        assert_eq!(cell.gate_status, Some(GateStatus::Failed));
+        assert_eq!(cell.gate_reason.as_deref(), Some("gate said no"));
+        // A later status is newer news: its own (absent) gate stands.
+        let mut grid = ResultGrid::new(&[]);
+        let mut running = result("2", "us-east-1", ResultStatus::Running);
+        running.gate_status = Some(GateStatus::Succeeded);
+        grid.merge(vec![running, result("2", "us-east-1", ResultStatus::Succeeded)]);
+        assert_eq!(grid.find("2", "us-east-1").unwrap().gate_status, None);
     }
 
     #[test]

@@ -2,8 +2,8 @@
 //! A token bucket kept as "the earliest instant the next request may go" (GCRA), on tokio's
 //! clock so tests with a paused clock see it exactly. In adaptive mode the rate follows
 //! CloudFormation's answers: down by 30% when an attempt was throttled (at most once a second),
-//! up by one request a second for each second without, between a floor that never stalls the
-//! screen and a ceiling.
+//! up by one request a second for each second without (doubling each second until the first
+//! throttle), between a floor that never stalls the screen and a ceiling.
 
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -16,8 +16,10 @@ use crate::api::reqlog::AttemptCounts;
 const BACKOFF: f64 = 0.7;
 /// At most one cut per this long: one burst of throttled attempts is one signal.
 const CUT_SPACING: Duration = Duration::from_secs(1);
-/// Requests a second regained per second without a throttle.
+/// Requests a second regained per second without a throttle, once one has been seen.
 const REGAIN_PER_SEC: f64 = 1.0;
+/// Before the first throttle: the rate's growth factor per second.
+const SLOW_START_GROWTH_PER_SEC: f64 = 2.0;
 
 #[derive(Debug)]
 pub struct RateLimiter {
@@ -143,7 +145,15 @@ fn follow(state: &mut State, adaptive: &Adaptive, now: Instant) {
     } else if state.last_change.is_none() {
         state.last_change = Some(now);
     } else if state.rate < adaptive.ceiling && since_change >= Duration::from_millis(100) {
-        state.rate = (state.rate + REGAIN_PER_SEC * since_change.as_secs_f64()).min(adaptive.ceiling);
+        let secs = since_change.as_secs_f64();
+        state.rate = if state.last_cut.is_none() {
+            // No throttle yet: nothing is known of the service's limit, so the rate doubles
+            // each second (TCP's slow start) rather than creeping up one request at a time.
+            state.rate * SLOW_START_GROWTH_PER_SEC.powf(secs)
+        } else {
+            state.rate + REGAIN_PER_SEC * secs
+        }
+        .min(adaptive.ceiling);
         state.last_change = Some(now);
     }
 }
@@ -217,6 +227,28 @@ mod tests {
         tokio::time::advance(Duration::from_secs(600)).await;
         limiter.acquire().await;
         assert_eq!(limiter.rate(), 50.0);
+    }
+
+    #[tokio::test(start_paused = true)]
+    async fn before_the_first_throttle_the_rate_doubles_each_second() {
+        let counts = Arc::new(AttemptCounts::default());
+        let limiter = RateLimiter::adaptive(Arc::clone(&counts), 10.0, 2.0, 50.0);
+        let start = Instant::now();
+        // 300 requests: at 10 a second and one more each second that is 19 s; doubling
+        // (10, 20, 40, then the ceiling of 50) takes about 8 s.
+        for _ in 0..300 {
+            limiter.acquire().await;
+        }
+        let took = start.elapsed();
+        assert!(took <= Duration::from_secs(9), "{took:?}");
+        assert_eq!(limiter.rate(), 50.0);
+        // After a throttle it climbs back one request a second.
+        counts.note(true);
+        limiter.acquire().await;
+        assert!((limiter.rate() - 35.0).abs() < 1e-9, "{}", limiter.rate());
+        tokio::time::advance(Duration::from_secs(4)).await;
+        limiter.acquire().await;
+        assert!((limiter.rate() - 39.0).abs() < 0.2, "{}", limiter.rate());
     }
 
     #[tokio::test(start_paused = true)]

@@ -299,6 +299,25 @@ struct ScopeMemory {
     running: HashMap<Key, OperationResult>,
     /// Operation: RUNNING results the full read saw since the last incremental read began.
     seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
+    /// Operation: the Regions its stack set has instances in (DescribeStackSet).
+    stack_set_regions: Vec<String>,
+    /// Operation: whether the first complete grid came from the stack instances.
+    instance_read: InstanceRead,
+}
+
+/// The first complete grid of a running CREATE or UPDATE can come from ListStackInstances,
+/// one chain per Region at once, instead of the result list's one chain: each instance the
+/// operation touches names it as its last operation from the start, with a DetailedStatus in
+/// the result's words. Until the result list's order is known, RUNNING is read the same way.
+#[derive(Debug, Default)]
+enum InstanceRead {
+    #[default]
+    NotTried,
+    /// Not used for this operation (an ended one, a DELETE, no Regions known, or the read failed).
+    Declined,
+    /// Used: the Regions read, and the cells found, to be checked against the first complete
+    /// result list read.
+    Used { regions: Vec<String>, cells: HashSet<Key> },
 }
 
 struct Round {
@@ -820,41 +839,78 @@ impl<A: StackSetApi> Poller<A> {
         mut memory: ScopeMemory,
     ) -> Round {
         let full_read_failed = self.collect_full_read(&mut memory).await;
+        check_instance_read(&mut memory);
         let first = memory.rounds == 0;
         memory.rounds += 1;
-        if memory.full.is_none() && memory.positions.is_none() {
+        if matches!(memory.instance_read, InstanceRead::Declined) && memory.full.is_none() && memory.positions.is_none()
+        {
             // Started before the describe answers, so the first rows come after one round trip.
             self.start_full_read(generation, region, stack_set, operation_id, None, &mut memory);
         }
-        let operation = match self.describe(generation, region, stack_set, operation_id).await {
+        // An operation opened directly (--stack-set/--operation) skipped the operations list,
+        // which is where the permission model is learnt: the stop dialog's CallAs choice and
+        // the console links need it, and the instance read needs the stack set's Regions. Once
+        // per watch, beside the operation's describe; a refusal holds nothing up.
+        let describe_stack_set = async {
+            if memory.described {
+                return None;
+            }
+            let api = self.apis.get(region).ok()?;
+            self.limiter.acquire().await;
+            Some(
+                api.describe_stack_set(stack_set, self.call_as_for(region, stack_set))
+                    .await,
+            )
+        };
+        let (described, stack_set_detail) = tokio::join!(
+            self.describe(generation, region, stack_set, operation_id),
+            describe_stack_set
+        );
+        if let Some(detail) = stack_set_detail {
+            memory.described = true;
+            match detail {
+                Ok(detail) => {
+                    memory.stack_set_regions = detail.regions;
+                    if let Some(model) = detail.summary.permission_model {
+                        self.send(Msg::PermissionModel {
+                            region: region.to_string(),
+                            stack_set: stack_set.to_string(),
+                            model,
+                        });
+                    }
+                }
+                Err(error) => tracing::debug!(stack_set, %error, "permission model not readable"),
+            }
+        }
+        let operation = match described {
             Ok(operation) => operation,
             Err(error) => {
                 let outcome = self.failed(generation, error);
                 return Round { memory, outcome };
             }
         };
-        if !memory.described {
-            // An operation opened directly (--stack-set/--operation) skipped the operations
-            // list, which is where the permission model is learnt: the stop dialog's CallAs
-            // choice and the console links need it. Once per watch; a refusal holds nothing up.
-            memory.described = true;
-            if let Ok(api) = self.apis.get(region) {
-                self.limiter.acquire().await;
-                match api
-                    .describe_stack_set(stack_set, self.call_as_for(region, stack_set))
+        let mut read_instances_now = false;
+        if matches!(memory.instance_read, InstanceRead::NotTried) {
+            memory.instance_read = InstanceRead::Declined;
+            let regions = instance_read_regions(&operation, &memory.stack_set_regions);
+            if operation.status.is_active() && !regions.is_empty() {
+                match self
+                    .read_instances(generation, region, stack_set, operation_id, &regions, &memory)
                     .await
                 {
-                    Ok(detail) => {
-                        if let Some(model) = detail.summary.permission_model {
-                            self.send(Msg::PermissionModel {
-                                region: region.to_string(),
-                                stack_set: stack_set.to_string(),
-                                model,
-                            });
-                        }
+                    Ok(cells) => {
+                        memory.instance_read = InstanceRead::Used { regions, cells };
+                        read_instances_now = true;
                     }
-                    Err(error) => tracing::debug!(stack_set, %error, "permission model not readable"),
+                    Err(error) => {
+                        tracing::info!(stack_set, %error, "stack instances not readable; reading the result list")
+                    }
                 }
+            }
+            if memory.full.is_none() && memory.positions.is_none() && operation.status.is_active() {
+                // After the instances (or instead of them): the result list's order, at full
+                // speed, so what left RUNNING can be judged from the list's cheap reads.
+                self.start_full_read(generation, region, stack_set, operation_id, None, &mut memory);
             }
         }
         if !operation.status.is_active() {
@@ -883,7 +939,7 @@ impl<A: StackSetApi> Poller<A> {
             };
             return Round { memory, outcome };
         }
-        if !first {
+        if !first || read_instances_now {
             if let Err(error) = self
                 .incremental_read(generation, region, stack_set, operation_id, &mut memory)
                 .await
@@ -1057,11 +1113,24 @@ impl<A: StackSetApi> Poller<A> {
         let mut before = std::mem::take(&mut memory.running);
         let sightings = std::mem::take(&mut *memory.seen_running.lock().unwrap_or_else(|p| p.into_inner()));
         before.extend(sightings.into_iter().map(|r| (key_of(&r), r)));
-        let running = match self
-            .read_class(region, stack_set, operation_id, ResultStatus::Running)
-            .await
-        {
-            Ok(pages) => RunningRead { pages },
+        let instance_regions = match (&memory.instance_read, &memory.positions) {
+            (InstanceRead::Used { regions, .. }, None) => Some(regions.clone()),
+            _ => None,
+        };
+        let running = match &instance_regions {
+            // The result list's order is not known yet, so an absence across its pages proves
+            // nothing; a Region's RUNNING instances fit one page, which proves every absence.
+            Some(regions) => {
+                self.read_running_instances(region, stack_set, operation_id, regions)
+                    .await
+            }
+            None => self
+                .read_class(region, stack_set, operation_id, ResultStatus::Running)
+                .await
+                .map(|pages| vec![(None, RunningRead { pages })]),
+        };
+        let running = match running {
+            Ok(running) => running,
             Err(error) => {
                 memory.running = before;
                 return Err(error);
@@ -1079,16 +1148,33 @@ impl<A: StackSetApi> Poller<A> {
             }
         };
         let ended: HashSet<Key> = failed.iter().chain(&cancelled).flatten().map(key_of).collect();
-        let inference = infer(before, &running, memory.positions.as_ref(), &ended);
         // Everything this read learnt lands in one message: sent page by page, the new RUNNING
         // cells showed before the finished ones left, and RUNNING spiked above what can run.
-        let mut results: Vec<OperationResult> = running.pages.into_iter().flatten().collect();
+        let mut results: Vec<OperationResult> = Vec::new();
+        let mut believed_running = HashMap::new();
+        let mut all_proven = true;
+        let mut before_by_region = split_by_region(before, instance_regions.is_some());
+        for (read_region, read) in running {
+            let before = before_by_region.remove(&read_region).unwrap_or_default();
+            let positions = if read_region.is_some() {
+                // One Region's instances: their order is not the result list's.
+                all_proven &= read.pages.len() <= 1;
+                None
+            } else {
+                memory.positions.as_ref()
+            };
+            let inference = infer(before, &read, positions, &ended);
+            results.extend(read.pages.into_iter().flatten());
+            results.extend(inference.succeeded);
+            believed_running.extend(inference.running);
+        }
+        // Believed RUNNING in a Region not read (none known when the read began): kept.
+        believed_running.extend(before_by_region.into_values().flatten());
         results.extend(failed.into_iter().chain(cancelled).flatten());
-        results.extend(inference.succeeded);
-        memory.running = inference.running;
-        // Until a full read has given the order, an absence across pages proves nothing, so
-        // finished results can sit as RUNNING: such a read is no sample of progress.
-        let read = if memory.positions.is_some() {
+        memory.running = believed_running;
+        // Until the order is known (or each Region's RUNNING fits a page), an absence across
+        // pages proves nothing, so finished results can sit as RUNNING: no sample of progress.
+        let read = if memory.positions.is_some() || (instance_regions.is_some() && all_proven) {
             ReadKind::Incremental
         } else {
             ReadKind::Partial
@@ -1100,6 +1186,116 @@ impl<A: StackSetApi> Poller<A> {
             at: self.now(),
         });
         Ok(())
+    }
+
+    /// The first complete grid from the stack instances: one ListStackInstances chain per
+    /// Region, all at once, each narrowed to the instances this operation last touched. A
+    /// Region's instances are a fixed set in a fixed order, so each chain sees each cell once,
+    /// in a status it held when its page was read. Pages are sent as they come, then a `Full`
+    /// marker; returns the cells seen.
+    async fn read_instances(
+        &self,
+        generation: u64,
+        region: &str,
+        stack_set: &str,
+        operation_id: &str,
+        regions: &[String],
+        memory: &ScopeMemory,
+    ) -> Result<HashSet<Key>, ApiError> {
+        let api = self.apis.get(region)?;
+        let call_as = self.call_as_for(region, stack_set);
+        let chains = regions.iter().map(|instance_region| {
+            let query = InstanceQuery {
+                last_operation: Some(operation_id.to_string()),
+                region: Some(instance_region.clone()),
+                ..Default::default()
+            };
+            async move {
+                let mut cells = Vec::new();
+                let mut token = None;
+                loop {
+                    self.limiter.acquire().await;
+                    let page = api.list_instances(stack_set, call_as, &query, token).await?;
+                    let results = results_of_instances(&page.items)?;
+                    cells.extend(results.iter().map(key_of));
+                    let running: Vec<OperationResult> = results
+                        .iter()
+                        .filter(|r| r.status == ResultStatus::Running)
+                        .cloned()
+                        .collect();
+                    if !running.is_empty() {
+                        memory
+                            .seen_running
+                            .lock()
+                            .unwrap_or_else(|p| p.into_inner())
+                            .extend(running);
+                    }
+                    self.send(Msg::ResultsPage {
+                        generation,
+                        results,
+                        read: ReadKind::Partial,
+                        at: self.now(),
+                    });
+                    token = page.next_token;
+                    if token.is_none() {
+                        return Ok::<_, ApiError>(cells);
+                    }
+                }
+            }
+        });
+        let cells: HashSet<Key> = futures::future::try_join_all(chains)
+            .await?
+            .into_iter()
+            .flatten()
+            .collect();
+        if cells.is_empty() {
+            // Nothing names this operation: the instances do not follow it here, so the
+            // result list is the only record.
+            return Err(ApiError::new(
+                ErrorKind::Other,
+                "no stack instance names the operation as its last",
+            ));
+        }
+        self.send(Msg::ResultsPage {
+            generation,
+            results: Vec::new(),
+            read: ReadKind::Full,
+            at: self.now(),
+        });
+        Ok(cells)
+    }
+
+    /// RUNNING instances of the operation, one chain per Region, all at once.
+    async fn read_running_instances(
+        &self,
+        region: &str,
+        stack_set: &str,
+        operation_id: &str,
+        regions: &[String],
+    ) -> Result<Vec<(Option<String>, RunningRead)>, ApiError> {
+        let api = self.apis.get(region)?;
+        let call_as = self.call_as_for(region, stack_set);
+        let chains = regions.iter().map(|instance_region| {
+            let query = InstanceQuery {
+                detailed_status: Some(ResultStatus::Running.as_str().to_string()),
+                last_operation: Some(operation_id.to_string()),
+                region: Some(instance_region.clone()),
+            };
+            async move {
+                let mut read = RunningRead::default();
+                let mut token = None;
+                loop {
+                    self.limiter.acquire().await;
+                    let page = api.list_instances(stack_set, call_as, &query, token).await?;
+                    read.pages.push(results_of_instances(&page.items)?);
+                    token = page.next_token;
+                    if token.is_none() {
+                        return Ok::<_, ApiError>((Some(instance_region.clone()), read));
+                    }
+                }
+            }
+        });
+        futures::future::try_join_all(chains).await
     }
 
     /// Page through one status class; returns the pages (the caller sends them, with what it
@@ -1133,6 +1329,74 @@ impl<A: StackSetApi> Poller<A> {
             }
         }
     }
+}
+
+/// The Regions to read a running operation's instances in: where its stack set has instances,
+/// and those its preferences name. None for a DELETE (its instances vanish as they succeed)
+/// or a drift check (it leaves the instances' last operation as it was).
+fn instance_read_regions(operation: &crate::model::Operation, stack_set_regions: &[String]) -> Vec<String> {
+    use crate::model::OperationAction;
+    if !matches!(operation.action, OperationAction::Create | OperationAction::Update) {
+        return Vec::new();
+    }
+    let mut regions: Vec<String> = operation.preferences.region_order.clone();
+    for region in stack_set_regions {
+        if !regions.contains(region) {
+            regions.push(region.clone());
+        }
+    }
+    regions
+}
+
+fn results_of_instances(instances: &[crate::model::StackInstance]) -> Result<Vec<OperationResult>, ApiError> {
+    instances
+        .iter()
+        .map(|instance| {
+            instance.as_result().ok_or_else(|| {
+                ApiError::new(
+                    ErrorKind::Other,
+                    format!(
+                        "stack instance {}/{} has a DetailedStatus this build does not know: {:?}",
+                        instance.account, instance.region, instance.detailed_status
+                    ),
+                )
+            })
+        })
+        .collect()
+}
+
+/// Results believed RUNNING, by Region (`by_region`), or all under None.
+fn split_by_region(
+    running: HashMap<Key, OperationResult>,
+    by_region: bool,
+) -> HashMap<Option<String>, HashMap<Key, OperationResult>> {
+    let mut split: HashMap<Option<String>, HashMap<Key, OperationResult>> = HashMap::new();
+    for (key, result) in running {
+        let at = by_region.then(|| key.1.clone());
+        split.entry(at).or_default().insert(key, result);
+    }
+    split
+}
+
+/// Once the result list has been read whole, the instance read it replaced is checked against
+/// it: a cell only the list holds means the instances did not follow this operation (another
+/// operation touched them since, or the service reports them otherwise), which the log says.
+fn check_instance_read(memory: &mut ScopeMemory) {
+    let (InstanceRead::Used { cells, .. }, Some(positions)) = (&mut memory.instance_read, &memory.positions) else {
+        return;
+    };
+    if cells.is_empty() {
+        return;
+    }
+    let missed = positions.keys().filter(|key| !cells.contains(*key)).count();
+    if missed > 0 {
+        tracing::warn!(
+            missed,
+            listed = positions.len(),
+            "the stack instances missed results the result list holds; the grid has them now"
+        );
+    }
+    cells.clear();
 }
 
 /// The full read in flight; aborted when the scope's memory goes (a new scope, a quit).

@@ -275,10 +275,10 @@ async fn transient_failures_back_off() {
     let mut rounds: Vec<u64> = api.calls().iter().map(|c| c.at.as_secs()).collect();
     let calls = rounds.len();
     rounds.dedup();
-    // 5 s, then 10 s, 20 s, 40 s between attempts: 0, 5, 15, 35 within the minute; each attempt is
-    // the first round's describe beside the first page of the unfiltered read.
+    // 5 s, then 10 s, 20 s, 40 s between attempts: 0, 5, 15, 35 within the minute. Each attempt
+    // is the operation's describe; the first also describes the stack set, once per watch.
     assert_eq!(rounds, vec![0, 5, 15, 35]);
-    assert_eq!(calls, 4 * 2);
+    assert_eq!(calls, 4 + 1);
     assert!(drain(&mut rx).iter().all(|m| matches!(m, Msg::FetchFailed { .. })));
 }
 
@@ -369,7 +369,7 @@ async fn delegated_admin_lists_under_both_and_keeps_each_stack_sets_call_as() {
 }
 
 #[tokio::test(start_paused = true)]
-async fn first_rows_arrive_after_one_round_trip() {
+async fn first_rows_arrive_after_two_round_trips() {
     let mut api = fake(OperationStatus::Running, 5000);
     api.results_latency = Duration::from_millis(200);
     api.describe_latency = Duration::from_millis(200);
@@ -383,11 +383,9 @@ async fn first_rows_arrive_after_one_round_trip() {
             _ => {}
         }
     };
-    assert_eq!(
-        first_rows,
-        Duration::from_millis(200),
-        "the describe does not hold up the first page"
-    );
+    // The operation's and the stack set's describes go together (which read to use depends on
+    // both), then the first page.
+    assert_eq!(first_rows, Duration::from_millis(400));
 }
 
 fn stop_request() -> StopRequest {
@@ -875,4 +873,151 @@ async fn instances_are_read_again_at_about_one_page_a_second() {
         );
         handle.send(Command::Quit);
     }
+}
+
+/// `fake` whose stack set's instances follow the operation: each names it as its last, with
+/// the result's status as its DetailedStatus (ten Regions).
+fn fake_with_instances(n: usize, last_operation: &str) -> FakeApi {
+    let api = fake(OperationStatus::Running, n);
+    if let Ok(mut data) = api.data.lock() {
+        let instances = data.results["op-1"]
+            .iter()
+            .map(|r| crate::model::StackInstance {
+                account: r.account.clone(),
+                region: r.region.clone(),
+                ou: None,
+                status: crate::model::InstanceStatus::Outdated,
+                detailed_status: Some(r.status.as_str().to_string()),
+                status_reason: None,
+                drift_status: None,
+                last_operation_id: Some(last_operation.to_string()),
+            })
+            .collect();
+        data.instances.insert("org".into(), instances);
+    }
+    api
+}
+
+/// Makes result `i` (and its instance) `status`.
+fn set_status(api: &FakeApi, i: usize, status: ResultStatus) {
+    if let Ok(mut data) = api.data.lock() {
+        data.results.get_mut("op-1").expect("fixture")[i].status = status;
+        if let Some(instances) = data.instances.get_mut("org") {
+            instances[i].detailed_status = Some(status.as_str().to_string());
+        }
+    }
+}
+
+fn cells_until_full(msgs: &[Msg]) -> Option<HashSet<(String, String)>> {
+    let mut cells = HashSet::new();
+    for msg in msgs {
+        if let Msg::ResultsPage { results, read, .. } = msg {
+            cells.extend(results.iter().map(|r| (r.account.clone(), r.region.clone())));
+            if *read == ReadKind::Full {
+                return Some(cells);
+            }
+        }
+    }
+    None
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_grid_of_a_running_create_comes_from_one_instance_chain_per_region_at_once() {
+    // 5,000 results in ten Regions: 50 pages of instances, five per Region.
+    let mut api = fake_with_instances(5000, "op-1");
+    api.describe_latency = Duration::from_millis(200);
+    api.instances_latency = Duration::from_millis(200);
+    api.results_latency = Duration::from_millis(200);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    // The describes (together), then five pages in each Region, the Regions side by side.
+    tokio::time::sleep(Duration::from_millis(1200)).await;
+    settle().await;
+    let msgs = drain(&mut rx);
+    let cells = cells_until_full(&msgs).expect("the grid is complete after six round trips");
+    assert_eq!(cells.len(), 5000);
+    let instance_pages = api
+        .calls()
+        .iter()
+        .filter(|c| c.action == "ListStackInstances" && c.at < Duration::from_millis(1200))
+        .count();
+    assert_eq!(instance_pages, 50);
+    // The result list is read afterwards, at its own pace, for its order and the account gates.
+    let first_results = api
+        .calls()
+        .iter()
+        .find(|c| c.action == "ListStackSetOperationResults")
+        .map(|c| c.at);
+    assert!(
+        first_results.is_none_or(|at| at >= Duration::from_millis(1200)),
+        "{first_results:?}"
+    );
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    settle().await;
+    assert!(api.count("ListStackSetOperationResults") >= 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn instances_that_do_not_name_the_operation_leave_the_grid_to_the_result_list() {
+    // The instances name another operation: the instance read finds nothing of this one.
+    let api = Arc::new(fake_with_instances(500, "op-0"));
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    settle().await;
+    let msgs = drain(&mut rx);
+    let cells = cells_until_full(&msgs).expect("complete");
+    assert_eq!(cells.len(), 500);
+    assert_eq!(api.count("ListStackSetOperationResults"), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn before_the_result_lists_order_is_known_a_regions_one_page_of_running_instances_proves_what_finished() {
+    // 250 RUNNING: three pages of the result list's RUNNING class, 25 (one page) per Region.
+    let mut api = fake_with_instances(5000, "op-1");
+    // The result list is slow: its 50 pages take 100 s, so its order is not known for a while.
+    api.results_latency = Duration::from_secs(2);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    // The instance read, then at once the first incremental read (its FAILED and CANCELLED
+    // reads take 2 s).
+    tokio::time::sleep(Duration::from_secs(3)).await;
+    settle().await;
+    assert!(cells_until_full(&drain(&mut rx)).is_some());
+    // Result 0 (RUNNING, region-0) finishes; result 1 (RUNNING, region-1) fails.
+    set_status(&api, 0, ResultStatus::Succeeded);
+    set_status(&api, 1, ResultStatus::Failed);
+    let running_reads_before = api.count("ListStackInstances");
+    // The next round: RUNNING instances in each Region, then FAILED and CANCELLED.
+    tokio::time::sleep(Duration::from_secs(7)).await;
+    settle().await;
+    assert_eq!(
+        api.count("ListStackInstances") - running_reads_before,
+        10,
+        "one RUNNING read per Region"
+    );
+    let read: Vec<OperationResult> = drain(&mut rx)
+        .into_iter()
+        .filter_map(|m| match m {
+            Msg::ResultsPage {
+                read: ReadKind::Incremental,
+                results,
+                ..
+            } => Some(results),
+            _ => None,
+        })
+        .flatten()
+        .collect();
+    let status_of = |account: &str, region: &str| {
+        read.iter()
+            .filter(|r| r.account == account && r.region == region)
+            .map(|r| r.status)
+            .max_by_key(|s| *s as u8)
+    };
+    assert_eq!(status_of("000000000000", "region-0"), Some(ResultStatus::Succeeded));
+    assert_eq!(status_of("000000000000", "region-1"), Some(ResultStatus::Failed));
+    assert_eq!(status_of("000000000000", "region-2"), Some(ResultStatus::Running));
+    // All of that before the result list was read whole.
+    assert!(api.count("ListStackSetOperationResults") < 50);
 }
