@@ -194,15 +194,9 @@ async fn time_to_complete_grid(short: bool) {
             active_interval: Duration::from_secs(3600),
             ..Default::default()
         };
-        let watched = watch(
-            client(sim.endpoint_url()).await,
-            config,
-            RateLimiter::unlimited(),
-            set,
-            op,
-            until_full,
-        )
-        .await;
+        // The dashboard's own pace.
+        let limiter = RateLimiter::polling(None);
+        let watched = watch(client(sim.endpoint_url()).await, config, limiter, set, op, until_full).await;
         let sstop_requests = sim.total_requests() - before;
         assert_eq!(
             watched.state.operation.grid.len(),
@@ -222,7 +216,7 @@ async fn time_to_complete_grid(short: bool) {
             sequential.as_secs_f64() * 1e3
         );
         print!(
-            "  sstop (the unfiltered chain, adaptive rate):         {:>7.0} ms, {sstop_requests} requests, first rows after {:.0} ms",
+            "  sstop (instances by Region, dashboard's pace):      {:>7.0} ms, {sstop_requests} requests, first rows after {:.0} ms",
             watched.complete.as_secs_f64() * 1e3,
             watched.first_page.as_secs_f64() * 1e3
         );
@@ -273,9 +267,9 @@ async fn under_a_rate_limit(short: bool) {
     .await
     .expect("emulator");
     let api = client(sim.endpoint_url()).await;
-    let limiter = RateLimiter::adaptive(sstop::api::reqlog::attempts(), 10.0, 2.0, 50.0);
+    let limiter = RateLimiter::polling(None);
     let reads = if short { 2 } else { 6 };
-    println!("reading {reads} times the 101 pages of a 10,000-result operation, sstop sim --rate-limit {limit}, adaptive pace from 10/s:");
+    println!("reading {reads} times the 101 pages of a 10,000-result operation, sstop sim --rate-limit {limit}, the dashboard's adaptive pace:");
     for n in 1..=reads {
         let (sent_before, throttled_before) = (sim.total_requests(), sim.throttled_count());
         let started = Instant::now();

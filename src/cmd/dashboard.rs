@@ -26,18 +26,6 @@ const DEMO_PROFILE: &str = "demo";
 const OPEN_CHECK: Duration = Duration::from_secs(10);
 
 /// `sstop` with no subcommand: the dashboard against AWS (or the endpoint given).
-/// Polling's pace: from 10 requests a second, down on throttling, up again without, between 2
-/// (the screen never stalls) and the config's `max_requests_per_second` (default 50).
-fn adaptive_limiter(ceiling: Option<f64>) -> RateLimiter {
-    let ceiling = ceiling.unwrap_or(50.0);
-    RateLimiter::adaptive(
-        sstop::api::reqlog::attempts(),
-        10.0_f64.min(ceiling),
-        2.0_f64.min(ceiling),
-        ceiling,
-    )
-}
-
 pub async fn run(cli: &Cli, config: &Config) -> ExitCode {
     let regions = match regions(cli, config) {
         Ok(regions) => regions,
@@ -148,7 +136,7 @@ async fn dashboard(
     let options = DashboardOptions {
         settings,
         poll,
-        limiter: Arc::new(adaptive_limiter(rps)),
+        limiter: Arc::new(RateLimiter::polling(rps)),
         open,
     };
     // Where and as whom, never with what credentials.

@@ -92,6 +92,19 @@ impl RateLimiter {
         }
     }
 
+    /// Polling's pace in the dashboard: from 10 requests a second, down on throttling, up
+    /// again without, between 2 (the screen never stalls) and `ceiling` (the config's
+    /// `max_requests_per_second`, default 50), fed by the request log's attempt counts.
+    pub fn polling(ceiling: Option<f64>) -> Self {
+        let ceiling = ceiling.unwrap_or(50.0);
+        RateLimiter::adaptive(
+            crate::api::reqlog::attempts(),
+            10.0_f64.min(ceiling),
+            2.0_f64.min(ceiling),
+            ceiling,
+        )
+    }
+
     /// Requests per second allowed now (0: no ceiling).
     pub fn rate(&self) -> f64 {
         self.lock().rate
