@@ -431,7 +431,7 @@ fn check_etas(name: &str, etas: &[(f64, f64, f64)], bound: f64) {
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn the_eta_of_a_sequential_rollout_is_within_thirty_percent_after_two_minutes() {
+async fn the_eta_of_a_sequential_rollout_is_within_a_quarter_after_two_minutes() {
     let etas = etas(
         "rollout",
         "org-guardrails",
@@ -439,9 +439,10 @@ async fn the_eta_of_a_sequential_rollout_is_within_thirty_percent_after_two_minu
         CallAs::DelegatedAdmin,
     )
     .await;
-    // Measured over several runs: -26% to +19% (median -10%): a Region not yet begun takes a little longer than
-    // its waves, as its slowest slot sets its end. 30% keeps the test off that edge.
-    check_etas("SEQUENTIAL", &etas, 0.30);
+    // A Region not yet begun takes longer than its waves at the mean rate: its slowest slot
+    // sets its end. From the rate alone this was -26% to +20%; with the wave time of the
+    // Regions watched whole, four runs gave -22% to +21% (median about 0).
+    check_etas("SEQUENTIAL", &etas, 0.25);
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]

@@ -6,6 +6,7 @@ pub mod keymap;
 pub mod layout;
 pub mod update;
 
+use std::collections::HashMap;
 use std::time::Instant;
 
 use time::OffsetDateTime;
@@ -425,6 +426,21 @@ pub struct ProgressSample {
     pub slots: usize,
 }
 
+/// A Region seen to begin and to end while watched. A SEQUENTIAL rollout's Regions hold the
+/// same accounts, so one watched from start to end says how long a wave really takes there,
+/// the slowest slot's stragglers included, which a throughput alone cannot.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct RegionTiming {
+    /// Shown waiting by a read after the first complete one: its start can be seen.
+    pub seen_waiting: bool,
+    /// Between the last read that showed it waiting and the first that showed it begun.
+    pub begun: Option<OffsetDateTime>,
+    /// Between the last read that showed it open and the first that showed it ended.
+    pub ended: Option<OffsetDateTime>,
+    /// Its waves: deployments over how many it could run at once when it began, rounded up.
+    pub waves: usize,
+}
+
 /// The shortest window of progress samples a throughput (and so an ETA) is taken from.
 pub const THROUGHPUT_MIN_SPAN_SECS: f64 = 120.0;
 
@@ -550,6 +566,8 @@ pub struct OperationData {
     pub freshness: Freshness,
     /// Samples of finished results, in all and per Region, for throughput and ETA.
     pub progress: Vec<ProgressSample>,
+    /// Regions seen to begin and end, for the ETA of those still to come.
+    pub region_timing: HashMap<String, RegionTiming>,
     pub failures: Vec<FailureGroup>,
     pub failures_selected: usize,
 }
@@ -571,6 +589,7 @@ impl OperationData {
                 ..Default::default()
             },
             progress: Vec::new(),
+            region_timing: HashMap::new(),
             failures: Vec::new(),
             failures_selected: 0,
         }
@@ -607,6 +626,39 @@ impl OperationData {
         (per_sec > 0.0 && per_sec.is_finite()).then_some(per_sec * 60.0)
     }
 
+    /// Seconds a wave took in the Regions watched from start to end (their mean), if any.
+    fn watched_wave_secs(&self) -> Option<f64> {
+        let spans: Vec<f64> = self
+            .region_timing
+            .values()
+            .filter_map(|t| Some((t.ended? - t.begun?).as_seconds_f64() / t.waves.max(1) as f64))
+            .collect();
+        (!spans.is_empty()).then(|| spans.iter().sum::<f64>() / spans.len() as f64)
+    }
+
+    /// After a read that followed the first complete one (`previous` was the read before):
+    /// which Regions began and which ended since.
+    pub fn note_region_timing(&mut self, previous: OffsetDateTime, at: OffsetDateTime) {
+        let Some(operation) = &self.operation else {
+            return;
+        };
+        let between = previous + (at - previous) / 2;
+        for region in crate::insight::region_progress(&self.grid, &operation.preferences) {
+            let timing = self.region_timing.entry(region.region.clone()).or_default();
+            if region.state == crate::insight::RegionState::Waiting {
+                timing.seen_waiting = true;
+                continue;
+            }
+            if timing.seen_waiting && timing.begun.is_none() {
+                timing.begun = Some(between);
+                timing.waves = region.total.div_ceil(region.concurrency.max(1));
+            }
+            if !region.open() && timing.begun.is_some() && timing.ended.is_none() {
+                timing.ended = Some(between);
+            }
+        }
+    }
+
     /// Time left. One deployment takes, on average, the deployments that may run at once over
     /// the throughput (Little's law, with the number at once as CloudFormation sets it: STRICT
     /// shrinks it with each failure); each Region then needs one such time per wave left
@@ -616,6 +668,7 @@ impl OperationData {
     /// what is left over the throughput.
     pub fn eta(&self) -> Option<time::Duration> {
         let per_min = self.throughput_per_min()?;
+        let now = self.progress.last()?.at;
         let total_left = self.grid.count(ResultStatus::Pending) + self.grid.count(ResultStatus::Running);
         let overall = time::Duration::seconds_f64(total_left as f64 * 60.0 / per_min);
         let Some(operation) = &self.operation else {
@@ -626,20 +679,31 @@ impl OperationData {
             return Some(overall);
         }
         let one_deployment = mean_slots * 60.0 / per_min;
+        let per_wave = self.watched_wave_secs();
         let prefs = &operation.preferences;
         let times = crate::insight::region_progress(&self.grid, prefs)
             .into_iter()
             .filter(|region| region.open())
             .map(|region| {
                 let (left, at_once) = (region.pending + region.running, region.concurrency.max(1));
-                let waves = if region.state == crate::insight::RegionState::Waiting {
-                    left.div_ceil(at_once) as f64
+                let timing = self.region_timing.get(&region.region);
+                if region.state == crate::insight::RegionState::Waiting {
+                    let waves = left.div_ceil(at_once) as f64;
+                    // A Region watched whole knows better: its slowest slot set its end.
+                    let watched = per_wave.map_or(0.0, |per_wave| per_wave * waves);
+                    (one_deployment * waves).max(watched)
                 } else {
                     // Under way, its deployments no longer start together: no whole waves, and
                     // the last ones take about half a deployment's time on average.
-                    (left as f64 / at_once as f64).max(0.5)
-                };
-                one_deployment * waves
+                    let from_rate = one_deployment * (left as f64 / at_once as f64).max(0.5);
+                    let watched = match (per_wave, timing.and_then(|t| Some((t.begun?, t.waves)))) {
+                        (Some(per_wave), Some((begun, waves))) => {
+                            per_wave * waves as f64 - (now - begun).as_seconds_f64()
+                        }
+                        _ => 0.0,
+                    };
+                    from_rate.max(watched)
+                }
             });
         let secs = if prefs.region_concurrency == Some(RegionConcurrency::Parallel) {
             times.fold(0.0, f64::max)

@@ -1299,3 +1299,64 @@ mod found_by_breaking {
         );
     }
 }
+
+#[test]
+fn a_region_watched_from_start_to_end_sets_the_eta_of_the_regions_still_to_come() {
+    use crate::model::{RegionConcurrency, ResultStatus::*};
+    let regions = ["r1", "r2", "r3"];
+    let mut data = OperationData::new("us-east-1", "org-baseline");
+    let mut op = operation("op-1", OperationStatus::Running);
+    op.preferences.region_concurrency = Some(RegionConcurrency::Sequential);
+    op.preferences.region_order = regions.iter().map(|r| r.to_string()).collect();
+    op.preferences.max_concurrent_count = Some(5);
+    // STRICT runs at most one more than the tolerance at once.
+    op.preferences.failure_tolerance_count = Some(4);
+    data.operation = Some(op);
+    // Ten accounts in each Region: two waves of five.
+    let set = |data: &mut OperationData, region: &str, statuses: &[ResultStatus]| {
+        data.grid.merge(
+            statuses
+                .iter()
+                .enumerate()
+                .map(|(i, s)| result(&format!("{:012}", i + 1), region, *s, "ou-1"))
+                .collect(),
+        );
+    };
+    set(&mut data, "r1", &[Succeeded; 10]);
+    set(&mut data, "r2", &[Pending; 10]);
+    set(&mut data, "r3", &[Pending; 10]);
+    let at = |secs: i64| NOW + time::Duration::seconds(secs);
+    // As `update` records them: `slots` is what the Regions under way may run at once.
+    let step = |data: &mut OperationData, prev: i64, now: i64, slots: usize| {
+        data.note_region_timing(at(prev), at(now));
+        let finished = data.grid.len() - data.grid.count(Pending) - data.grid.count(Running);
+        data.progress.push(ProgressSample {
+            at: at(now),
+            finished,
+            slots,
+        });
+    };
+    step(&mut data, -10, 0, 0);
+    // r2 begins between 0 s and 20 s; most of it is done quickly, one straggler ends late.
+    set(&mut data, "r2", &[Running; 5]);
+    step(&mut data, 0, 20, 5);
+    set(&mut data, "r2", &[[Succeeded; 5], [Running; 5]].concat());
+    step(&mut data, 20, 100, 5);
+    set(&mut data, "r2", &[[Succeeded; 9].as_slice(), &[Running]].concat());
+    step(&mut data, 100, 180, 1);
+    set(&mut data, "r2", &[Succeeded; 10]);
+    step(&mut data, 180, 400, 0);
+    let timing = &data.region_timing["r2"];
+    assert_eq!(
+        (timing.begun, timing.ended, timing.waves),
+        (Some(at(10)), Some(at(290)), 2)
+    );
+    // r3: two waves of what r2's took (280 s over 2), not two of the rate's mean deployment.
+    let eta = data.eta().expect("an ETA").as_seconds_f64();
+    assert!((eta - 280.0).abs() < 1.0, "{eta}");
+    data.region_timing.clear();
+    let from_rate = data.eta().expect("an ETA").as_seconds_f64();
+    assert!(from_rate < 250.0, "the rate alone says less: {from_rate}");
+    // A Region begun before the watch (never seen waiting) gives no timing.
+    assert!(!data.region_timing.contains_key("r1") || data.region_timing["r1"].begun.is_none());
+}

@@ -467,6 +467,9 @@ fn on_results(state: &mut State, results: Vec<crate::model::OperationResult>, re
         // The first complete read is no sample either: its pages were read over its whole
         // length, and the reads after it settle what moved meanwhile.
         if data.complete && was_complete {
+            if let Some(previous) = data.progress.last().map(|sample| sample.at) {
+                data.note_region_timing(previous, at);
+            }
             let finished =
                 data.grid.len() - data.grid.count(ResultStatus::Pending) - data.grid.count(ResultStatus::Running);
             data.progress.push(ProgressSample {
