@@ -21,6 +21,8 @@ use sstop::sim::{SimHandle, SimOptions};
 const MOVING: &str = concat!(env!("CARGO_MANIFEST_DIR"), "/tests/scenarios/moving.toml");
 const SET: &str = "moving";
 const OP: &str = "0b1c2d3e-4f50-4a6b-8c7d-9e0f1a2b3c4d";
+/// The moving rollout's MaxConcurrentCount (30) in each of its 8 Regions.
+const MAX_RUNNING: usize = 240;
 
 type Key = (String, String);
 type Truth = HashMap<Key, ResultStatus>;
@@ -233,6 +235,13 @@ async fn stepping_client(scenario: &str, set: &'static str, op: &'static str, st
 fn check_grid(grid: &ResultGrid, since: &Truth, now: &Truth) -> Result<(), String> {
     if grid.len() != now.len() {
         return Err(format!("grid has {} cells, the operation {}", grid.len(), now.len()));
+    }
+    // RUNNING goes up and down, but never above what may run at once: 30 in each of 8 Regions.
+    if grid.count(ResultStatus::Running) > MAX_RUNNING {
+        return Err(format!(
+            "{} shown RUNNING, more than the {MAX_RUNNING} that can run at once",
+            grid.count(ResultStatus::Running)
+        ));
     }
     for ((account, region), truth_now) in now {
         let shown = grid

@@ -303,6 +303,9 @@ struct ScopeMemory {
     stack_set_regions: Vec<String>,
     /// Operation: whether the first complete grid came from the stack instances.
     instance_read: InstanceRead,
+    /// Operation: the instance read is in; the grid is complete once the next incremental read
+    /// has sent the RUNNING cells it held back.
+    complete_after_incremental: bool,
 }
 
 /// The first complete grid of a running CREATE or UPDATE can come from ListStackInstances,
@@ -900,6 +903,7 @@ impl<A: StackSetApi> Poller<A> {
                 {
                     Ok(cells) => {
                         memory.instance_read = InstanceRead::Used { regions, cells };
+                        memory.complete_after_incremental = true;
                         read_instances_now = true;
                     }
                     Err(error) => {
@@ -928,6 +932,7 @@ impl<A: StackSetApi> Poller<A> {
                     operation_id.to_string(),
                     None,
                     seen,
+                    false,
                 )
                 .await;
             let outcome = match read {
@@ -988,6 +993,10 @@ impl<A: StackSetApi> Poller<A> {
         pace: Option<Duration>,
         memory: &mut ScopeMemory,
     ) {
+        // Once the grid holds every cell, what this read sees RUNNING waits for the next
+        // incremental read, which sends it with what it concluded: merged at once, a cell that
+        // started here showed beside one that had ended meanwhile, above what can run at once.
+        let withhold_running = memory.positions.is_some() || matches!(memory.instance_read, InstanceRead::Used { .. });
         let task = tokio::spawn(Arc::clone(self).read_everything(
             generation,
             region.to_string(),
@@ -995,6 +1004,7 @@ impl<A: StackSetApi> Poller<A> {
             operation_id.to_string(),
             pace,
             Arc::clone(&memory.seen_running),
+            withhold_running,
         ));
         memory.full = Some(FullTask(Some(task)));
     }
@@ -1051,6 +1061,7 @@ impl<A: StackSetApi> Poller<A> {
         operation_id: String,
         pace: Option<Duration>,
         seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
+        withhold_running: bool,
     ) -> Result<FullRead, ApiError> {
         let call_as = self.call_as_for(&region, &stack_set);
         let api = Arc::clone(self.apis.get(&region)?);
@@ -1066,18 +1077,19 @@ impl<A: StackSetApi> Poller<A> {
                 let next = full.positions.len() as u32;
                 full.positions.entry(key_of(result)).or_insert(next);
             }
-            let running: Vec<OperationResult> = page
-                .items
-                .iter()
-                .filter(|r| r.status == ResultStatus::Running)
-                .cloned()
-                .collect();
+            let (running, others): (Vec<OperationResult>, Vec<OperationResult>) =
+                page.items.into_iter().partition(|r| r.status == ResultStatus::Running);
+            let results = if withhold_running {
+                others
+            } else {
+                others.into_iter().chain(running.iter().cloned()).collect()
+            };
             if !running.is_empty() {
                 seen_running.lock().unwrap_or_else(|p| p.into_inner()).extend(running);
             }
             self.send(Msg::ResultsPage {
                 generation,
-                results: page.items,
+                results,
                 read: ReadKind::Partial,
                 at: self.now(),
             });
@@ -1164,12 +1176,14 @@ impl<A: StackSetApi> Poller<A> {
                 memory.positions.as_ref()
             };
             let inference = infer(before, &read, positions, &ended);
-            results.extend(read.pages.into_iter().flatten());
             results.extend(inference.succeeded);
             believed_running.extend(inference.running);
         }
         // Believed RUNNING in a Region not read (none known when the read began): kept.
         believed_running.extend(before_by_region.into_values().flatten());
+        // Seen RUNNING now, or earlier and maybe skipped since: sightings by the full read
+        // included, which reach the grid only here.
+        results.extend(believed_running.values().cloned());
         results.extend(failed.into_iter().chain(cancelled).flatten());
         memory.running = believed_running;
         // Until the order is known (or each Region's RUNNING fits a page), an absence across
@@ -1185,14 +1199,22 @@ impl<A: StackSetApi> Poller<A> {
             read,
             at: self.now(),
         });
+        if std::mem::take(&mut memory.complete_after_incremental) {
+            self.send(Msg::ResultsPage {
+                generation,
+                results: Vec::new(),
+                read: ReadKind::Full,
+                at: self.now(),
+            });
+        }
         Ok(())
     }
 
     /// The first complete grid from the stack instances: one ListStackInstances chain per
     /// Region, all at once, each narrowed to the instances this operation last touched. A
     /// Region's instances are a fixed set in a fixed order, so each chain sees each cell once,
-    /// in a status it held when its page was read. Pages are sent as they come, then a `Full`
-    /// marker; returns the cells seen.
+    /// in a status it held when its page was read. Pages are sent as they come, but for the
+    /// RUNNING cells, which the incremental read after it sends; returns the cells seen.
     async fn read_instances(
         &self,
         generation: u64,
@@ -1218,11 +1240,10 @@ impl<A: StackSetApi> Poller<A> {
                     let page = api.list_instances(stack_set, call_as, &query, token).await?;
                     let results = results_of_instances(&page.items)?;
                     cells.extend(results.iter().map(key_of));
-                    let running: Vec<OperationResult> = results
-                        .iter()
-                        .filter(|r| r.status == ResultStatus::Running)
-                        .cloned()
-                        .collect();
+                    // RUNNING ones wait for the incremental read that follows (see
+                    // `start_full_read`); the grid is complete once it has sent them.
+                    let (running, results): (Vec<OperationResult>, Vec<OperationResult>) =
+                        results.into_iter().partition(|r| r.status == ResultStatus::Running);
                     if !running.is_empty() {
                         memory
                             .seen_running
@@ -1256,12 +1277,6 @@ impl<A: StackSetApi> Poller<A> {
                 "no stack instance names the operation as its last",
             ));
         }
-        self.send(Msg::ResultsPage {
-            generation,
-            results: Vec::new(),
-            read: ReadKind::Full,
-            at: self.now(),
-        });
         Ok(cells)
     }
 

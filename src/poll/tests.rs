@@ -931,11 +931,16 @@ async fn the_first_grid_of_a_running_create_comes_from_one_instance_chain_per_re
     let api = Arc::new(api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
-    // The describes (together), then five pages in each Region, the Regions side by side.
-    tokio::time::sleep(Duration::from_millis(1200)).await;
+    // The describes (together), then five pages in each Region, the Regions side by side, then
+    // the RUNNING instances (one page a Region) and FAILED and CANCELLED from the result list.
+    tokio::time::sleep(Duration::from_millis(1599)).await;
     settle().await;
-    let msgs = drain(&mut rx);
-    let cells = cells_until_full(&msgs).expect("the grid is complete after six round trips");
+    let mut msgs = drain(&mut rx);
+    assert!(cells_until_full(&msgs).is_none());
+    tokio::time::sleep(Duration::from_millis(1)).await;
+    settle().await;
+    msgs.extend(drain(&mut rx));
+    let cells = cells_until_full(&msgs).expect("the grid is complete after eight round trips");
     assert_eq!(cells.len(), 5000);
     let instance_pages = api
         .calls()
@@ -1020,4 +1025,53 @@ async fn before_the_result_lists_order_is_known_a_regions_one_page_of_running_in
     assert_eq!(status_of("000000000000", "region-2"), Some(ResultStatus::Running));
     // All of that before the result list was read whole.
     assert!(api.count("ListStackSetOperationResults") < 50);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_running_delete_is_read_through_the_result_list_alone() {
+    // A DELETE's instances vanish as they succeed: they cannot stand for its results.
+    let api = Arc::new(fake_with_instances(500, "op-1"));
+    if let Ok(mut data) = api.data.lock() {
+        data.operations.get_mut("org").expect("fixture")[0].action = OperationAction::Delete;
+    }
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    settle().await;
+    assert_eq!(cells_until_full(&drain(&mut rx)).map(|c| c.len()), Some(500));
+    assert_eq!(api.count("ListStackInstances"), 0);
+    assert_eq!(api.count("ListStackSetOperationResults"), 5);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_full_read_never_shows_more_running_than_ran_at_once() {
+    // 1,000 results, 50 RUNNING at any moment (in five pages of instances and of results).
+    let mut api = fake_with_instances(1000, "op-1");
+    api.results_latency = Duration::from_secs(1);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let mut grid = crate::app::ResultGrid::new(&[]);
+    let mut complete = false;
+    let mut most_running = 0;
+    for tenth in 1..=200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if tenth == 25 {
+            // The result list is read a page a second from 0 s. At 2.5 s one deployment on its
+            // fourth page starts as one on its last page ends: 50 still run.
+            set_status(&api, 900, ResultStatus::Succeeded);
+            set_status(&api, 356, ResultStatus::Running);
+        }
+        for msg in drain(&mut rx) {
+            if let Msg::ResultsPage { results, read, .. } = msg {
+                grid.merge(results);
+                complete |= read == ReadKind::Full;
+                if complete {
+                    most_running = most_running.max(grid.count(ResultStatus::Running));
+                }
+            }
+        }
+    }
+    assert!(complete);
+    assert_eq!(grid.count(ResultStatus::Running), 50);
+    assert!(most_running <= 50, "{most_running} shown RUNNING; 50 ran at once");
 }
