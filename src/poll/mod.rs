@@ -930,9 +930,11 @@ impl<A: StackSetApi> Poller<A> {
                     region.to_string(),
                     stack_set.to_string(),
                     operation_id.to_string(),
-                    None,
+                    FullReadPace {
+                        pace: None,
+                        withhold_running: false,
+                    },
                     seen,
-                    false,
                 )
                 .await;
             let outcome = match read {
@@ -1002,9 +1004,8 @@ impl<A: StackSetApi> Poller<A> {
             region.to_string(),
             stack_set.to_string(),
             operation_id.to_string(),
-            pace,
+            FullReadPace { pace, withhold_running },
             Arc::clone(&memory.seen_running),
-            withhold_running,
         ));
         memory.full = Some(FullTask(Some(task)));
     }
@@ -1059,10 +1060,10 @@ impl<A: StackSetApi> Poller<A> {
         region: String,
         stack_set: String,
         operation_id: String,
-        pace: Option<Duration>,
+        how: FullReadPace,
         seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
-        withhold_running: bool,
     ) -> Result<FullRead, ApiError> {
+        let FullReadPace { pace, withhold_running } = how;
         let call_as = self.call_as_for(&region, &stack_set);
         let api = Arc::clone(self.apis.get(&region)?);
         let mut full = FullRead::default();
@@ -1412,6 +1413,13 @@ fn check_instance_read(memory: &mut ScopeMemory) {
         );
     }
     cells.clear();
+}
+
+/// How a full read goes: the time between its pages (None: as fast as the limiter allows), and
+/// whether what it sees RUNNING waits for the next incremental read.
+struct FullReadPace {
+    pace: Option<Duration>,
+    withhold_running: bool,
 }
 
 /// The full read in flight; aborted when the scope's memory goes (a new scope, a quit).
