@@ -1607,7 +1607,7 @@ fn stop_dialog_opened_from_the_pulse_names_the_stack_sets_region() {
 }
 
 const UPDATE_OP: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
-const CREATE_OP: &str = "4f1d2c3b-0a9e-4d8c-8b7a-6e5f4d3c2b1a";
+const DELETE_OP: &str = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
 
 fn instance(
     account: &str,
@@ -1617,28 +1617,21 @@ fn instance(
     drift: &str,
     reason: Option<&str>,
 ) -> sstop::model::StackInstance {
-    let suspended = account.starts_with("59");
     sstop::model::StackInstance {
         account: account.into(),
         region: region.into(),
-        ou: Some(
-            if suspended {
-                "ou-i5t5-suspendd"
-            } else {
-                "ou-i5t5-workload"
-            }
-            .into(),
-        ),
+        ou: None,
         status,
         detailed_status: Some(detailed.into()),
         status_reason: reason.map(str::to_string),
         drift_status: Some(drift.into()),
-        last_operation_id: Some(if detailed == "INOPERABLE" { CREATE_OP } else { UPDATE_OP }.into()),
+        last_operation_id: Some(if detailed == "INOPERABLE" { DELETE_OP } else { UPDATE_OP }.into()),
     }
 }
 
 /// The instances the `instances` scenario leaves: 12 accounts x 3 Regions less one deleted;
-/// OUTDATED (failed, suspended), INOPERABLE, drifted and in sync ones among them.
+/// OUTDATED (failed, cancelled, suspended), INOPERABLE, drifted and in sync ones among them.
+/// Self-managed: no OU.
 fn scenario_instances() -> Vec<sstop::model::StackInstance> {
     use sstop::model::InstanceStatus::{Current, Inoperable, Outdated};
     let mut out = Vec::new();
@@ -1663,6 +1656,9 @@ fn scenario_instances() -> Vec<sstop::model::StackInstance> {
                     drift,
                     Some("ResourceLogicalId:LogsBucket, ResourceType:AWS::S3::Bucket, ResourceStatusReason:The bucket you tried to delete is not empty (Service: S3, Status Code: 409)."),
                 ),
+                (_, "ap-southeast-2") if a.starts_with("59") => {
+                    instance(a, region, Outdated, "CANCELLED", drift, Some(TOLERANCE))
+                }
                 (_, _) if a.starts_with("59") => {
                     instance(a, region, Outdated, "SKIPPED_SUSPENDED_ACCOUNT", drift, Some(SUSPENDED))
                 }
@@ -1718,7 +1714,7 @@ fn instances() {
         shown.contains("CURRENT 23") && shown.contains("OUTDATED 11") && shown.contains("INOPERABLE 1"),
         "{shown}"
     );
-    assert!(shown.contains("drifted 3") && shown.contains("suspended 6"), "{shown}");
+    assert!(shown.contains("drifted 3") && shown.contains("suspended 4"), "{shown}");
     assert!(
         shown.contains("510000000010") && shown.contains("590000000002"),
         "every account at 80x24:\n{shown}"
@@ -1743,7 +1739,7 @@ fn instances() {
     assert_eq!(in_row("510000000010", "■"), vec![Color::Red]);
     assert_eq!(in_row("510000000010", "⊘"), vec![Color::Yellow]);
     assert_eq!(in_row("510000000006", "✗"), vec![Color::Yellow]);
-    assert_eq!(in_row("590000000002", "○"), vec![Color::Yellow; 3]);
+    assert_eq!(in_row("590000000002", "○"), vec![Color::Yellow; 2]);
     assert_eq!(in_row("510000000002", "✓"), vec![Color::Green; 3]);
     assert_eq!(in_row("510000000002", "≠").len(), 2);
     assert_eq!(
@@ -1790,14 +1786,9 @@ fn instances_grid_scrolls_at_80x24_and_survives_30x8() {
                 (Current, "SUCCEEDED")
             };
             let drift = if (a + r) % 31 == 0 { "DRIFTED" } else { "NOT_CHECKED" };
-            many.push(instance(
-                &format!("5100000001{a:02}"),
-                region,
-                status,
-                detailed,
-                drift,
-                None,
-            ));
+            let mut one = instance(&format!("5100000001{a:02}"), region, status, detailed, drift, None);
+            one.ou = Some(format!("ou-i5t5-team{}", a / 10));
+            many.push(one);
         }
     }
     let mut harness = instances_harness(many);
