@@ -959,6 +959,14 @@ fn ascii_mode_is_seven_bit() {
     };
     assert_snapshot!("ascii_operation", assert_seven_bit(&read_only(), &failing, 100, 30));
 
+    // The instances grid's own shapes (INOPERABLE, suspended, drifted) have ASCII ones too.
+    let instances = |settings: Settings| instances_harness_with(settings, scenario_instances()).state;
+    let screen = assert_seven_bit(&settings(), &instances, 80, 24);
+    for glyph in ["#", "o", "*"] {
+        assert!(screen.contains(glyph), "{glyph}:\n{screen}");
+    }
+    assert_snapshot!("ascii_instances", screen);
+
     let delegated = |settings: Settings| {
         dialog_with(settings, PermissionModel::ServiceManaged, |h| {
             h.key('a');
@@ -1685,7 +1693,11 @@ fn scenario_instances() -> Vec<sstop::model::StackInstance> {
 
 /// The instances screen of the stack set list's selected stack set, `instances` landed.
 fn instances_harness(instances: Vec<sstop::model::StackInstance>) -> Harness {
-    let mut harness = stack_sets_harness(settings(), PermissionModel::ServiceManaged);
+    instances_harness_with(settings(), instances)
+}
+
+fn instances_harness_with(settings: Settings, instances: Vec<sstop::model::StackInstance>) -> Harness {
+    let mut harness = stack_sets_harness(settings, PermissionModel::ServiceManaged);
     let commands = harness.key('i');
     let Screen::Instances { stack_set, .. } = harness.state.screen().clone() else {
         panic!("i opened {:?}", harness.state.screen());
