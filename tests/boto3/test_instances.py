@@ -80,3 +80,19 @@ def test_declared_drift_is_listed_filtered_and_described(cf):
     )["StackInstance"]
     assert never["DriftStatus"] == "NOT_CHECKED"
     assert "LastDriftCheckTimestamp" not in never
+
+
+def test_drifted_and_every_other_state_walk_the_models_output_shapes(cf):
+    """The model walk over what only this scenario answers: DRIFTED, IN_SYNC, INOPERABLE,
+    SKIPPED_SUSPENDED_ACCOUNT, and LastDriftCheckTimestamp."""
+    from test_model_walk import Raw, walk_response
+
+    raw = Raw(cf)
+    problems = []
+    cf.list_stack_instances(StackSetName=SET)
+    problems += walk_response("ListStackInstances", raw.body)
+    assert b"LastDriftCheckTimestamp" in raw.body and b"INOPERABLE" in raw.body
+    for account, region in [("510000000002", "us-east-1"), ("510000000010", "eu-west-1"), ("590000000001", "us-east-1")]:
+        cf.describe_stack_instance(StackSetName=SET, StackInstanceAccount=account, StackInstanceRegion=region)
+        problems += walk_response("DescribeStackInstance", raw.body)
+    assert not problems, "\n".join(problems)
