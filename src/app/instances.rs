@@ -44,6 +44,22 @@ impl InstanceFilter {
     }
 }
 
+/// Worst first: INOPERABLE needs a person, OUTDATED is not in line with the stack set yet.
+pub fn status_rank(status: InstanceStatus) -> u8 {
+    match status {
+        InstanceStatus::Inoperable => 0,
+        InstanceStatus::Outdated => 1,
+        InstanceStatus::Current => 2,
+    }
+}
+
+/// Among instances of one Status, the DetailedStatus that needs a person first.
+pub fn detailed_rank(detailed: Option<&str>) -> usize {
+    detailed
+        .and_then(|d| DETAILED_ORDER.iter().position(|o| *o == d))
+        .unwrap_or(DETAILED_ORDER.len())
+}
+
 /// DetailedStatus values in the order `tab` offers them: what needs a person first.
 const DETAILED_ORDER: [&str; 8] = [
     "FAILED",

@@ -1635,8 +1635,8 @@ fn on_instances(state: &mut State, result: Result<Vec<crate::model::StackInstanc
     match result {
         Ok(mut rows) => {
             rows.sort_by(|a, b| {
-                instance_rank(a.status)
-                    .cmp(&instance_rank(b.status))
+                super::instances::status_rank(a.status)
+                    .cmp(&super::instances::status_rank(b.status))
                     .then_with(|| a.account.cmp(&b.account))
                     .then_with(|| a.region.cmp(&b.region))
             });
@@ -1681,15 +1681,6 @@ fn place_grid_cursor(data: &mut super::InstancesData, account: &str, region: &st
     }
     if let Some(col) = data.grid.regions.iter().position(|r| r == region) {
         data.cursor_col = col;
-    }
-}
-
-/// Worst first: INOPERABLE needs a person, OUTDATED is not in line with the stack set yet.
-fn instance_rank(status: crate::model::InstanceStatus) -> u8 {
-    match status {
-        crate::model::InstanceStatus::Inoperable => 0,
-        crate::model::InstanceStatus::Outdated => 1,
-        crate::model::InstanceStatus::Current => 2,
     }
 }
 

@@ -15,7 +15,7 @@ use unicode_width::UnicodeWidthStr;
 use super::format::{self, fit};
 use super::grid::{Geometry, ACCOUNT_WIDTH};
 use super::theme::Theme;
-use crate::app::instances::InstancesView;
+use crate::app::instances::{detailed_rank, status_rank, InstancesView};
 use crate::app::{InstanceDetail, InstancesData, State};
 use crate::model::{InstanceStatus, StackInstance};
 
@@ -345,7 +345,7 @@ fn draw_grid(state: &State, theme: &Theme, geometry: &Geometry, buf: &mut Buffer
         let worst = (0..grid.accounts.len())
             .filter_map(|row| grid.cell(row, col))
             .filter_map(|i| data.rows.get(i))
-            .min_by_key(|i| (rank(i.status), detailed_rank(i.detailed_status.as_deref())));
+            .min_by_key(|i| (status_rank(i.status), detailed_rank(i.detailed_status.as_deref())));
         if let Some(instance) = worst {
             let glyph = theme.instance_glyph(instance.detailed_status.as_deref());
             buf.set_string(x, state_y, glyph, theme.instance_style(instance.status));
@@ -418,26 +418,6 @@ fn draw_grid(state: &State, theme: &Theme, geometry: &Geometry, buf: &mut Buffer
                 }
             }
         }
-    }
-}
-
-fn rank(status: InstanceStatus) -> u8 {
-    match status {
-        InstanceStatus::Inoperable => 0,
-        InstanceStatus::Outdated => 1,
-        InstanceStatus::Current => 2,
-    }
-}
-
-/// Among instances of one Status, the DetailedStatus that needs a person first.
-fn detailed_rank(detailed: Option<&str>) -> u8 {
-    match detailed {
-        Some("FAILED" | "FAILED_IMPORT") => 0,
-        Some("SKIPPED_SUSPENDED_ACCOUNT") => 1,
-        Some("CANCELLED") => 2,
-        Some("RUNNING") => 3,
-        Some("PENDING") => 4,
-        _ => 5,
     }
 }
 
