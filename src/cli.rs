@@ -126,7 +126,7 @@ pub struct WaitArgs {
 
 #[derive(Debug, Clone, Args)]
 pub struct DemoArgs {
-    /// Built-in scenario (rollout, runaway, large) or a scenario TOML file.
+    /// Built-in scenario (rollout, runaway, large, fleet, instances) or a scenario TOML file.
     #[arg(long, default_value = "rollout")]
     pub scenario: String,
     /// How much faster than real time the emulated rollout runs (0.001 to 10000).

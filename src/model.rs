@@ -199,6 +199,34 @@ impl StackInstance {
     }
 }
 
+/// One stack instance in full, as DescribeStackInstance returns it: read only when asked for
+/// (one call per instance would not scale to a stack set of 100,000).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct StackInstanceDetail {
+    pub stack_set_id: Option<String>,
+    pub account: String,
+    pub region: String,
+    pub stack_id: Option<String>,
+    pub parameter_overrides: Vec<ParameterOverride>,
+    pub status: Option<InstanceStatus>,
+    /// As in `StackInstance`: the API's text.
+    pub detailed_status: Option<String>,
+    pub status_reason: Option<String>,
+    pub ou: Option<String>,
+    pub drift_status: Option<String>,
+    pub last_drift_check: Option<OffsetDateTime>,
+    pub last_operation_id: Option<String>,
+}
+
+/// A stack instance's own value for one of the stack set's parameters.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ParameterOverride {
+    pub key: String,
+    pub value: Option<String>,
+    pub use_previous_value: bool,
+    pub resolved_value: Option<String>,
+}
+
 /// How an operation rolls out. Every field is optional, as on the wire (and in the emulator's
 /// scenario files, which read it directly).
 #[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize)]

@@ -659,3 +659,83 @@ async fn the_instances_scope_reads_every_stack_instance() {
     assert!(outdated > 0 && outdated < 900, "{outdated} OUTDATED");
     sim.shutdown();
 }
+
+/// The `instances` scenario through the dashboard: the grid shows every state its history left
+/// (INOPERABLE, OUTDATED failed and cancelled, skipped for suspended accounts, drifted), a
+/// filter on drift keeps the drifted accounts, and `enter` on the INOPERABLE cell reaches the
+/// emulator as exactly one DescribeStackInstance whose answer fills the popup.
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn the_instances_view_shows_every_state_and_describes_one_instance() {
+    let sim = emulator("instances", 1.0).await;
+    let mut ui = Dashboard::start(client(&sim).await, Settings::default());
+    ui.stack_set_list().await;
+    ui.open_line("workload-baseline").await;
+    ui.wait_for("StackSets › workload-baseline").await;
+    ui.wait_for(" DELETE ").await;
+    ui.press(KeyCode::Char('i'));
+    let screen = ui.wait_for("INOPERABLE 1").await;
+    assert!(screen.contains("Instances"), "{screen}");
+    for (what, text) in [
+        // The UPDATE exceeded its tolerance in ap-southeast-2 before it reached the suspended
+        // accounts there: those deployments were cancelled, not skipped.
+        (
+            "counts",
+            "CURRENT 23   OUTDATED 11   INOPERABLE 1   drifted 3   suspended 4   of 35",
+        ),
+        ("Regions", "apse2   euw1   use1"),
+        ("inoperable", "■"),
+        ("suspended", "○"),
+        ("failed", "✗"),
+        ("cancelled", "⊘"),
+        ("drifted", "≠"),
+        ("suspended accounts", "590000000002"),
+    ] {
+        assert!(screen.contains(text), "{what} ({text}) not shown:\n{screen}");
+    }
+    assert_eq!(sim.request_counts().get("DescribeStackInstance"), None);
+
+    // tab through the filters (3 Statuses, 5 DetailedStatus) to the drifted ones: two accounts.
+    for _ in 0..9 {
+        ui.press(KeyCode::Tab);
+    }
+    let screen = ui.wait_for("show drift DRIFTED only").await;
+    assert!(screen.contains("accounts 1–2 of 2"), "{screen}");
+    ui.press(KeyCode::Tab);
+    ui.wait_for("show drift IN_SYNC only").await;
+    ui.press(KeyCode::Tab);
+    ui.press(KeyCode::Tab);
+    ui.wait_for("show all").await;
+
+    // The instance the failed DELETE left INOPERABLE: its last operation id finds it.
+    ui.filter("7a6b5c4d");
+    ui.wait_for("accounts 1–1 of 1").await;
+    ui.press(KeyCode::Char('h'));
+    ui.press(KeyCode::Char('h'));
+    ui.press(KeyCode::Char('l'));
+    let screen = ui.wait_for("INOPERABLE INOPERABLE · 510000000010 in eu-west-1").await;
+    assert!(screen.contains("7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d"), "{screen}");
+    ui.press(KeyCode::Enter);
+    let popup = ui.wait_for("StackSetId").await;
+    for field in [
+        "Stack instance of workload-baseline",
+        "Account            510000000010",
+        "Region             eu-west-1",
+        "DetailedStatus     INOPERABLE",
+        "The bucket you tried to delete is not empty",
+        "DriftStatus        NOT_CHECKED",
+        "LastOperationId    7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d",
+        "StackId            arn:aws:cloudformation:eu-west-1:510000000010:stack/",
+    ] {
+        assert!(popup.contains(field), "{field:?} not in the popup:\n{popup}");
+    }
+    assert_eq!(sim.request_counts().get("DescribeStackInstance"), Some(&1));
+    ui.press(KeyCode::Esc);
+    ui.wait_gone("StackSetId").await;
+    ui.quit().await;
+    assert_eq!(
+        sim.request_counts().get("DescribeStackInstance"),
+        Some(&1),
+        "nothing but the key asks"
+    );
+    sim.shutdown();
+}

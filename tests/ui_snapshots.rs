@@ -959,6 +959,14 @@ fn ascii_mode_is_seven_bit() {
     };
     assert_snapshot!("ascii_operation", assert_seven_bit(&read_only(), &failing, 100, 30));
 
+    // The instances grid's own shapes (INOPERABLE, suspended, drifted) have ASCII ones too.
+    let instances = |settings: Settings| instances_harness_with(settings, scenario_instances()).state;
+    let screen = assert_seven_bit(&settings(), &instances, 80, 24);
+    for glyph in ["#", "o", "*"] {
+        assert!(screen.contains(glyph), "{glyph}:\n{screen}");
+    }
+    assert_snapshot!("ascii_instances", screen);
+
     let delegated = |settings: Settings| {
         dialog_with(settings, PermissionModel::ServiceManaged, |h| {
             h.key('a');
@@ -1606,6 +1614,9 @@ fn stop_dialog_opened_from_the_pulse_names_the_stack_sets_region() {
     assert_snapshot!("pulse_stop_dialog_80x24", screen);
 }
 
+const UPDATE_OP: &str = "9e8d7c6b-5a4f-4e3d-8c2b-1a0f9e8d7c6b";
+const DELETE_OP: &str = "7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d";
+
 fn instance(
     account: &str,
     region: &str,
@@ -1617,21 +1628,76 @@ fn instance(
     sstop::model::StackInstance {
         account: account.into(),
         region: region.into(),
-        ou: Some("ou-x9k2-workload".into()),
+        ou: None,
         status,
         detailed_status: Some(detailed.into()),
         status_reason: reason.map(str::to_string),
         drift_status: Some(drift.into()),
-        last_operation_id: Some("ba57ca6c-2f4e-4d4b-9b1c-8f0e6a1d2c3e".into()),
+        last_operation_id: Some(if detailed == "INOPERABLE" { DELETE_OP } else { UPDATE_OP }.into()),
     }
 }
 
-/// `i` on the stack set list opens the selected stack set's instances: OUTDATED, INOPERABLE,
-/// drifted and suspended-account ones among them, worst first, counts on top.
-#[test]
-fn instances() {
+/// The instances the `instances` scenario leaves: 12 accounts x 3 Regions less one deleted;
+/// OUTDATED (failed, cancelled, suspended), INOPERABLE, drifted and in sync ones among them.
+/// Self-managed: no OU.
+fn scenario_instances() -> Vec<sstop::model::StackInstance> {
     use sstop::model::InstanceStatus::{Current, Inoperable, Outdated};
-    let mut harness = stack_sets_harness(settings(), PermissionModel::ServiceManaged);
+    let mut out = Vec::new();
+    let accounts = (1..=10)
+        .map(|n| format!("5100000000{n:02}"))
+        .chain(["590000000001".to_string(), "590000000002".to_string()]);
+    for account in accounts {
+        for region in ["us-east-1", "eu-west-1", "ap-southeast-2"] {
+            let a = account.as_str();
+            let drift = match (a, region) {
+                ("510000000001" | "510000000003", _) => "IN_SYNC",
+                ("510000000002", "us-east-1" | "eu-west-1") | ("510000000005", "ap-southeast-2") => "DRIFTED",
+                _ => "NOT_CHECKED",
+            };
+            out.push(match (a, region) {
+                ("510000000009", "eu-west-1") => continue,
+                ("510000000010", "eu-west-1") => instance(
+                    a,
+                    region,
+                    Inoperable,
+                    "INOPERABLE",
+                    drift,
+                    Some("ResourceLogicalId:LogsBucket, ResourceType:AWS::S3::Bucket, ResourceStatusReason:The bucket you tried to delete is not empty (Service: S3, Status Code: 409)."),
+                ),
+                (_, "ap-southeast-2") if a.starts_with("59") => {
+                    instance(a, region, Outdated, "CANCELLED", drift, Some(TOLERANCE))
+                }
+                (_, _) if a.starts_with("59") => {
+                    instance(a, region, Outdated, "SKIPPED_SUSPENDED_ACCOUNT", drift, Some(SUSPENDED))
+                }
+                ("510000000006", "us-east-1") => instance(
+                    a,
+                    region,
+                    Outdated,
+                    "FAILED",
+                    drift,
+                    Some("Stack:arn:aws:cloudformation:us-east-1:510000000006:stack/StackSet-workload-baseline-4f1d2c3b/7c1e9a20 is in UPDATE_ROLLBACK_FAILED state and can not be updated."),
+                ),
+                ("510000000007" | "510000000008", "ap-southeast-2") => {
+                    instance(a, region, Outdated, "FAILED", drift, Some("ResourceLogicalId:DeployRole, ResourceType:AWS::IAM::Role, ResourceStatusReason:not authorized"))
+                }
+                ("510000000009" | "510000000010", "ap-southeast-2") => {
+                    instance(a, region, Outdated, "CANCELLED", drift, Some(TOLERANCE))
+                }
+                _ => instance(a, region, Current, "SUCCEEDED", drift, None),
+            });
+        }
+    }
+    out
+}
+
+/// The instances screen of the stack set list's selected stack set, `instances` landed.
+fn instances_harness(instances: Vec<sstop::model::StackInstance>) -> Harness {
+    instances_harness_with(settings(), instances)
+}
+
+fn instances_harness_with(settings: Settings, instances: Vec<sstop::model::StackInstance>) -> Harness {
+    let mut harness = stack_sets_harness(settings, PermissionModel::ServiceManaged);
     let commands = harness.key('i');
     let Screen::Instances { stack_set, .. } = harness.state.screen().clone() else {
         panic!("i opened {:?}", harness.state.screen());
@@ -1643,38 +1709,185 @@ fn instances() {
     let generation = harness.generation();
     harness.send(Msg::Instances {
         generation,
-        result: Ok(vec![
-            instance("104800000001", "us-east-1", Current, "SUCCEEDED", "IN_SYNC", None),
-            instance("104800000001", "eu-west-1", Outdated, "PENDING", "NOT_CHECKED", None),
-            instance("104800000002", "us-east-1", Current, "SUCCEEDED", "DRIFTED", None),
-            instance(
-                "104800000003",
-                "eu-west-1",
-                Inoperable,
-                "INOPERABLE",
-                "NOT_CHECKED",
-                Some("ResourceLogicalId:LoggingBucket, ResourceType:AWS::S3::Bucket, ResourceStatusReason:The bucket you tried to delete is not empty."),
-            ),
-            instance(
-                "999000000001",
-                "us-east-1",
-                Outdated,
-                "SKIPPED_SUSPENDED_ACCOUNT",
-                "NOT_CHECKED",
-                Some("This account is suspended. To remove this instance from the stack set, run DeleteStackInstances with the RetainStacks parameter."),
-            ),
-        ]),
+        result: Ok(instances),
         at: now(),
     });
     harness.drawn();
+    harness
+}
+
+/// `i` on the stack set list opens the selected stack set's instances as an account x Region
+/// grid: OUTDATED, INOPERABLE, drifted and suspended-account ones among them, counts on top.
+#[test]
+fn instances() {
+    let mut harness = instances_harness(scenario_instances());
     let shown = text(&draw(&harness.state, 80, 24));
-    assert!(shown.contains("CURRENT 2") && shown.contains("OUTDATED 2") && shown.contains("INOPERABLE 1"));
-    assert!(shown.contains("drifted 1") && shown.contains("suspended 1"), "{shown}");
+    assert!(
+        shown.contains("CURRENT 23") && shown.contains("OUTDATED 11") && shown.contains("INOPERABLE 1"),
+        "{shown}"
+    );
+    assert!(shown.contains("drifted 3") && shown.contains("suspended 4"), "{shown}");
+    assert!(
+        shown.contains("510000000010") && shown.contains("590000000002"),
+        "every account at 80x24:\n{shown}"
+    );
     snapshot_both("instances", &harness.state);
     assert_snapshot!("instances_200x60", text(&draw(&harness.state, 200, 60)));
-    // tab: INOPERABLE only.
+
+    // Colour is the Status, shape the DetailedStatus: the INOPERABLE cell is red, a FAILED one
+    // yellow (OUTDATED), a drifted one green with its mark.
+    let buffer = draw(&harness.state, 80, 24);
+    let in_row = |account: &str, glyph: &str| -> Vec<Color> {
+        let y = text(&buffer)
+            .lines()
+            .position(|l| l.contains(account))
+            .expect("row shown") as u16;
+        (0..80)
+            .map(|x| &buffer[(x, y)])
+            .filter(|c| c.symbol() == glyph)
+            .map(|c| c.fg)
+            .collect()
+    };
+    assert_eq!(in_row("510000000010", "■"), vec![Color::Red]);
+    assert_eq!(in_row("510000000010", "⊘"), vec![Color::Yellow]);
+    assert_eq!(in_row("510000000006", "✗"), vec![Color::Yellow]);
+    assert_eq!(in_row("590000000002", "○"), vec![Color::Yellow; 2]);
+    assert_eq!(in_row("510000000002", "✓"), vec![Color::Green; 3]);
+    assert_eq!(in_row("510000000002", "≠").len(), 2);
+    assert_eq!(
+        glyph_colours(&buffer, "≠").len(),
+        3 + 1,
+        "three drifted, and the legend"
+    );
+
+    // tab: INOPERABLE only; its account stays, the rest of its row faint.
     harness.press(KeyCode::Tab);
+    let buffer = draw(&harness.state, 80, 24);
+    let shown = text(&buffer);
+    assert!(shown.contains("show INOPERABLE only"), "{shown}");
+    assert!(shown.contains("accounts 1–1 of 1"), "{shown}");
+    assert!(!shown.contains("510000000001"), "{shown}");
+    assert!(
+        !glyph_colours(&buffer, "✓").contains(&Color::Green),
+        "the rest of the row is faint"
+    );
+
+    // v: the list, worst first.
+    // tab through every filter (3 Statuses, 5 DetailedStatus, 3 DriftStatus) back to all.
+    harness.repeat(KeyCode::Tab, 11);
+    assert!(
+        harness.state.instances.filter.is_none(),
+        "{:?}",
+        harness.state.instances.filter
+    );
+    harness.key('v');
+    assert_snapshot!("instances_list_80x24", text(&draw(&harness.state, 80, 24)));
+}
+
+/// 40 accounts x 19 Regions at 80x24: a window of rows and Regions around the cursor, and the
+/// header says which.
+#[test]
+fn instances_grid_scrolls_at_80x24_and_survives_30x8() {
+    use sstop::model::InstanceStatus::{Current, Outdated};
+    let mut many = Vec::new();
+    for a in 0..40 {
+        for (r, region) in MANY_REGIONS.iter().enumerate() {
+            let (status, detailed) = if (a * 7 + r) % 23 == 0 {
+                (Outdated, "FAILED")
+            } else {
+                (Current, "SUCCEEDED")
+            };
+            let drift = if (a + r) % 31 == 0 { "DRIFTED" } else { "NOT_CHECKED" };
+            let mut one = instance(&format!("5100000001{a:02}"), region, status, detailed, drift, None);
+            one.ou = Some(format!("ou-i5t5-team{}", a / 10));
+            many.push(one);
+        }
+    }
+    let mut harness = instances_harness(many);
+    harness.repeat(KeyCode::Char('l'), 12);
+    harness.repeat(KeyCode::Char('j'), 30);
     let shown = text(&draw(&harness.state, 80, 24));
-    assert!(shown.contains("showing INOPERABLE · 1 of 5"), "{shown}");
-    assert!(!shown.contains("104800000001"));
+    assert!(shown.contains("of 40") && shown.contains("of 19"), "{shown}");
+    assert_snapshot!("instances_many_80x24", shown);
+    for (width, height) in [(30, 8), (40, 12), (61, 16)] {
+        let shown = text(&draw(&harness.state, width, height));
+        assert!(!shown.trim().is_empty(), "{width}x{height}");
+    }
+}
+
+/// `enter` on a cell: the popup asks, then shows everything DescribeStackInstance returned; an
+/// error shows in it.
+#[test]
+fn instance_detail() {
+    let mut harness = instances_harness(scenario_instances());
+    // The INOPERABLE one: 510000000010's row, eu-west-1's column.
+    let data = &harness.state.instances;
+    let row = data.grid.accounts.iter().position(|a| a == "510000000010").unwrap();
+    let col = data.grid.regions.iter().position(|r| r == "eu-west-1").unwrap();
+    harness.repeat(KeyCode::Char('j'), row);
+    harness.repeat(KeyCode::Char('l'), col);
+    let commands = harness.press(KeyCode::Enter);
+    let [Command::DescribeInstance(request)] = commands.as_slice() else {
+        panic!("{commands:?}");
+    };
+    assert_eq!(
+        (request.account.as_str(), request.instance_region.as_str()),
+        ("510000000010", "eu-west-1")
+    );
+    let request = request.clone();
+    harness.drawn();
+    assert_snapshot!("instance_detail_loading", text(&draw(&harness.state, 80, 24)));
+    harness.send(Msg::InstanceDescribed {
+        request: request.clone(),
+        result: Ok(sstop::model::StackInstanceDetail {
+            stack_set_id: Some("workload-baseline:5c1d2e3f-4a5b-4c6d-8e7f-9a0b1c2d3e4f".into()),
+            account: "510000000010".into(),
+            region: "eu-west-1".into(),
+            stack_id: Some("arn:aws:cloudformation:eu-west-1:510000000010:stack/StackSet-workload-baseline-4f1d2c3b/0d9c8b7a-6f5e-4d3c-2b1a-0f9e8d7c6b5a".into()),
+            parameter_overrides: vec![sstop::model::ParameterOverride {
+                key: "RetentionDays".into(),
+                value: Some("90".into()),
+                use_previous_value: false,
+                resolved_value: None,
+            }],
+            status: Some(sstop::model::InstanceStatus::Inoperable),
+            detailed_status: Some("INOPERABLE".into()),
+            status_reason: Some("ResourceLogicalId:LogsBucket, ResourceType:AWS::S3::Bucket, ResourceStatusReason:The bucket you tried to delete is not empty (Service: S3, Status Code: 409).".into()),
+            ou: None,
+            drift_status: Some("DRIFTED".into()),
+            last_drift_check: Some(ago(1800)),
+            last_operation_id: Some("7a6b5c4d-3e2f-4a1b-9c8d-7e6f5a4b3c2d".into()),
+        }),
+    });
+    harness.drawn();
+    let shown = text(&draw(&harness.state, 80, 24));
+    for field in [
+        "StackSetId",
+        "StackId",
+        "ParameterOverrides",
+        "RetentionDays = 90",
+        "DetailedStatus",
+        "StatusReason",
+        "LastDriftCheck",
+        "30m",
+        "LastOperationId",
+        "OrganizationalUnit",
+    ] {
+        assert!(shown.contains(field), "{field}:\n{shown}");
+    }
+    assert_snapshot!("instance_detail_80x24", shown);
+    assert_snapshot!("instance_detail_200x60", text(&draw(&harness.state, 200, 60)));
+    harness.press(KeyCode::Esc);
+    harness.press(KeyCode::Enter);
+    harness.send(Msg::InstanceDescribed {
+        request,
+        result: Err(ApiError {
+            kind: ErrorKind::Other,
+            code: Some("StackInstanceNotFoundException".into()),
+            message: "Stack instance 510000000010 in eu-west-1 of stack set workload-baseline not found".into(),
+            request_id: None,
+        }),
+    });
+    harness.drawn();
+    assert_snapshot!("instance_detail_error", text(&draw(&harness.state, 80, 24)));
 }

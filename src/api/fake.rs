@@ -220,6 +220,43 @@ impl StackSetApi for FakeApi {
         Ok(self.page(&items, next_token))
     }
 
+    async fn describe_instance(
+        &self,
+        name: &str,
+        account: &str,
+        region: &str,
+        call_as: CallAs,
+    ) -> Result<crate::model::StackInstanceDetail, ApiError> {
+        self.record("DescribeStackInstance", Some(name), None, call_as)?;
+        let found = self.data.lock().ok().and_then(|d| {
+            d.instances
+                .get(name)?
+                .iter()
+                .find(|i| i.account == account && i.region == region)
+                .cloned()
+        });
+        let instance = found.ok_or_else(|| {
+            ApiError::new(
+                ErrorKind::Other,
+                format!("Stack instance {account} in {region} of stack set {name} not found"),
+            )
+        })?;
+        Ok(crate::model::StackInstanceDetail {
+            stack_set_id: Some(format!("{name}:0000")),
+            account: instance.account,
+            region: instance.region,
+            stack_id: None,
+            parameter_overrides: Vec::new(),
+            status: Some(instance.status),
+            detailed_status: instance.detailed_status,
+            status_reason: instance.status_reason,
+            ou: instance.ou,
+            drift_status: instance.drift_status,
+            last_drift_check: None,
+            last_operation_id: instance.last_operation_id,
+        })
+    }
+
     async fn list_results(
         &self,
         name: &str,

@@ -11,7 +11,8 @@ pub mod sdk;
 use std::future::Future;
 
 use crate::model::{
-    CallAs, Operation, OperationResult, Page, ResultStatus, StackInstance, StackSetDetail, StackSetSummary,
+    CallAs, Operation, OperationResult, Page, ResultStatus, StackInstance, StackInstanceDetail, StackSetDetail,
+    StackSetSummary,
 };
 
 /// What kind of failure a call met; the UI words its message and the poller its retry from this.
@@ -178,6 +179,25 @@ pub trait StackSetApi: Send + Sync + 'static {
             Err(ApiError::new(
                 ErrorKind::Other,
                 "ListStackInstances is not available here",
+            ))
+        }
+    }
+
+    /// DescribeStackInstance: one instance in full, asked for on demand (never per instance
+    /// in a polling round). Implemented by the SDK client and the fake; others answer that
+    /// they cannot.
+    fn describe_instance(
+        &self,
+        stack_set: &str,
+        account: &str,
+        region: &str,
+        call_as: CallAs,
+    ) -> impl Future<Output = Result<StackInstanceDetail, ApiError>> + Send {
+        let _ = (stack_set, account, region, call_as);
+        async {
+            Err(ApiError::new(
+                ErrorKind::Other,
+                "DescribeStackInstance is not available here",
             ))
         }
     }

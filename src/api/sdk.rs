@@ -18,7 +18,7 @@ use super::credentials::{self, Guarded, Source, SourceFailed};
 use super::{ApiError, ErrorKind, InstanceQuery, StackSetApi, StopAccepted};
 use crate::model::{
     CallAs, InstanceStatus, Operation, OperationAction, OperationPreferences, OperationResult, OperationStatus, Page,
-    PermissionModel, ResultStatus, StackInstance, StackSetDetail, StackSetStatus, StackSetSummary,
+    PermissionModel, ResultStatus, StackInstance, StackInstanceDetail, StackSetDetail, StackSetStatus, StackSetSummary,
 };
 
 /// How to reach CloudFormation. `None` fields fall back to aws-config's default chain.
@@ -414,6 +414,35 @@ fn stack_instance(s: &sdk::StackInstanceSummary) -> StackInstance {
     }
 }
 
+fn stack_instance_detail(s: &sdk::StackInstance) -> StackInstanceDetail {
+    StackInstanceDetail {
+        stack_set_id: s.stack_set_id().map(str::to_string),
+        account: s.account().unwrap_or_default().to_string(),
+        region: s.region().unwrap_or_default().to_string(),
+        stack_id: s.stack_id().map(str::to_string),
+        parameter_overrides: s
+            .parameter_overrides()
+            .iter()
+            .map(|p| crate::model::ParameterOverride {
+                key: p.parameter_key().unwrap_or_default().to_string(),
+                value: p.parameter_value().map(str::to_string),
+                use_previous_value: p.use_previous_value().unwrap_or(false),
+                resolved_value: p.resolved_value().map(str::to_string),
+            })
+            .collect(),
+        status: s.status().and_then(|v| v.as_str().parse().ok()),
+        detailed_status: s
+            .stack_instance_status()
+            .and_then(|d| d.detailed_status())
+            .map(|d| d.as_str().to_string()),
+        status_reason: s.status_reason().map(str::to_string),
+        ou: s.organizational_unit_id().map(str::to_string),
+        drift_status: s.drift_status().map(|d| d.as_str().to_string()),
+        last_drift_check: timestamp(s.last_drift_check_timestamp()),
+        last_operation_id: s.last_operation_id().map(str::to_string),
+    }
+}
+
 fn operation_result(s: &sdk::StackSetOperationResultSummary) -> OperationResult {
     let gate = s.account_gate_result();
     OperationResult {
@@ -736,6 +765,29 @@ impl StackSetApi for SdkApi {
             items: out.summaries().iter().map(stack_instance).collect(),
             next_token: out.next_token().map(str::to_string),
         })
+    }
+
+    async fn describe_instance(
+        &self,
+        stack_set: &str,
+        account: &str,
+        region: &str,
+        call_as: CallAs,
+    ) -> Result<StackInstanceDetail, ApiError> {
+        self.ready().await?;
+        let out = self
+            .client
+            .describe_stack_instance()
+            .stack_set_name(stack_set)
+            .stack_instance_account(account)
+            .stack_instance_region(region)
+            .call_as(sdk_call_as(call_as))
+            .send()
+            .await
+            .map_err(api_error)?;
+        out.stack_instance()
+            .map(stack_instance_detail)
+            .ok_or_else(|| ApiError::new(ErrorKind::Other, "DescribeStackInstance returned no stack instance"))
     }
 
     async fn stop_operation(

@@ -62,6 +62,7 @@ pub enum Action {
     RequestLog,
     StackSets,
     Instances,
+    ToggleView,
     // Filter.
     KeepFilter,
     ClearFilter,
@@ -76,7 +77,7 @@ pub enum Action {
 }
 
 impl Action {
-    pub const ALL: [Action; 32] = [
+    pub const ALL: [Action; 33] = [
         Action::Quit,
         Action::Up,
         Action::Down,
@@ -101,6 +102,7 @@ impl Action {
         Action::RequestLog,
         Action::StackSets,
         Action::Instances,
+        Action::ToggleView,
         Action::KeepFilter,
         Action::ClearFilter,
         Action::ConfirmStop,
@@ -152,6 +154,7 @@ impl Action {
             Action::RequestLog => "request_log",
             Action::StackSets => "stack_sets",
             Action::Instances => "instances",
+            Action::ToggleView => "toggle_view",
             Action::KeepFilter => "keep_filter",
             Action::ClearFilter => "clear_filter",
             Action::ConfirmStop => "confirm_stop",
@@ -189,6 +192,7 @@ impl Action {
             Action::RequestLog => "request log",
             Action::StackSets => "stack sets / pulse",
             Action::Instances => "stack instances",
+            Action::ToggleView => "instances grid / list",
             Action::KeepFilter => "keep the filter",
             Action::ClearFilter => "clear the filter",
             Action::ConfirmStop => "send the stop",
@@ -367,6 +371,7 @@ const DEFAULTS: &[(&str, Action)] = &[
     ("L", Action::RequestLog),
     ("o", Action::StackSets),
     ("i", Action::Instances),
+    ("v", Action::ToggleView),
     ("enter", Action::KeepFilter),
     ("esc", Action::ClearFilter),
     ("y", Action::ConfirmStop),

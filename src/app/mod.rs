@@ -2,6 +2,7 @@
 //! place state changes; it does no I/O and reads no clock: time arrives in `Msg::Tick`.
 
 pub mod grid;
+pub mod instances;
 pub mod keymap;
 pub mod layout;
 pub mod update;
@@ -54,7 +55,20 @@ pub enum Command {
     RefreshNow,
     /// StopStackSetOperation, on its own lane.
     Stop(StopRequest),
+    /// DescribeStackInstance, once, for the instance detail popup.
+    DescribeInstance(InstanceRequest),
     Quit,
+}
+
+/// One stack instance of a stack set, as the detail popup asks for it.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceRequest {
+    /// The Region the stack set lives in: the call goes to that Region's client.
+    pub region: String,
+    pub stack_set: String,
+    pub account: String,
+    /// The instance's own Region (StackInstanceRegion).
+    pub instance_region: String,
 }
 
 /// Work for the event loop itself rather than the poller: bytes for the terminal, a program to
@@ -187,6 +201,11 @@ pub enum Msg {
         request: StopRequest,
         result: Result<Option<String>, ApiError>,
     },
+    /// DescribeStackInstance answered (or failed) for the detail popup.
+    InstanceDescribed {
+        request: InstanceRequest,
+        result: Result<crate::model::StackInstanceDetail, ApiError>,
+    },
     /// The request log as it stands, while its view is open.
     Requests(Vec<crate::api::reqlog::Record>),
     /// An export file was written (the number of rows), or why not.
@@ -268,6 +287,8 @@ pub enum Overlay {
     /// The last CloudFormation calls (`L`).
     RequestLog,
     Confirm(StopDialog),
+    /// One stack instance in full (`enter` on the instances screen).
+    InstanceDetail(InstanceDetail),
 }
 
 /// How a stop must be confirmed (config `confirm`).
@@ -502,11 +523,45 @@ pub struct InstancesData {
     /// Indexes into `rows` that pass the filters; `selected` indexes this.
     pub visible: Vec<usize>,
     pub selected: usize,
-    /// `tab` cycles it: all, INOPERABLE, OUTDATED, CURRENT.
-    pub status_filter: Option<crate::model::InstanceStatus>,
+    /// `tab` cycles it: all, each Status, then each DetailedStatus and DriftStatus present.
+    pub filter: Option<instances::InstanceFilter>,
     /// Counted when the instances land, not on every frame.
     pub counts: InstanceCounts,
     pub freshness: Freshness,
+    pub view: instances::InstancesView,
+    /// `rows` by account and Region, built when the instances land.
+    pub grid: instances::InstanceGrid,
+    /// Grid rows with an instance that passes the filters; `cursor_row` indexes this.
+    pub grid_visible: Vec<usize>,
+    pub cursor_row: usize,
+    /// A column of `grid.regions`.
+    pub cursor_col: usize,
+}
+
+impl InstancesData {
+    /// The instance under the cursor of the view on screen, as an index into `rows`.
+    pub fn focused(&self) -> Option<usize> {
+        match self.view {
+            instances::InstancesView::List => self.visible.get(self.selected).copied(),
+            instances::InstancesView::Grid => {
+                let row = *self.grid_visible.get(self.cursor_row)?;
+                self.grid.cell(row, self.cursor_col)
+            }
+        }
+    }
+
+    /// Whether an instance passes the `tab` filter (the text filter is `update`'s).
+    pub fn passes(&self, instance: &crate::model::StackInstance) -> bool {
+        self.filter.as_ref().is_none_or(|f| f.matches(instance))
+    }
+}
+
+/// One stack instance's DescribeStackInstance, for the detail popup.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InstanceDetail {
+    pub request: InstanceRequest,
+    /// None while the call is out.
+    pub result: Option<Result<crate::model::StackInstanceDetail, ApiError>>,
 }
 
 /// How many instances are in each Status, drifted, and skipped for a suspended account.
@@ -817,7 +872,7 @@ impl State {
     pub fn mode(&self) -> Mode {
         match &self.overlay {
             Some(Overlay::Confirm(_)) => Mode::Dialog,
-            Some(Overlay::Help | Overlay::CellDetail | Overlay::RequestLog) => Mode::Popup,
+            Some(Overlay::Help | Overlay::CellDetail | Overlay::RequestLog | Overlay::InstanceDetail(_)) => Mode::Popup,
             None if self.filter_editing => Mode::Filter,
             None => Mode::Normal,
         }
@@ -876,6 +931,8 @@ impl State {
 
 #[cfg(test)]
 mod attention_tests;
+#[cfg(test)]
+mod instances_tests;
 #[cfg(test)]
 mod pulse_tests;
 #[cfg(test)]

@@ -48,6 +48,10 @@ fn dispatch(state: &mut State, msg: Msg) -> Vec<Command> {
             on_instances(state, result, at);
             Vec::new()
         }
+        Msg::InstanceDescribed { request, result } => {
+            on_instance_described(state, request, result);
+            Vec::new()
+        }
         Msg::Key(key, at) => on_key(state, key, at),
         Msg::Paste(text, at) => on_paste(state, &text, at),
         Msg::Drawn(report) => {
@@ -1626,26 +1630,35 @@ fn export(state: &mut State) {
     flash(state, "Exporting…", false);
 }
 
-/// ListStackInstances landed: keep them sorted worst first, and the cursor on its instance.
+/// ListStackInstances landed: keep them sorted worst first, index them by account and Region,
+/// and keep each view's cursor on its instance.
 fn on_instances(state: &mut State, result: Result<Vec<crate::model::StackInstance>, ApiError>, at: OffsetDateTime) {
     let data = &mut state.instances;
     data.freshness.loading = false;
     match result {
         Ok(mut rows) => {
             rows.sort_by(|a, b| {
-                instance_rank(a.status)
-                    .cmp(&instance_rank(b.status))
+                super::instances::status_rank(a.status)
+                    .cmp(&super::instances::status_rank(b.status))
                     .then_with(|| a.account.cmp(&b.account))
                     .then_with(|| a.region.cmp(&b.region))
             });
-            let follow = selected_instance(data).map(|i| (i.account.clone(), i.region.clone()));
+            let key = |i: &crate::model::StackInstance| (i.account.clone(), i.region.clone());
+            let follow_list = data.visible.get(data.selected).and_then(|i| data.rows.get(*i)).map(key);
+            let follow_grid = data
+                .grid_visible
+                .get(data.cursor_row)
+                .and_then(|row| data.grid.accounts.get(*row))
+                .zip(data.grid.regions.get(data.cursor_col))
+                .map(|(account, region)| (account.clone(), region.clone()));
             data.counts = super::InstanceCounts::of(&rows);
+            data.grid = super::instances::InstanceGrid::build(&rows);
             data.rows = rows;
             data.freshness.fetched_at = Some(at);
             data.freshness.error = None;
             refilter_instances(state);
-            if let Some((account, region)) = follow {
-                let data = &mut state.instances;
+            let data = &mut state.instances;
+            if let Some((account, region)) = follow_list {
                 if let Some(at) = data
                     .visible
                     .iter()
@@ -1654,72 +1667,131 @@ fn on_instances(state: &mut State, result: Result<Vec<crate::model::StackInstanc
                     data.selected = at;
                 }
             }
+            if let Some((account, region)) = follow_grid {
+                place_grid_cursor(data, &account, &region);
+            }
         }
         Err(error) => data.freshness.error = Some(error),
     }
 }
 
-/// Worst first: INOPERABLE needs a person, OUTDATED is not in line with the stack set yet.
-fn instance_rank(status: crate::model::InstanceStatus) -> u8 {
-    match status {
-        crate::model::InstanceStatus::Inoperable => 0,
-        crate::model::InstanceStatus::Outdated => 1,
-        crate::model::InstanceStatus::Current => 2,
+/// Puts the grid cursor on an account and Region, when that account's row is shown.
+fn place_grid_cursor(data: &mut super::InstancesData, account: &str, region: &str) {
+    if let Some(row) = data.grid.accounts.iter().position(|a| a == account) {
+        if let Some(at) = data.grid_visible.iter().position(|r| *r == row) {
+            data.cursor_row = at;
+        }
+    }
+    if let Some(col) = data.grid.regions.iter().position(|r| r == region) {
+        data.cursor_col = col;
     }
 }
 
+/// The instance under the cursor of the view on screen (the list's line, or the grid's cell).
 pub(crate) fn selected_instance(data: &super::InstancesData) -> Option<&crate::model::StackInstance> {
-    data.rows.get(*data.visible.get(data.selected)?)
+    data.rows.get(data.focused()?)
 }
 
-/// The instances that pass the status filter and the text filter (account, Region, OU,
+/// Whether an instance passes the `tab` filter and the text filter (account, Region, OU,
 /// DetailedStatus, drift, last operation id, reason).
+fn instance_shown(data: &super::InstancesData, needle: &str, i: &crate::model::StackInstance) -> bool {
+    data.passes(i)
+        && matches_filter(
+            needle,
+            &[
+                &i.account,
+                &i.region,
+                i.ou.as_deref().unwrap_or(""),
+                i.detailed_status.as_deref().unwrap_or(""),
+                i.drift_status.as_deref().unwrap_or(""),
+                i.last_operation_id.as_deref().unwrap_or(""),
+                i.status_reason.as_deref().unwrap_or(""),
+            ],
+        )
+}
+
+/// The list's instances and the grid's accounts that pass the filters: an account stays in
+/// the grid when any of its instances passes (the others show faint beside it).
 fn refilter_instances(state: &mut State) {
     let needle = needle(state);
     let data = &mut state.instances;
-    data.visible = data
-        .rows
-        .iter()
-        .enumerate()
-        .filter(|(_, i)| data.status_filter.is_none_or(|s| i.status == s))
-        .filter(|(_, i)| {
-            matches_filter(
-                &needle,
-                &[
-                    &i.account,
-                    &i.region,
-                    i.ou.as_deref().unwrap_or(""),
-                    i.detailed_status.as_deref().unwrap_or(""),
-                    i.drift_status.as_deref().unwrap_or(""),
-                    i.last_operation_id.as_deref().unwrap_or(""),
-                    i.status_reason.as_deref().unwrap_or(""),
-                ],
-            )
+    data.visible = (0..data.rows.len())
+        .filter(|n| instance_shown(data, &needle, &data.rows[*n]))
+        .collect();
+    data.grid_visible = (0..data.grid.accounts.len())
+        .filter(|row| {
+            data.grid
+                .row_cells(*row)
+                .any(|(_, i)| instance_shown(data, &needle, &data.rows[i]))
         })
-        .map(|(n, _)| n)
         .collect();
     clamp(&mut data.selected, data.visible.len());
+    clamp(&mut data.cursor_row, data.grid_visible.len());
+    clamp(&mut data.cursor_col, data.grid.regions.len());
+}
+
+/// Whether an instance passes the filters now (the grid draws those that do not faint).
+pub(crate) fn instance_passes(state: &State, index: usize) -> bool {
+    let data = &state.instances;
+    data.rows
+        .get(index)
+        .is_some_and(|i| instance_shown(data, &needle(state), i))
 }
 
 fn on_instances_key(state: &mut State, action: Action) -> Vec<Command> {
+    use super::instances::InstancesView;
     let page = page(state);
     let data = &mut state.instances;
-    if move_in_list(&mut data.selected, data.visible.len(), action, page) {
+    let moved = match data.view {
+        InstancesView::List => move_in_list(&mut data.selected, data.visible.len(), action, page),
+        InstancesView::Grid => match action {
+            Action::Left => {
+                data.cursor_col = data.cursor_col.saturating_sub(1);
+                true
+            }
+            Action::Right => {
+                data.cursor_col = (data.cursor_col + 1).min(data.grid.regions.len().saturating_sub(1));
+                true
+            }
+            _ => move_in_list(&mut data.cursor_row, data.grid_visible.len(), action, page),
+        },
+    };
+    if moved {
         return Vec::new();
     }
     match action {
         Action::CycleStatus => {
-            use crate::model::InstanceStatus;
-            data.status_filter = match data.status_filter {
-                None => Some(InstanceStatus::Inoperable),
-                Some(InstanceStatus::Inoperable) => Some(InstanceStatus::Outdated),
-                Some(InstanceStatus::Outdated) => Some(InstanceStatus::Current),
-                Some(InstanceStatus::Current) => None,
-            };
+            let choices = super::instances::filter_choices(&data.rows);
+            data.filter = super::instances::next_filter(data.filter.as_ref(), &choices);
             data.selected = 0;
+            data.cursor_row = 0;
             refilter_instances(state);
             Vec::new()
         }
+        Action::ToggleView => {
+            // The other view opens on the same instance, when it shows it.
+            let focused = selected_instance(data).map(|i| (i.account.clone(), i.region.clone()));
+            data.view = match data.view {
+                InstancesView::Grid => InstancesView::List,
+                InstancesView::List => InstancesView::Grid,
+            };
+            if let Some((account, region)) = focused {
+                match data.view {
+                    InstancesView::Grid => place_grid_cursor(data, &account, &region),
+                    InstancesView::List => {
+                        if let Some(at) = data
+                            .visible
+                            .iter()
+                            .position(|i| data.rows[*i].account == account && data.rows[*i].region == region)
+                        {
+                            data.selected = at;
+                        }
+                    }
+                }
+            }
+            Vec::new()
+        }
+        Action::Enter | Action::Detail => describe_focused_instance(state),
         Action::Stop => {
             flash(
                 state,
@@ -1730,6 +1802,26 @@ fn on_instances_key(state: &mut State, action: Action) -> Vec<Command> {
         }
         _ => Vec::new(),
     }
+}
+
+/// `enter` on an instance: its detail popup, and one DescribeStackInstance to fill it.
+fn describe_focused_instance(state: &mut State) -> Vec<Command> {
+    let data = &state.instances;
+    let Some(instance) = selected_instance(data) else {
+        flash(state, "No stack instance here: move to a cell that has one.", true);
+        return Vec::new();
+    };
+    let request = super::InstanceRequest {
+        region: data.region.clone(),
+        stack_set: data.stack_set.clone(),
+        account: instance.account.clone(),
+        instance_region: instance.region.clone(),
+    };
+    state.overlay = Some(Overlay::InstanceDetail(super::InstanceDetail {
+        request: request.clone(),
+        result: None,
+    }));
+    vec![Command::DescribeInstance(request)]
 }
 
 /// `i`: the stack instances of the stack set selected (pulse, stack set list) or on screen.
@@ -1749,6 +1841,19 @@ fn open_instances(state: &mut State) -> Vec<Command> {
         None => {
             flash(state, "Select a stack set to see its stack instances.", true);
             Vec::new()
+        }
+    }
+}
+
+/// DescribeStackInstance answered: shown if its popup is still open on that instance.
+fn on_instance_described(
+    state: &mut State,
+    request: super::InstanceRequest,
+    result: Result<crate::model::StackInstanceDetail, ApiError>,
+) {
+    if let Some(Overlay::InstanceDetail(detail)) = &mut state.overlay {
+        if detail.request == request {
+            detail.result = Some(result);
         }
     }
 }

@@ -20,7 +20,7 @@ use reads::{infer, key_of, FullRead, Key, RunningRead};
 
 use crate::api::audit::{self, StopAttempt};
 use crate::api::{ApiError, ErrorKind, InstanceQuery, StackSetApi};
-use crate::app::{Command, Msg, ReadKind, Scope, StopRequest};
+use crate::app::{Command, InstanceRequest, Msg, ReadKind, Scope, StopRequest};
 use crate::model::{CallAs, OperationResult, ResultStatus};
 
 /// Pages of operations read for one stack set's list; older history is rarely wanted live.
@@ -369,6 +369,9 @@ impl<A: StackSetApi> Poller<A> {
                             if *region == request.region && *stack_set == request.stack_set && *operation_id == request.operation_id);
                         tokio::spawn(Arc::clone(&this).stop(request, watching.then_some(generation)));
                     }
+                    Some(Command::DescribeInstance(request)) => {
+                        tokio::spawn(Arc::clone(&this).describe_instance(request));
+                    }
                 },
                 finished = async { round.as_mut().expect("guarded by the select condition").await }, if round.is_some() => {
                     round = None;
@@ -546,6 +549,23 @@ impl<A: StackSetApi> Poller<A> {
             }
             let _ = self.own.send(Command::RefreshNow);
         }
+    }
+
+    /// DescribeStackInstance for the detail popup: one call per key press, beside the round
+    /// (a popup should not wait for a long listing to end) but paced by the limiter like any
+    /// read. The answer goes back whatever is on screen; `update` keeps it only for its popup.
+    async fn describe_instance(self: Arc<Self>, request: InstanceRequest) {
+        let result = match self.apis.get(&request.region) {
+            Ok(api) => {
+                let api = Arc::clone(api);
+                let call_as = self.call_as_for(&request.region, &request.stack_set);
+                self.limiter.acquire().await;
+                api.describe_instance(&request.stack_set, &request.account, &request.instance_region, call_as)
+                    .await
+            }
+            Err(error) => Err(error),
+        };
+        self.send(Msg::InstanceDescribed { request, result });
     }
 
     async fn round(self: Arc<Self>, scope: Scope, generation: u64, memory: ScopeMemory) -> Round {

@@ -1075,3 +1075,60 @@ async fn a_full_read_never_shows_more_running_than_ran_at_once() {
     assert_eq!(grid.count(ResultStatus::Running), 50);
     assert!(most_running <= 50, "{most_running} shown RUNNING; 50 ran at once");
 }
+
+/// `enter` on an instance: one DescribeStackInstance, under the stack set's CallAs, answered
+/// with the instance; polling of the scope goes on beside it. An unknown instance's error
+/// comes back as the answer.
+#[tokio::test(start_paused = true)]
+async fn describe_instance_is_one_call_and_one_answer() {
+    let api = fake(OperationStatus::Running, 10);
+    if let Ok(mut data) = api.data.lock() {
+        data.instances.insert(
+            "org".into(),
+            vec![crate::model::StackInstance {
+                account: "111111111111".into(),
+                region: "eu-west-1".into(),
+                ou: None,
+                status: crate::model::InstanceStatus::Outdated,
+                detailed_status: Some("FAILED".into()),
+                status_reason: Some("boom".into()),
+                drift_status: Some("DRIFTED".into()),
+                last_operation_id: Some("op-1".into()),
+            }],
+        );
+    }
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    let request = |account: &str| InstanceRequest {
+        region: "us-east-1".into(),
+        stack_set: "org".into(),
+        account: account.into(),
+        instance_region: "eu-west-1".into(),
+    };
+    handle.send(Command::DescribeInstance(request("111111111111")));
+    settle().await;
+    assert_eq!(api.count("DescribeStackInstance"), 1);
+    let answers: Vec<Msg> = drain(&mut rx);
+    match answers.as_slice() {
+        [Msg::InstanceDescribed {
+            request: asked,
+            result: Ok(detail),
+        }] => {
+            assert_eq!(asked, &request("111111111111"));
+            assert_eq!(detail.drift_status.as_deref(), Some("DRIFTED"));
+            assert_eq!(detail.status_reason.as_deref(), Some("boom"));
+        }
+        other => panic!("{other:?}"),
+    }
+    handle.send(Command::DescribeInstance(request("222222222222")));
+    settle().await;
+    assert!(matches!(
+        drain(&mut rx).as_slice(),
+        [Msg::InstanceDescribed { result: Err(_), .. }]
+    ));
+    // Nothing asks again on its own.
+    tokio::time::advance(Duration::from_secs(120)).await;
+    settle().await;
+    assert_eq!(api.count("DescribeStackInstance"), 2);
+    handle.send(Command::Quit);
+}

@@ -416,7 +416,7 @@ fn list_stack_instances(
             && filters.iter().all(|(f, v)| match f.as_str() {
                 "DETAILED_STATUS" => inst.detailed.as_str() == v,
                 "LAST_OPERATION_ID" => &*inst.last_operation == v,
-                _ => v == "NOT_CHECKED",
+                _ => inst.drift_status() == v,
             });
         if !keep {
             continue;
@@ -528,8 +528,11 @@ fn write_instance(x: &mut Xml, ss: &StackSet, account: &str, region: &str, inst:
         .leaf("DetailedStatus", inst.detailed.as_str())
         .close("StackInstanceStatus")
         .opt("OrganizationalUnitId", inst.ou.as_deref())
-        .leaf("DriftStatus", "NOT_CHECKED")
-        .leaf("LastOperationId", &inst.last_operation);
+        .leaf("DriftStatus", inst.drift_status());
+    if let Some((_, checked)) = inst.drift {
+        x.time("LastDriftCheckTimestamp", checked);
+    }
+    x.leaf("LastOperationId", &inst.last_operation);
 }
 
 /// The model's ClientRequestToken: 1 to 128 characters matching `[a-zA-Z0-9][-a-zA-Z0-9]*`

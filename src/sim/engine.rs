@@ -217,6 +217,36 @@ pub struct Instance {
     pub ou: Option<String>,
     pub stack_id: Option<String>,
     pub last_operation: Arc<str>,
+    /// What the last drift detection found, and when; None answers NOT_CHECKED. The emulator
+    /// runs no detection: scenarios set it (`[[stack_sets.drift]]`), and deployments leave it
+    /// as it was, since only a detection changes what it reports.
+    pub drift: Option<(DriftStatus, Millis)>,
+}
+
+/// A stack instance's DriftStatus after a detection (NOT_CHECKED is the absence of one).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, serde::Deserialize)]
+#[serde(rename_all = "SCREAMING_SNAKE_CASE")]
+pub enum DriftStatus {
+    Drifted,
+    InSync,
+    Unknown,
+}
+
+impl DriftStatus {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            DriftStatus::Drifted => "DRIFTED",
+            DriftStatus::InSync => "IN_SYNC",
+            DriftStatus::Unknown => "UNKNOWN",
+        }
+    }
+}
+
+impl Instance {
+    /// The DriftStatus on the wire.
+    pub fn drift_status(&self) -> &'static str {
+        self.drift.map_or("NOT_CHECKED", |(status, _)| status.as_str())
+    }
 }
 
 /// Instances by account, then Region: the order ListStackInstances returns them in.
@@ -786,6 +816,29 @@ impl Engine {
         self.resolve(name, call_as).map(|i| &self.stack_sets[i])
     }
 
+    /// Records a drift detection's finding on the stack set's instances that `matches` (account,
+    /// Region) picks, checked at `at`; returns how many it marked.
+    pub fn set_drift(
+        &mut self,
+        name: &str,
+        call_as: CallAs,
+        matches: impl Fn(&str, &str) -> bool,
+        status: DriftStatus,
+        at: Millis,
+    ) -> Result<usize, SimError> {
+        let i = self.resolve(name, call_as)?;
+        let mut marked = 0;
+        for (account, per_region) in &mut self.stack_sets[i].instances {
+            for (region, instance) in per_region.iter_mut() {
+                if matches(account, region) {
+                    instance.drift = Some((status, at));
+                    marked += 1;
+                }
+            }
+        }
+        Ok(marked)
+    }
+
     /// A stack set ignoring CallAs (for the handle's test helpers).
     pub fn stack_set_any(&self, name: &str) -> Option<&StackSet> {
         self.index.get(name).map(|&i| &self.stack_sets[i])
@@ -1254,6 +1307,7 @@ impl Engine {
                         ou: rec.ou.clone(),
                         stack_id: None,
                         last_operation: id.clone(),
+                        drift: None,
                     });
             }
         }

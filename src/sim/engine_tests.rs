@@ -924,3 +924,67 @@ fn fleet_scenario_spreads_over_three_regions() {
         assert!(statuses(e).contains(&OperationStatus::Running), "{region}");
     }
 }
+
+#[test]
+fn instances_scenario_leaves_every_instance_state_and_drift() {
+    let s = Scenario::load("instances").unwrap();
+    let e = scenario::build(Some(&s), T0, None).unwrap();
+    let ss = e.stack_set("workload-baseline", CallAs::SelfAccount).unwrap();
+    let all: Vec<(&str, &str, &Instance)> = ss
+        .instances
+        .iter()
+        .flat_map(|(a, m)| m.iter().map(move |(r, i)| (a.as_str(), r.as_str(), i)))
+        .collect();
+    // 12 accounts x 3 Regions, less the one instance the DELETE removed.
+    assert_eq!(all.len(), 35);
+    let find = |account: &str, region: &str| instance(&e, "workload-baseline", account, region).unwrap();
+    assert!(instance(&e, "workload-baseline", "510000000009", "eu-west-1").is_none());
+    let gone = find("510000000010", "eu-west-1");
+    assert_eq!(
+        (gone.status, gone.detailed),
+        (InstanceStatus::Inoperable, DetailedStatus::Inoperable)
+    );
+    let suspended = find("590000000001", "us-east-1");
+    assert_eq!(suspended.status, InstanceStatus::Outdated);
+    assert_eq!(suspended.detailed, DetailedStatus::SkippedSuspendedAccount);
+    let failed = find("510000000006", "us-east-1");
+    assert_eq!(failed.status, InstanceStatus::Outdated);
+    assert_eq!(failed.detailed, DetailedStatus::Result(ResultStatus::Failed));
+    assert!(failed.reason.as_deref().unwrap().contains("UPDATE_ROLLBACK_FAILED"));
+    let current = find("510000000001", "eu-west-1");
+    assert_eq!(current.status, InstanceStatus::Current);
+    assert_eq!(current.drift_status(), "IN_SYNC");
+    assert_eq!(find("510000000002", "us-east-1").drift_status(), "DRIFTED");
+    assert_eq!(find("510000000002", "ap-southeast-2").drift_status(), "NOT_CHECKED");
+    let (_, checked) = find("510000000005", "ap-southeast-2").drift.unwrap();
+    assert_eq!(checked, T0 - 30 * 60_000);
+    let update = ss.operations.last().unwrap();
+    assert_eq!(update.status, OperationStatus::Failed);
+}
+
+#[test]
+fn a_drift_entry_that_marks_no_instance_is_an_error() {
+    let text = r#"
+[organization]
+regions = ["us-east-1"]
+[[organization.ous]]
+id = "ou-a1b2-workload"
+name = "W"
+account_count = 2
+first_account = 510000000001
+[[stack_sets]]
+name = "s"
+[[stack_sets.operations]]
+action = "CREATE"
+started_mins_ago = 100
+accounts = ["510000000001"]
+[[stack_sets.drift]]
+accounts = ["510000000002"]
+status = "DRIFTED"
+"#;
+    let s = Scenario::parse(text, "test").unwrap();
+    let Err(err) = scenario::build(Some(&s), T0, None) else {
+        panic!("a drift entry on no instance was accepted");
+    };
+    assert!(format!("{err:#}").contains("no stack instance"), "{err:#}");
+}

@@ -6,7 +6,7 @@ pub struct SimArgs {
     /// Address to listen on (port 0 picks a free port).
     #[arg(long, default_value = "127.0.0.1:4566")]
     pub listen: std::net::SocketAddr,
-    /// Built-in scenario name (rollout, runaway, large, fleet) or a scenario TOML file.
+    /// Built-in scenario name (rollout, runaway, large, fleet, instances) or a scenario TOML file.
     #[arg(long)]
     pub scenario: Option<String>,
     /// How much faster than real time the emulated clock runs (0.001 to 10000).

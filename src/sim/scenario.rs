@@ -13,8 +13,8 @@ use serde::Deserialize;
 use crate::model::{CallAs, GateStatus, OperationAction, OperationPreferences, PermissionModel};
 
 use super::engine::{
-    Behaviour, Engine, FailureRule, GateRule, Matcher, Millis, NewStackSet, OpRequest, Organization, Ou, TargetSpec,
-    Targets, Timing,
+    Behaviour, DriftStatus, Engine, FailureRule, GateRule, Matcher, Millis, NewStackSet, OpRequest, Organization, Ou,
+    TargetSpec, Targets, Timing,
 };
 use super::region::{self, Estates};
 
@@ -30,6 +30,7 @@ pub const BUILT_IN: &[(&str, &str)] = &[
     ("runaway", include_str!("../../assets/scenarios/runaway.toml")),
     ("large", include_str!("../../assets/scenarios/large.toml")),
     ("fleet", include_str!("../../assets/scenarios/fleet.toml")),
+    ("instances", include_str!("../../assets/scenarios/instances.toml")),
 ];
 
 #[derive(Debug, Clone, Deserialize)]
@@ -263,6 +264,23 @@ pub struct StackSetSpec {
     pub gates: Vec<GateSpec>,
     #[serde(default)]
     pub operations: Vec<OperationSpec>,
+    /// What drift detection found on its instances once the history has run.
+    #[serde(default)]
+    pub drift: Vec<DriftSpec>,
+}
+
+/// A drift detection's finding on the stack set's instances in `accounts` x `regions` (empty:
+/// all), as of `checked_mins_ago`; reported by ListStackInstances and DescribeStackInstance.
+#[derive(Debug, Clone, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct DriftSpec {
+    #[serde(default)]
+    pub accounts: Vec<String>,
+    #[serde(default)]
+    pub regions: Vec<String>,
+    pub status: DriftStatus,
+    #[serde(default)]
+    pub checked_mins_ago: f64,
 }
 
 fn default_permission_model() -> PermissionModel {
@@ -578,6 +596,31 @@ fn build_region(
         }
     }
     engine.advance_to(now);
+    for ss in stack_sets {
+        let call_as = if ss.delegated_admin {
+            CallAs::DelegatedAdmin
+        } else {
+            CallAs::SelfAccount
+        };
+        for (i, drift) in ss.drift.iter().enumerate() {
+            let matches = |account: &str, region: &str| {
+                (drift.accounts.is_empty() || drift.accounts.iter().any(|a| a == account))
+                    && (drift.regions.is_empty() || drift.regions.iter().any(|r| r == region))
+            };
+            let at = now - (drift.checked_mins_ago.max(0.0) * MIN) as Millis;
+            let marked = engine
+                .set_drift(&ss.name, call_as, matches, drift.status, at)
+                .map_err(|e| anyhow!("stack set {} drift {}: {e}", ss.name, i + 1))?;
+            // A drift entry that marks nothing is a typo in an account or Region.
+            if marked == 0 {
+                bail!(
+                    "stack set {} drift {}: no stack instance in those accounts and Regions",
+                    ss.name,
+                    i + 1
+                );
+            }
+        }
+    }
     Ok(engine)
 }
 

@@ -136,9 +136,10 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
     };
 
     match &state.overlay {
-        Some(Overlay::Help) | Some(Overlay::CellDetail) | Some(Overlay::RequestLog) => {
-            return vec![hint(key(Action::Close), "close", 0)]
-        }
+        Some(Overlay::Help)
+        | Some(Overlay::CellDetail)
+        | Some(Overlay::RequestLog)
+        | Some(Overlay::InstanceDetail(_)) => return vec![hint(key(Action::Close), "close", 0)],
         Some(Overlay::Confirm(dialog)) => {
             let cancel = non_text_label(keymap, Action::CancelStop, theme);
             return match &dialog.phase {
@@ -216,9 +217,15 @@ fn hints(state: &State, theme: &Theme) -> Vec<Hint> {
             out.push(hint(key(Action::Filter), "filter", 2));
         }
         Screen::Instances { .. } => {
-            out.push(hint(move_label(keymap, theme, &vertical), "move", 1));
+            let (moves, other_view) = match state.instances.view {
+                crate::app::instances::InstancesView::Grid => (&all_four[..], "list"),
+                crate::app::instances::InstancesView::List => (&vertical[..], "grid"),
+            };
+            out.push(hint(move_label(keymap, theme, moves), "move", 1));
+            out.push(hint(key(Action::Enter), "detail", 1));
             out.push(hint(key(Action::Filter), "filter", 2));
-            out.push(hint(key(Action::CycleStatus), "status", 3));
+            out.push(hint(key(Action::CycleStatus), "filter by status", 3));
+            out.push(hint(key(Action::ToggleView), other_view, 2));
         }
     }
     out.push(hint(key(Action::Refresh), "refresh", 4));

@@ -103,6 +103,32 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) {
         ]));
     }
 
+    // The instances grid's own shapes (its colours are the instances' Status), when there is room.
+    if lines.len() as u16 + 3 <= area.height {
+        let mut spans = vec![Span::styled(
+            format!(" {}", format::fit("Instances", KEYS_WIDTH, "")),
+            theme.heading(),
+        )];
+        for (glyph, what) in [
+            (theme.instance_glyph(Some("INOPERABLE")), "inoperable"),
+            (theme.instance_glyph(Some("SKIPPED_SUSPENDED_ACCOUNT")), "suspended"),
+            (theme.drifted(), "drifted"),
+        ] {
+            spans.push(Span::raw(format!(" {glyph} {what} ")));
+        }
+        for status in [
+            crate::model::InstanceStatus::Current,
+            crate::model::InstanceStatus::Outdated,
+            crate::model::InstanceStatus::Inoperable,
+        ] {
+            spans.push(Span::styled(
+                format!(" {}", status.as_str()),
+                theme.instance_style(status),
+            ));
+        }
+        lines.push(Line::from(spans));
+    }
+
     let height = (lines.len() as u16 + 2).min(area.height);
     let block = theme
         .block()

@@ -7,6 +7,7 @@ mod detail;
 mod failures;
 mod footer;
 pub mod format;
+mod grid;
 mod help;
 mod instances;
 mod operation;
@@ -66,6 +67,7 @@ pub fn view(state: &State, frame: &mut Frame) -> Drawn {
             Some(Overlay::Help) => help::draw(state, &theme, frame, body),
             Some(Overlay::CellDetail) => detail::draw(state, &theme, frame, body),
             Some(Overlay::RequestLog) => requests::draw(state, &theme, frame, body),
+            Some(Overlay::InstanceDetail(detail)) => instances::draw_detail(state, detail, &theme, frame, body),
             Some(Overlay::Confirm(dialog)) => drawn.dialog_shown = confirm::draw(state, dialog, &theme, frame, body),
             None => {}
         }

@@ -13,18 +13,12 @@ use ratatui::Frame;
 use unicode_width::UnicodeWidthStr;
 
 use super::format::{self, fit};
+use super::grid::{Geometry, ACCOUNT_WIDTH};
 use super::theme::Theme;
 use crate::app::{OperationData, ResultGrid, State};
 use crate::insight::{self, Outcome, RegionProgress, RegionState};
 use crate::model::{OperationStatus, ResultStatus};
 
-/// Account ids are 12 digits.
-const ACCOUNT_WIDTH: usize = 12;
-/// Narrow cells: one glyph with a space either side; headers then stagger over two lines.
-const NARROW_CELL: u16 = 3;
-/// Lines above the grid rows when cells are narrow: region headers staggered over two lines,
-/// then the row of Region states.
-const GRID_HEADER_LINES: u16 = 3;
 const SUMMARY_LINES: u16 = 6;
 /// Widest tolerance gauge, in cells; larger tolerances are scaled into it.
 const GAUGE_WIDTH: usize = 10;
@@ -52,7 +46,7 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
         Paragraph::new(summary_lines(state, theme, summary.width as usize)),
         summary,
     );
-    let geometry = Geometry::new(data, grid);
+    let geometry = geometry(data, grid);
     frame.render_widget(
         Paragraph::new(filter_line(state, theme, &geometry, filter.width as usize)),
         filter,
@@ -61,81 +55,24 @@ pub fn draw(state: &State, theme: &Theme, frame: &mut Frame, area: Rect) -> u16 
     grid.height.saturating_sub(geometry.header_lines)
 }
 
-/// Where the grid's parts go, derived from the state and the area alone.
-struct Geometry {
-    /// Width of the OU column, 0 when no row in the window has an OU.
-    ou_width: usize,
-    /// x where the first Region column starts.
-    cells_x: u16,
-    cell_width: u16,
-    /// Headers all on one line when cells are wide enough for them.
-    wide: bool,
-    header_lines: u16,
-    /// Window into `visible`, and into `grid.regions`.
-    rows: (usize, usize),
-    cols: (usize, usize),
-}
-
-impl Geometry {
-    /// Narrow cells stagger their headers over two lines; when every Region fits in wide
-    /// cells the headers take one line and the rows get the other, if that still fits.
-    fn new(data: &OperationData, area: Rect) -> Self {
-        let two_line = Self::with_header_lines(data, area, GRID_HEADER_LINES);
-        if !two_line.wide {
-            return two_line;
-        }
-        let one_line = Self::with_header_lines(data, area, 2);
-        if one_line.wide {
-            one_line
-        } else {
-            two_line
-        }
-    }
-
-    fn with_header_lines(data: &OperationData, area: Rect, header_lines: u16) -> Self {
-        let body_height = area.height.saturating_sub(header_lines) as usize;
-        let rows = super::window(data.cursor_row, data.visible.len(), body_height);
-        let grid = &data.grid;
-        let ou_width = data.visible[rows.0..rows.1]
-            .iter()
-            .filter_map(|r| grid.rows[*r as usize].ou.as_deref())
-            .map(UnicodeWidthStr::width)
-            .max()
-            .map_or(0, |w| w.clamp(6, 24));
-        let left = 1 + if ou_width > 0 { ou_width + 1 } else { 0 } + ACCOUNT_WIDTH + 1;
-        let cells_x = area.x + left as u16;
-        let room = area.width.saturating_sub(left as u16);
-        let label_width = grid
-            .regions
-            .iter()
-            .map(|r| format::region_abbrev(r).len())
-            .max()
-            .unwrap_or(4);
-        let wide_cell = (label_width as u16 + 2).max(4);
-        let regions = grid.regions.len();
-        let wide = regions > 0 && u32::from(room) >= u32::from(wide_cell) * regions as u32;
-        let cell_width = if wide { wide_cell } else { NARROW_CELL };
-        let fit = (room / cell_width).max(1) as usize;
-        let cols = super::window(data.cursor_col, regions, fit);
-        Geometry {
-            ou_width,
-            cells_x,
-            cell_width,
-            wide,
-            header_lines,
-            rows,
-            cols,
-        }
-    }
-
-    fn column_x(&self, col: usize) -> u16 {
-        self.cells_x + (col - self.cols.0) as u16 * self.cell_width
-    }
-
-    /// x of the glyph inside a column: the middle of the cell.
-    fn glyph_x(&self, col: usize) -> u16 {
-        self.column_x(col) + self.cell_width / 2
-    }
+/// The grid's geometry for the operation's results around the cursor.
+fn geometry(data: &OperationData, area: Rect) -> Geometry {
+    let grid = &data.grid;
+    Geometry::new(
+        area,
+        (data.cursor_row, data.cursor_col),
+        data.visible.len(),
+        &grid.regions,
+        |start, end| {
+            Geometry::ou_column_width(
+                data.visible[start..end]
+                    .iter()
+                    .filter_map(|r| grid.rows[*r as usize].ou.as_deref())
+                    .map(UnicodeWidthStr::width)
+                    .max(),
+            )
+        },
+    )
 }
 
 fn summary_lines<'a>(state: &State, theme: &Theme, width: usize) -> Vec<Line<'a>> {
@@ -519,39 +456,9 @@ fn draw_grid(state: &State, theme: &Theme, geometry: &Geometry, buf: &mut Buffer
         return;
     }
     let right = area.right();
-    let ou_x = area.x + 1;
-    let account_x = ou_x
-        + if geometry.ou_width > 0 {
-            geometry.ou_width as u16 + 1
-        } else {
-            0
-        };
-    let title_y = area.y + geometry.header_lines - 2;
-    let state_y = area.y + geometry.header_lines - 1;
-    if geometry.ou_width > 0 {
-        buf.set_stringn(ou_x, title_y, "OU", geometry.ou_width, theme.heading());
-    }
-    buf.set_stringn(account_x, title_y, "ACCOUNT", ACCOUNT_WIDTH, theme.heading());
-
-    // Region headers: in a row above their glyph; narrow cells alternate between two lines.
-    for col in geometry.cols.0..geometry.cols.1 {
-        let label = format::region_abbrev(&grid.regions[col]);
-        let (x, y) = if geometry.wide {
-            let x = geometry
-                .glyph_x(col)
-                .saturating_sub((label.len() as u16).saturating_sub(1) / 2);
-            (x, title_y)
-        } else {
-            (geometry.column_x(col), area.y + ((col - geometry.cols.0) % 2) as u16)
-        };
-        let style = if col == data.cursor_col {
-            theme.cursor_header()
-        } else {
-            theme.heading()
-        };
-        let room = right.saturating_sub(x) as usize;
-        buf.set_stringn(x, y, &label, room.min(2 * NARROW_CELL as usize - 1), style);
-    }
+    let (ou_x, account_x) = geometry.label_xs(area);
+    let (_, state_y) = geometry.header_ys(area);
+    super::grid::draw_headers(buf, area, geometry, &grid.regions, data.cursor_col, theme);
 
     // Under the headers, each Region's state: a glyph, and a warning sign at its tolerance limit;
     // none until a read is complete (a Region half loaded is not half done).

@@ -124,6 +124,34 @@ impl Theme {
         }
     }
 
+    /// A stack instance's cell: its DetailedStatus as a shape (a result's glyph for the words
+    /// results share; INOPERABLE and a suspended account's skip have their own).
+    pub fn instance_glyph(&self, detailed: Option<&str>) -> &'static str {
+        match detailed {
+            Some("INOPERABLE") => self.pick("■", "#"),
+            Some("SKIPPED_SUSPENDED_ACCOUNT") => self.pick("○", "o"),
+            Some("FAILED_IMPORT") => self.result_glyph(ResultStatus::Failed),
+            Some(text) => text
+                .parse::<ResultStatus>()
+                .map_or("?", |status| self.result_glyph(status)),
+            None => "?",
+        }
+    }
+
+    /// A stack instance's Status as a colour: CURRENT green, OUTDATED yellow, INOPERABLE red.
+    pub fn instance_style(&self, status: crate::model::InstanceStatus) -> Style {
+        match status {
+            crate::model::InstanceStatus::Current => self.fg(Color::Green),
+            crate::model::InstanceStatus::Outdated => self.fg(Color::Yellow),
+            crate::model::InstanceStatus::Inoperable => self.fg(Color::Red).add_modifier(Modifier::BOLD),
+        }
+    }
+
+    /// Beside an instance's glyph: drift detection found it DRIFTED.
+    pub fn drifted(&self) -> &'static str {
+        self.pick("≠", "*")
+    }
+
     /// An operation's outcome: SUCCEEDED with failures is yellow, never the green of success.
     pub fn outcome_style(&self, outcome: Outcome) -> Style {
         match outcome {
