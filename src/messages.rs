@@ -112,6 +112,18 @@ pub fn describe_api_error(error: &ApiError) -> String {
             "credentials expired or invalid ({}): log in again or refresh your keys",
             error.message
         ),
+        ErrorKind::Timeout => format!(
+            "{}: CloudFormation did not answer in time, after the SDK's retries: check the network, a proxy or --endpoint-url, then run it again",
+            error.message
+        ),
+        ErrorKind::Network => format!(
+            "cannot reach CloudFormation ({}): check the network, a proxy or --endpoint-url, then run it again",
+            error.message
+        ),
+        ErrorKind::Throttled => format!(
+            "throttled by CloudFormation even after the SDK's retries ({}): run it again in a minute, or lower the request rate of other tools on this account",
+            error.message
+        ),
         _ => match &error.code {
             Some(code) => format!("{code}: {}", error.message),
             None => error.message.clone(),
@@ -205,6 +217,26 @@ mod tests {
             "the credential_process of profile p printed bad JSON",
         );
         assert_eq!(stop_failed(&helper), helper.message);
+    }
+
+    #[test]
+    fn a_command_line_timeout_or_network_failure_names_what_to_check() {
+        let timeout = describe_api_error(&ApiError::new(ErrorKind::Timeout, "the request timed out"));
+        assert!(timeout.starts_with("the request timed out: "), "{timeout}");
+        assert!(
+            timeout.contains("--endpoint-url") && timeout.contains("run it again"),
+            "{timeout}"
+        );
+        let network = describe_api_error(&ApiError::new(ErrorKind::Network, "connection refused"));
+        assert!(
+            network.contains("connection refused") && network.contains("check the network"),
+            "{network}"
+        );
+        let throttled = describe_api_error(&ApiError::new(ErrorKind::Throttled, "Rate exceeded"));
+        assert!(
+            throttled.contains("Rate exceeded") && throttled.contains("run it again"),
+            "{throttled}"
+        );
     }
 
     #[test]

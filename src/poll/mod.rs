@@ -318,9 +318,9 @@ enum InstanceRead {
     NotTried,
     /// Not used for this operation (an ended one, a DELETE, no Regions known, or the read failed).
     Declined,
-    /// Used: the Regions read, and the cells found, to be checked against the first complete
-    /// result list read.
-    Used { regions: Vec<String>, cells: HashSet<Key> },
+    /// Used: the Regions read, and how many cells they held (None once checked against the
+    /// first complete result list read; a count, not the cells: 100,000 keys cost megabytes).
+    Used { regions: Vec<String>, cells: Option<usize> },
 }
 
 struct Round {
@@ -922,7 +922,10 @@ impl<A: StackSetApi> Poller<A> {
                     .await
                 {
                     Ok(cells) => {
-                        memory.instance_read = InstanceRead::Used { regions, cells };
+                        memory.instance_read = InstanceRead::Used {
+                            regions,
+                            cells: Some(cells),
+                        };
                         memory.complete_after_incremental = true;
                         read_instances_now = true;
                     }
@@ -1235,7 +1238,7 @@ impl<A: StackSetApi> Poller<A> {
     /// Region, all at once, each narrowed to the instances this operation last touched. A
     /// Region's instances are a fixed set in a fixed order, so each chain sees each cell once,
     /// in a status it held when its page was read. Pages are sent as they come, but for the
-    /// RUNNING cells, which the incremental read after it sends; returns the cells seen.
+    /// RUNNING cells, which the incremental read after it sends; returns how many cells it saw.
     async fn read_instances(
         &self,
         generation: u64,
@@ -1244,7 +1247,7 @@ impl<A: StackSetApi> Poller<A> {
         operation_id: &str,
         regions: &[String],
         memory: &ScopeMemory,
-    ) -> Result<HashSet<Key>, ApiError> {
+    ) -> Result<usize, ApiError> {
         let api = self.apis.get(region)?;
         let call_as = self.call_as_for(region, stack_set);
         let chains = regions.iter().map(|instance_region| {
@@ -1254,13 +1257,13 @@ impl<A: StackSetApi> Poller<A> {
                 ..Default::default()
             };
             async move {
-                let mut cells = Vec::new();
+                let mut cells = 0;
                 let mut token = None;
                 loop {
                     self.limiter.acquire().await;
                     let page = api.list_instances(stack_set, call_as, &query, token).await?;
                     let results = results_of_instances(&page.items)?;
-                    cells.extend(results.iter().map(key_of));
+                    cells += results.len();
                     // RUNNING ones wait for the incremental read that follows (see
                     // `start_full_read`); the grid is complete once it has sent them.
                     let (running, results): (Vec<OperationResult>, Vec<OperationResult>) =
@@ -1285,12 +1288,9 @@ impl<A: StackSetApi> Poller<A> {
                 }
             }
         });
-        let cells: HashSet<Key> = futures::future::try_join_all(chains)
-            .await?
-            .into_iter()
-            .flatten()
-            .collect();
-        if cells.is_empty() {
+        // Each Region's chain sees each of its cells once, and the Regions do not overlap.
+        let cells: usize = futures::future::try_join_all(chains).await?.into_iter().sum();
+        if cells == 0 {
             // Nothing names this operation: the instances do not follow it here, so the
             // result list is the only record.
             return Err(ApiError::new(
@@ -1421,18 +1421,16 @@ fn check_instance_read(memory: &mut ScopeMemory) {
     let (InstanceRead::Used { cells, .. }, Some(positions)) = (&mut memory.instance_read, &memory.positions) else {
         return;
     };
-    if cells.is_empty() {
+    let Some(from_instances) = cells.take() else {
         return;
-    }
-    let missed = positions.keys().filter(|key| !cells.contains(*key)).count();
-    if missed > 0 {
+    };
+    if positions.len() > from_instances {
         tracing::warn!(
-            missed,
+            from_instances,
             listed = positions.len(),
             "the stack instances missed results the result list holds; the grid has them now"
         );
     }
-    cells.clear();
 }
 
 /// How a full read goes: the time between its pages (None: as fast as the limiter allows), and
