@@ -1101,22 +1101,7 @@ impl<A: StackSetApi> Poller<A> {
                 let next = full.positions.len() as u32;
                 full.positions.entry(key_of(result)).or_insert(next);
             }
-            let (running, others): (Vec<OperationResult>, Vec<OperationResult>) =
-                page.items.into_iter().partition(|r| r.status == ResultStatus::Running);
-            let results = if withhold_running {
-                others
-            } else {
-                others.into_iter().chain(running.iter().cloned()).collect()
-            };
-            if !running.is_empty() {
-                seen_running.lock().unwrap_or_else(|p| p.into_inner()).extend(running);
-            }
-            self.send(Msg::ResultsPage {
-                generation,
-                results,
-                read: ReadKind::Partial,
-                at: self.now(),
-            });
+            self.send_page(generation, page.items, withhold_running, &seen_running);
             token = page.next_token;
             if token.is_none() {
                 break;
@@ -1132,6 +1117,33 @@ impl<A: StackSetApi> Poller<A> {
             at: self.now(),
         });
         Ok(full)
+    }
+
+    /// A page of a full read: what it saw RUNNING is noted for the next incremental read, and
+    /// sent now too unless `withhold_running`.
+    fn send_page(
+        &self,
+        generation: u64,
+        results: Vec<OperationResult>,
+        withhold_running: bool,
+        seen_running: &std::sync::Mutex<Vec<OperationResult>>,
+    ) {
+        let (running, others): (Vec<OperationResult>, Vec<OperationResult>) =
+            results.into_iter().partition(|r| r.status == ResultStatus::Running);
+        let results = if withhold_running {
+            others
+        } else {
+            others.into_iter().chain(running.iter().cloned()).collect()
+        };
+        if !running.is_empty() {
+            seen_running.lock().unwrap_or_else(|p| p.into_inner()).extend(running);
+        }
+        self.send(Msg::ResultsPage {
+            generation,
+            results,
+            read: ReadKind::Partial,
+            at: self.now(),
+        });
     }
 
     /// RUNNING first, then FAILED and CANCELLED: a result that leaves RUNNING during the first
@@ -1266,21 +1278,7 @@ impl<A: StackSetApi> Poller<A> {
                     cells += results.len();
                     // RUNNING ones wait for the incremental read that follows (see
                     // `start_full_read`); the grid is complete once it has sent them.
-                    let (running, results): (Vec<OperationResult>, Vec<OperationResult>) =
-                        results.into_iter().partition(|r| r.status == ResultStatus::Running);
-                    if !running.is_empty() {
-                        memory
-                            .seen_running
-                            .lock()
-                            .unwrap_or_else(|p| p.into_inner())
-                            .extend(running);
-                    }
-                    self.send(Msg::ResultsPage {
-                        generation,
-                        results,
-                        read: ReadKind::Partial,
-                        at: self.now(),
-                    });
+                    self.send_page(generation, results, true, &memory.seen_running);
                     token = page.next_token;
                     if token.is_none() {
                         return Ok::<_, ApiError>(cells);
