@@ -59,8 +59,8 @@ pub fn poll_interval_secs(cli: &Cli, config: &Config) -> u64 {
 pub struct Resolved {
     pub settings: Settings,
     pub poll: PollConfig,
-    /// A fixed ceiling on polling requests per second, if the config sets one (stops are
-    /// exempt). Without it the SDK's adaptive rate decides: it backs off when throttled.
+    /// The ceiling of polling's adaptive rate, if the config sets one (stops are exempt).
+    /// Without it, 50 requests a second (`RateLimiter::polling`).
     pub max_requests_per_second: Option<f64>,
 }
 
@@ -154,7 +154,7 @@ mod tests {
         assert!(!r.settings.read_only && !r.poll.read_only);
         assert_eq!(r.settings.confirm, ConfirmMode::YesNo);
         assert!(!r.settings.ascii && !r.settings.no_color);
-        assert_eq!(r.max_requests_per_second, None, "the adaptive rate decides");
+        assert_eq!(r.max_requests_per_second, None, "the default ceiling applies");
     }
 
     #[test]
