@@ -306,6 +306,9 @@ struct ScopeMemory {
     /// Operation: the instance read is in; the grid is complete once the next incremental read
     /// has sent the RUNNING cells it held back.
     complete_after_incremental: bool,
+    /// Operation: RUNNING instances may be read to prove what left RUNNING (a CREATE, UPDATE or
+    /// DELETE whose instances can be read).
+    instance_checks: bool,
 }
 
 /// The first complete grid of a running CREATE or UPDATE can come from ListStackInstances,
@@ -914,6 +917,14 @@ impl<A: StackSetApi> Poller<A> {
         };
         let mut read_instances_now = false;
         if matches!(memory.instance_read, InstanceRead::NotTried) {
+            // While it runs, each instance of a CREATE, UPDATE or DELETE names the operation,
+            // RUNNING as its deployment runs (a drift check leaves them as they were).
+            memory.instance_checks = matches!(
+                operation.action,
+                crate::model::OperationAction::Create
+                    | crate::model::OperationAction::Update
+                    | crate::model::OperationAction::Delete
+            );
             memory.instance_read = InstanceRead::Declined;
             let regions = instance_read_regions(&operation, &memory.stack_set_regions);
             if operation.status.is_active() && !regions.is_empty() {
@@ -1184,6 +1195,13 @@ impl<A: StackSetApi> Poller<A> {
                 return Err(error);
             }
         };
+        // Before FAILED and CANCELLED are read, as the RUNNING read itself.
+        let gone = if instance_regions.is_none() {
+            self.running_absent_from_instances(region, stack_set, operation_id, &before, &running, memory)
+                .await
+        } else {
+            HashSet::new()
+        };
         let (failed, cancelled) = tokio::join!(
             self.read_class(region, stack_set, operation_id, ResultStatus::Failed),
             self.read_class(region, stack_set, operation_id, ResultStatus::Cancelled),
@@ -1211,7 +1229,16 @@ impl<A: StackSetApi> Poller<A> {
             } else {
                 memory.positions.as_ref()
             };
-            let inference = infer(before, &read, positions, &ended);
+            let mut inference = infer(before, &read, positions, &ended);
+            // Absent from their Region's one page of RUNNING instances, and in neither final
+            // class read after it: SUCCEEDED, as `infer` concludes where the order proves it.
+            for key in gone.iter().filter(|key| !ended.contains(*key)) {
+                if let Some(mut result) = inference.running.remove(key) {
+                    result.status = ResultStatus::Succeeded;
+                    result.status_reason = None;
+                    inference.succeeded.push(result);
+                }
+            }
             results.extend(inference.succeeded);
             believed_running.extend(inference.running);
         }
@@ -1244,6 +1271,61 @@ impl<A: StackSetApi> Poller<A> {
             });
         }
         Ok(())
+    }
+
+    /// Results believed RUNNING that the result list's RUNNING read left unproven (between two
+    /// of its pages, where a page shifted by results leaving the class could have skipped them),
+    /// checked against their Regions' RUNNING instances: one page per Region, which proves
+    /// every absence. Returns the cells proven no longer RUNNING. Costs a request per Region
+    /// with such a cell (a handful a round); none when the instances cannot be read.
+    async fn running_absent_from_instances(
+        &self,
+        region: &str,
+        stack_set: &str,
+        operation_id: &str,
+        before: &HashMap<Key, OperationResult>,
+        running: &[(Option<String>, RunningRead)],
+        memory: &mut ScopeMemory,
+    ) -> HashSet<Key> {
+        let [(None, read)] = running else {
+            return HashSet::new();
+        };
+        if !memory.instance_checks || read.pages.len() <= 1 {
+            return HashSet::new();
+        }
+        let probe = infer(before.clone(), read, memory.positions.as_ref(), &HashSet::new());
+        let seen: HashSet<Key> = read.results().map(key_of).collect();
+        let unproven: Vec<Key> = probe.running.into_keys().filter(|key| !seen.contains(key)).collect();
+        let mut regions: Vec<String> = unproven.iter().map(|(_, region)| region.clone()).collect();
+        regions.sort();
+        regions.dedup();
+        if regions.is_empty() {
+            return HashSet::new();
+        }
+        match self
+            .read_running_instances(region, stack_set, operation_id, &regions)
+            .await
+        {
+            Ok(reads) => {
+                let proving: HashMap<String, HashSet<Key>> = reads
+                    .into_iter()
+                    .filter(|(_, read)| read.pages.len() <= 1)
+                    .filter_map(|(region, read)| Some((region?, read.results().map(key_of).collect())))
+                    .collect();
+                unproven
+                    .into_iter()
+                    .filter(|key| proving.get(&key.1).is_some_and(|still| !still.contains(key)))
+                    .collect()
+            }
+            Err(error) => {
+                if !error.is_transient() {
+                    // No permission, say: the result list alone goes on, as before.
+                    memory.instance_checks = false;
+                    tracing::info!(stack_set, %error, "stack instances not readable; RUNNING is judged by the result list alone");
+                }
+                HashSet::new()
+            }
+        }
     }
 
     /// The first complete grid from the stack instances: one ListStackInstances chain per

@@ -1132,3 +1132,32 @@ async fn describe_instance_is_one_call_and_one_answer() {
     assert_eq!(api.count("DescribeStackInstance"), 2);
     handle.send(Command::Quit);
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_deployment_that_ends_between_two_pages_of_running_is_proven_by_its_regions_instances() {
+    // 5,000 results, RUNNING at 5 of every 100 plus result 3,950: 251, three pages of the class.
+    // Page 2 ends at 3,904 and page 3 starts at 3,950; once 3,950 ends, page 3 starts at 4,000
+    // and 3,950 lies between two pages, where a shifted page could have skipped it.
+    let api = Arc::new(fake_with_instances(5000, "op-1"));
+    set_status(&api, 3950, ResultStatus::Running);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    // The instance read, then the result list whole (its order), then paced re-reads from 5 s.
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    settle().await;
+    set_status(&api, 3950, ResultStatus::Succeeded);
+    // The round at 10 s: long before the paced re-read reaches page 40 (about 30 s).
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    settle().await;
+    let mut grid = crate::app::ResultGrid::new(&[]);
+    for msg in drain(&mut rx) {
+        if let Msg::ResultsPage { results, .. } = msg {
+            grid.merge(results);
+        }
+    }
+    assert_eq!(
+        grid.find("000000000395", "region-0").map(|r| r.status),
+        Some(ResultStatus::Succeeded)
+    );
+    assert_eq!(grid.count(ResultStatus::Running), 250);
+}
