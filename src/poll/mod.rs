@@ -929,7 +929,7 @@ impl<A: StackSetApi> Poller<A> {
             let regions = instance_read_regions(&operation, &memory.stack_set_regions);
             if operation.status.is_active() && !regions.is_empty() {
                 match self
-                    .read_instances(generation, region, stack_set, operation_id, &regions, &memory)
+                    .read_instances_checked(generation, region, stack_set, operation_id, &regions, &memory)
                     .await
                 {
                     Ok(cells) => {
@@ -1328,6 +1328,53 @@ impl<A: StackSetApi> Poller<A> {
         }
     }
 
+    /// `read_instances`, checked against the result list's first page: each of its results must
+    /// be an instance that names the operation. Where the service leaves instances naming an
+    /// earlier operation until their deployment starts (a CREATE over existing instances, in
+    /// the emulator), the instances hold only part of the operation, and a grid from them
+    /// would be complete with a wrong total.
+    async fn read_instances_checked(
+        &self,
+        generation: u64,
+        region: &str,
+        stack_set: &str,
+        operation_id: &str,
+        regions: &[String],
+        memory: &ScopeMemory,
+    ) -> Result<usize, ApiError> {
+        self.limiter.acquire().await;
+        let sample: HashSet<Key> = self
+            .apis
+            .get(region)?
+            .list_results(stack_set, operation_id, self.call_as_for(region, stack_set), None, None)
+            .await?
+            .items
+            .iter()
+            .map(key_of)
+            .collect();
+        let found = std::sync::Mutex::new(HashSet::new());
+        let target = (region, stack_set, operation_id);
+        let cells = self
+            .read_instances(generation, target, regions, memory, &|key| {
+                if sample.contains(key) {
+                    found.lock().unwrap_or_else(|p| p.into_inner()).insert(key.clone());
+                }
+            })
+            .await?;
+        let found = found.into_inner().unwrap_or_else(|p| p.into_inner()).len();
+        if found < sample.len() {
+            return Err(ApiError::new(
+                ErrorKind::Other,
+                format!(
+                    "{} of the result list's first {} results are no instance naming the operation",
+                    sample.len() - found,
+                    sample.len()
+                ),
+            ));
+        }
+        Ok(cells)
+    }
+
     /// The first complete grid from the stack instances: one ListStackInstances chain per
     /// Region, all at once, each narrowed to the instances this operation last touched. A
     /// Region's instances are a fixed set in a fixed order, so each chain sees each cell once,
@@ -1336,11 +1383,10 @@ impl<A: StackSetApi> Poller<A> {
     async fn read_instances(
         &self,
         generation: u64,
-        region: &str,
-        stack_set: &str,
-        operation_id: &str,
+        (region, stack_set, operation_id): (&str, &str, &str),
         regions: &[String],
         memory: &ScopeMemory,
+        seen: &(dyn Fn(&Key) + Sync),
     ) -> Result<usize, ApiError> {
         let api = self.apis.get(region)?;
         let call_as = self.call_as_for(region, stack_set);
@@ -1358,6 +1404,7 @@ impl<A: StackSetApi> Poller<A> {
                     let page = api.list_instances(stack_set, call_as, &query, token).await?;
                     let results = results_of_instances(&page.items)?;
                     cells += results.len();
+                    results.iter().for_each(|result| seen(&key_of(result)));
                     // RUNNING ones wait for the incremental read that follows (see
                     // `start_full_read`); the grid is complete once it has sent them.
                     self.send_page(generation, results, true, &memory.seen_running);

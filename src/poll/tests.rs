@@ -931,32 +931,36 @@ async fn the_first_grid_of_a_running_create_comes_from_one_instance_chain_per_re
     let api = Arc::new(api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
-    // The describes (together), then five pages in each Region, the Regions side by side, then
-    // the RUNNING instances (one page a Region) and FAILED and CANCELLED from the result list.
-    tokio::time::sleep(Duration::from_millis(1599)).await;
+    // The describes (together), the result list's first page (to check the instances by),
+    // five pages in each Region, the Regions side by side, then the RUNNING instances (one page
+    // a Region) and FAILED and CANCELLED from the result list.
+    tokio::time::sleep(Duration::from_millis(1799)).await;
     settle().await;
     let mut msgs = drain(&mut rx);
     assert!(cells_until_full(&msgs).is_none());
     tokio::time::sleep(Duration::from_millis(1)).await;
     settle().await;
     msgs.extend(drain(&mut rx));
-    let cells = cells_until_full(&msgs).expect("the grid is complete after eight round trips");
+    let cells = cells_until_full(&msgs).expect("the grid is complete after nine round trips");
     assert_eq!(cells.len(), 5000);
     let instance_pages = api
         .calls()
         .iter()
-        .filter(|c| c.action == "ListStackInstances" && c.at < Duration::from_millis(1200))
+        .filter(|c| c.action == "ListStackInstances" && c.at < Duration::from_millis(1400))
         .count();
     assert_eq!(instance_pages, 50);
-    // The result list is read afterwards, at its own pace, for its order and the account gates.
-    let first_results = api
+    // Of the result list, one page before (at 200 ms), to check the instances by; the list is
+    // read whole afterwards, for its order and the account gates.
+    let list_reads: Vec<Duration> = api
         .calls()
         .iter()
-        .find(|c| c.action == "ListStackSetOperationResults")
-        .map(|c| c.at);
+        .filter(|c| c.action == "ListStackSetOperationResults")
+        .map(|c| c.at)
+        .collect();
+    assert_eq!(list_reads.first(), Some(&Duration::from_millis(200)));
     assert!(
-        first_results.is_none_or(|at| at >= Duration::from_millis(1200)),
-        "{first_results:?}"
+        list_reads.get(1).is_none_or(|at| *at >= Duration::from_millis(1400)),
+        "{list_reads:?}"
     );
     tokio::time::sleep(Duration::from_secs(20)).await;
     settle().await;
@@ -973,7 +977,8 @@ async fn instances_that_do_not_name_the_operation_leave_the_grid_to_the_result_l
     let msgs = drain(&mut rx);
     let cells = cells_until_full(&msgs).expect("complete");
     assert_eq!(cells.len(), 500);
-    assert_eq!(api.count("ListStackSetOperationResults"), 5);
+    // The first page to check the instances by, then the list's five.
+    assert_eq!(api.count("ListStackSetOperationResults"), 1 + 5);
 }
 
 #[tokio::test(start_paused = true)]
@@ -985,9 +990,9 @@ async fn before_the_result_lists_order_is_known_a_regions_one_page_of_running_in
     let api = Arc::new(api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
-    // The instance read, then at once the first incremental read (its FAILED and CANCELLED
-    // reads take 2 s).
-    tokio::time::sleep(Duration::from_secs(3)).await;
+    // The result list's first page (2 s) to check the instances by, the instance read, then
+    // at once the first incremental read (its FAILED and CANCELLED reads take 2 s).
+    tokio::time::sleep(Duration::from_secs(5)).await;
     settle().await;
     assert!(cells_until_full(&drain(&mut rx)).is_some());
     // Result 0 (RUNNING, region-0) finishes; result 1 (RUNNING, region-1) fails.
@@ -1160,4 +1165,22 @@ async fn a_deployment_that_ends_between_two_pages_of_running_is_proven_by_its_re
         Some(ResultStatus::Succeeded)
     );
     assert_eq!(grid.count(ResultStatus::Running), 250);
+}
+
+#[tokio::test(start_paused = true)]
+async fn instances_that_miss_part_of_the_operation_do_not_make_the_first_grid() {
+    // Half the instances still name an earlier operation (a CREATE over existing instances,
+    // say): a grid from them would be complete with half the total.
+    let api = Arc::new(fake_with_instances(1000, "op-1"));
+    if let Ok(mut data) = api.data.lock() {
+        for instance in data.instances.get_mut("org").expect("fixture").iter_mut().step_by(2) {
+            instance.last_operation_id = Some("op-0".into());
+        }
+    }
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    settle().await;
+    let cells = cells_until_full(&drain(&mut rx)).expect("complete");
+    assert_eq!(cells.len(), 1000, "the first complete grid holds every result");
 }
