@@ -33,6 +33,8 @@ pub struct FakeData {
     pub instances: HashMap<String, Vec<crate::model::StackInstance>>,
     /// The error every call returns while set.
     pub fail_with: Option<ApiError>,
+    /// The next this many calls of this action are throttled (then it answers again).
+    pub throttle_next: Option<(&'static str, u32)>,
 }
 
 pub struct FakeApi {
@@ -84,6 +86,14 @@ impl FakeApi {
                 call_as,
                 at: self.started.elapsed(),
             });
+        }
+        if let Ok(mut data) = self.data.lock() {
+            if let Some((throttled, left)) = &mut data.throttle_next {
+                if *throttled == action && *left > 0 {
+                    *left -= 1;
+                    return Err(ApiError::new(ErrorKind::Throttled, "Rate exceeded"));
+                }
+            }
         }
         match self.data.lock().ok().and_then(|d| d.fail_with.clone()) {
             Some(error) => Err(error),

@@ -26,6 +26,12 @@ use crate::model::{CallAs, OperationResult, ResultStatus};
 /// Pages of operations read for one stack set's list; older history is rarely wanted live.
 const OPERATION_LIST_PAGES: usize = 3;
 
+/// A page of a long read that fails transiently is asked again this many times...
+const PAGE_RETRIES: u32 = 5;
+/// ...after a pause that starts here and doubles up to the next.
+const PAGE_RETRY_PAUSE: Duration = Duration::from_secs(1);
+const PAGE_RETRY_PAUSE_MAX: Duration = Duration::from_secs(10);
+
 /// How often a polling error that keeps coming back is written to the log again.
 const ERROR_LOG_REPEAT: Duration = Duration::from_secs(300);
 
@@ -89,7 +95,7 @@ impl Default for PollConfig {
             active_interval: Duration::from_secs(5),
             idle_interval: Duration::from_secs(30),
             checks_per_round: 10,
-            full_cycle_intervals: 20,
+            full_cycle_intervals: 22,
             min_full_pages: 8,
             max_backoff: Duration::from_secs(60),
             read_only: false,
@@ -1103,9 +1109,8 @@ impl<A: StackSetApi> Poller<A> {
         let mut full = FullRead::default();
         let mut token = None;
         loop {
-            self.limiter.acquire().await;
-            let page = api
-                .list_results(&stack_set, &operation_id, call_as, None, token)
+            let page = self
+                .page_with_retries(|| api.list_results(&stack_set, &operation_id, call_as, None, token.clone()))
                 .await?;
             full.pages += 1;
             for result in &page.items {
@@ -1342,11 +1347,10 @@ impl<A: StackSetApi> Poller<A> {
         regions: &[String],
         memory: &ScopeMemory,
     ) -> Result<usize, ApiError> {
-        self.limiter.acquire().await;
+        let api = self.apis.get(region)?;
+        let call_as = self.call_as_for(region, stack_set);
         let sample: HashSet<Key> = self
-            .apis
-            .get(region)?
-            .list_results(stack_set, operation_id, self.call_as_for(region, stack_set), None, None)
+            .page_with_retries(|| api.list_results(stack_set, operation_id, call_as, None, None))
             .await?
             .items
             .iter()
@@ -1400,8 +1404,9 @@ impl<A: StackSetApi> Poller<A> {
                 let mut cells = 0;
                 let mut token = None;
                 loop {
-                    self.limiter.acquire().await;
-                    let page = api.list_instances(stack_set, call_as, &query, token).await?;
+                    let page = self
+                        .page_with_retries(|| api.list_instances(stack_set, call_as, &query, token.clone()))
+                        .await?;
                     let results = results_of_instances(&page.items)?;
                     cells += results.len();
                     results.iter().for_each(|result| seen(&key_of(result)));
@@ -1459,6 +1464,31 @@ impl<A: StackSetApi> Poller<A> {
             }
         });
         futures::future::try_join_all(chains).await
+    }
+
+    /// One page of a long read, under the limiter. A transient failure (throttling that outlasted
+    /// the SDK's own retries, a timeout, a dropped connection) is asked again after a pause
+    /// that doubles, up to `PAGE_RETRIES` times, so a read of hundreds of pages is not lost to
+    /// one bad answer and started over; anything else ends the read.
+    async fn page_with_retries<T, F, Fut>(&self, mut call: F) -> Result<T, ApiError>
+    where
+        F: FnMut() -> Fut,
+        Fut: std::future::Future<Output = Result<T, ApiError>>,
+    {
+        let mut pause = PAGE_RETRY_PAUSE;
+        let mut retries = 0;
+        loop {
+            self.limiter.acquire().await;
+            match call().await {
+                Err(error) if error.is_transient() && retries < PAGE_RETRIES => {
+                    retries += 1;
+                    tracing::debug!(%error, retries, "a page of a long read failed; asking again");
+                    tokio::time::sleep(pause).await;
+                    pause = (pause * 2).min(PAGE_RETRY_PAUSE_MAX);
+                }
+                answer => return answer,
+            }
+        }
     }
 
     /// Page through one status class; returns the pages (the caller sends them, with what it

@@ -524,7 +524,7 @@ fn the_error_log_writes_new_errors_at_once_and_repeats_rarely() {
 
 #[tokio::test(start_paused = true)]
 async fn running_is_read_every_interval_while_a_long_full_read_pages() {
-    // 5,000 results: 50 pages; the repeated full read spreads over 20 intervals (3 pages each,
+    // 5,000 results: 50 pages; the repeated full read spreads over 22 intervals (3 pages each,
     // at least 8), so it spans several intervals. RUNNING must be read in every one of them.
     let api = Arc::new(fake(OperationStatus::Running, 5000));
     let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
@@ -1183,4 +1183,64 @@ async fn instances_that_miss_part_of_the_operation_do_not_make_the_first_grid() 
     settle().await;
     let cells = cells_until_full(&drain(&mut rx)).expect("complete");
     assert_eq!(cells.len(), 1000, "the first complete grid holds every result");
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_page_of_the_instance_read_is_asked_again_not_given_up() {
+    let mut api = fake_with_instances(5000, "op-1");
+    // The result list is slow: giving the instances up would leave the grid loading for 50 s.
+    api.results_latency = Duration::from_secs(1);
+    if let Ok(mut data) = api.data.lock() {
+        data.throttle_next = Some(("ListStackInstances", 3));
+    }
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_secs(15)).await;
+    settle().await;
+    let cells = cells_until_full(&drain(&mut rx)).expect("complete within 15 s");
+    assert_eq!(cells.len(), 5000);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_page_of_a_full_read_is_asked_again_where_it_was() {
+    let api = Arc::new(fake(OperationStatus::Running, 5000));
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let unfiltered = |api: &FakeApi| {
+        api.calls()
+            .iter()
+            .filter(|c| c.action == "ListStackSetOperationResults" && c.status.is_none())
+            .count()
+    };
+    // The first read whole at once (50 pages); the paced re-read starts at 5 s, a page every
+    // 625 ms. At 20 s, about half way through it, two of its pages are throttled (and maybe an
+    // incremental read's).
+    tokio::time::sleep(Duration::from_secs(20)).await;
+    settle().await;
+    assert_eq!(unfiltered(&api) - 50, 25);
+    drain(&mut rx);
+    if let Ok(mut data) = api.data.lock() {
+        data.throttle_next = Some(("ListStackSetOperationResults", 2));
+    }
+    let mut done = false;
+    for _ in 0..1200 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if drain(&mut rx).iter().any(|m| {
+            matches!(
+                m,
+                Msg::ResultsPage {
+                    read: ReadKind::Full,
+                    ..
+                }
+            )
+        }) {
+            done = true;
+            break;
+        }
+    }
+    assert!(done, "the re-read ends");
+    // Its 50 pages and the ones asked again; starting over would have been 25 more.
+    let pages = unfiltered(&api) - 50;
+    assert!(pages <= 50 + 2, "{pages} pages for one re-read of 50");
 }
