@@ -312,8 +312,8 @@ struct ScopeMemory {
     /// Operation: the instance read is in; the grid is complete once the next incremental read
     /// has sent the RUNNING cells it held back.
     complete_after_incremental: bool,
-    /// Operation: RUNNING instances may be read to prove what left RUNNING (a CREATE, UPDATE or
-    /// DELETE whose instances can be read).
+    /// Operation: RUNNING instances may be read to prove what left RUNNING (the instance read
+    /// was used, so they follow this operation, and they can still be read).
     instance_checks: bool,
 }
 
@@ -874,11 +874,6 @@ impl<A: StackSetApi> Poller<A> {
         check_instance_read(&mut memory);
         let first = memory.rounds == 0;
         memory.rounds += 1;
-        if matches!(memory.instance_read, InstanceRead::Declined) && memory.full.is_none() && memory.positions.is_none()
-        {
-            // Started before the describe answers, so the first rows come after one round trip.
-            self.start_full_read(generation, region, stack_set, operation_id, None, &mut memory);
-        }
         // An operation opened directly (--stack-set/--operation) skipped the operations list,
         // which is where the permission model is learnt: the stop dialog's CallAs choice and
         // the console links need it, and the instance read needs the stack set's Regions. Once
@@ -921,16 +916,10 @@ impl<A: StackSetApi> Poller<A> {
                 return Round { memory, outcome };
             }
         };
+        // Read RUNNING, FAILED and CANCELLED this round even if it is the first: a first complete
+        // read has just ended.
         let mut read_instances_now = false;
         if matches!(memory.instance_read, InstanceRead::NotTried) {
-            // While it runs, each instance of a CREATE, UPDATE or DELETE names the operation,
-            // RUNNING as its deployment runs (a drift check leaves them as they were).
-            memory.instance_checks = matches!(
-                operation.action,
-                crate::model::OperationAction::Create
-                    | crate::model::OperationAction::Update
-                    | crate::model::OperationAction::Delete
-            );
             memory.instance_read = InstanceRead::Declined;
             let regions = instance_read_regions(&operation, &memory.stack_set_regions);
             if operation.status.is_active() && !regions.is_empty() {
@@ -944,6 +933,10 @@ impl<A: StackSetApi> Poller<A> {
                             cells: Some(cells),
                         };
                         memory.complete_after_incremental = true;
+                        // The instances were seen to follow this operation: their RUNNING
+                        // can prove what left RUNNING. (Where they do not, an absence from
+                        // them would prove nothing.)
+                        memory.instance_checks = true;
                         read_instances_now = true;
                     }
                     Err(error) => {
@@ -951,10 +944,44 @@ impl<A: StackSetApi> Poller<A> {
                     }
                 }
             }
-            if memory.full.is_none() && memory.positions.is_none() && operation.status.is_active() {
-                // After the instances (or instead of them): the result list's order, at full
-                // speed, so what left RUNNING can be judged from the list's cheap reads.
+        }
+        if memory.full.is_none() && memory.positions.is_none() && operation.status.is_active() {
+            if matches!(memory.instance_read, InstanceRead::Used { .. }) {
+                // After the instances: the result list's order, at full speed, so what left
+                // RUNNING can be judged from the list's cheap reads.
                 self.start_full_read(generation, region, stack_set, operation_id, None, &mut memory);
+            } else {
+                // The first complete grid from the result list: read whole here, what it saw
+                // RUNNING held back, then at once the incremental read that settles that (shown
+                // as read, RUNNING went far above what can run at once) and marks it complete.
+                let seen = Arc::clone(&memory.seen_running);
+                let how = FullReadPace {
+                    pace: None,
+                    withhold_running: true,
+                    announce_full: false,
+                };
+                let read = Arc::clone(self)
+                    .read_everything(
+                        generation,
+                        region.to_string(),
+                        stack_set.to_string(),
+                        operation_id.to_string(),
+                        how,
+                        seen,
+                    )
+                    .await;
+                match read {
+                    Ok(full) => {
+                        memory.full_pages = full.pages;
+                        memory.positions = Some(full.positions);
+                        memory.complete_after_incremental = true;
+                        read_instances_now = true;
+                    }
+                    Err(error) => {
+                        let outcome = self.failed(generation, error);
+                        return Round { memory, outcome };
+                    }
+                }
             }
         }
         if !operation.status.is_active() {
@@ -973,6 +1000,7 @@ impl<A: StackSetApi> Poller<A> {
                     FullReadPace {
                         pace: None,
                         withhold_running: false,
+                        announce_full: true,
                     },
                     seen,
                 )
@@ -1044,7 +1072,11 @@ impl<A: StackSetApi> Poller<A> {
             region.to_string(),
             stack_set.to_string(),
             operation_id.to_string(),
-            FullReadPace { pace, withhold_running },
+            FullReadPace {
+                pace,
+                withhold_running,
+                announce_full: true,
+            },
             Arc::clone(&memory.seen_running),
         ));
         memory.full = Some(FullTask(Some(task)));
@@ -1103,7 +1135,11 @@ impl<A: StackSetApi> Poller<A> {
         how: FullReadPace,
         seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
     ) -> Result<FullRead, ApiError> {
-        let FullReadPace { pace, withhold_running } = how;
+        let FullReadPace {
+            pace,
+            withhold_running,
+            announce_full,
+        } = how;
         let call_as = self.call_as_for(&region, &stack_set);
         let api = Arc::clone(self.apis.get(&region)?);
         let mut full = FullRead::default();
@@ -1126,12 +1162,14 @@ impl<A: StackSetApi> Poller<A> {
                 tokio::time::sleep(pace).await;
             }
         }
-        self.send(Msg::ResultsPage {
-            generation,
-            results: Vec::new(),
-            read: ReadKind::Full,
-            at: self.now(),
-        });
+        if announce_full {
+            self.send(Msg::ResultsPage {
+                generation,
+                results: Vec::new(),
+                read: ReadKind::Full,
+                at: self.now(),
+            });
+        }
         Ok(full)
     }
 
@@ -1250,7 +1288,8 @@ impl<A: StackSetApi> Poller<A> {
         // Believed RUNNING in a Region not read (none known when the read began): kept.
         believed_running.extend(before_by_region.into_values().flatten());
         // Seen RUNNING now, or earlier and maybe skipped since: sightings by the full read
-        // included, which reach the grid only here.
+        // included, which reach the grid only here. (No such read is in flight before the
+        // first complete one, which ends with a round of these reads.)
         results.extend(believed_running.values().cloned());
         results.extend(failed.into_iter().chain(cancelled).flatten());
         memory.running = believed_running;
@@ -1595,6 +1634,9 @@ fn check_instance_read(memory: &mut ScopeMemory) {
 struct FullReadPace {
     pace: Option<Duration>,
     withhold_running: bool,
+    /// Ends with a `Full` marker (the first read from the result list leaves that to the
+    /// incremental read after it).
+    announce_full: bool,
 }
 
 /// The full read in flight; aborted when the scope's memory goes (a new scope, a quit).

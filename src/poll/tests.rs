@@ -91,62 +91,57 @@ async fn running_operation_is_read_in_full_then_incrementally() {
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 7);
     settle().await;
-    // Full read: one describe beside the unfiltered list, 10 pages of 100, none filtered.
+    let reads = |api: &FakeApi| -> Vec<Option<ResultStatus>> {
+        api.calls()
+            .iter()
+            .filter(|c| c.action == "ListStackSetOperationResults")
+            .map(|c| c.status)
+            .collect()
+    };
+    // The first read whole (10 pages of 100, none filtered), then at once RUNNING, FAILED and
+    // CANCELLED, which settle what it saw RUNNING; then the paced re-read's first page.
     assert_eq!(api.count("DescribeStackSetOperation"), 1);
-    let first = api.count("ListStackSetOperationResults");
-    assert_eq!(first, 10);
-    assert!(api.calls().iter().all(|c| c.status.is_none()));
-    let msgs = drain(&mut rx);
-    let delivered: usize = msgs
-        .iter()
-        .map(|m| match m {
-            Msg::ResultsPage {
-                generation: 7, results, ..
-            } => results.len(),
-            _ => 0,
-        })
-        .sum();
-    assert_eq!(delivered, 1000);
-    assert!(matches!(
-        msgs.last(),
-        Some(Msg::ResultsPage {
-            read: ReadKind::Full,
-            ..
-        })
-    ));
-
-    // Next round: RUNNING, then FAILED and CANCELLED (one page each), and the next full read
-    // starts, paced: 10 pages at 8 an interval, so one page now and the next 625 ms later.
-    tokio::time::sleep(Duration::from_millis(5001)).await;
-    settle().await;
-    let reads: Vec<Option<ResultStatus>> = api
-        .calls()
-        .iter()
-        .filter(|c| c.action == "ListStackSetOperationResults")
-        .map(|c| c.status)
-        .collect();
-    let second = &reads[first..];
+    let first = reads(&api);
+    assert_eq!(first[..10], [None; 10]);
     assert_eq!(
-        second,
-        vec![
+        first[10..],
+        [
             Some(ResultStatus::Running),
             Some(ResultStatus::Failed),
             Some(ResultStatus::Cancelled),
             None
         ]
     );
-    assert!(drain(&mut rx).iter().any(|m| matches!(
-        m,
-        Msg::ResultsPage {
-            read: ReadKind::Incremental,
-            ..
-        }
-    )));
-    tokio::time::sleep(Duration::from_millis(625)).await;
+    let msgs = drain(&mut rx);
+    let cells = cells_until_full(&msgs).expect("complete");
+    assert_eq!(cells.len(), 1000);
+    // Complete only once that incremental read has sent what the first read held back.
+    let kinds: Vec<ReadKind> = msgs
+        .iter()
+        .filter_map(|m| match m {
+            Msg::ResultsPage { read, .. } => Some(*read),
+            _ => None,
+        })
+        .collect();
+    let full = kinds.iter().position(|k| *k == ReadKind::Full).expect("complete");
+    assert_eq!(kinds[full - 1], ReadKind::Incremental, "{kinds:?}");
+
+    // The re-read is paced: 10 pages at 8 an interval, 625 ms apart, so it ends at 5.6 s; the
+    // round at 5 s reads RUNNING, FAILED and CANCELLED (one page each) beside it.
+    tokio::time::sleep(Duration::from_millis(5001)).await;
     settle().await;
-    assert_eq!(api.count("ListStackSetOperationResults"), first + 5);
-    // The paced read ends within the interval after it began, then the next begins.
-    tokio::time::sleep(Duration::from_millis(5000)).await;
+    let now = reads(&api);
+    let later = &now[first.len()..];
+    assert_eq!(later.iter().filter(|s| s.is_none()).count(), 8, "{later:?}");
+    assert_eq!(
+        later.iter().filter(|s| s.is_some()).copied().collect::<Vec<_>>(),
+        vec![
+            Some(ResultStatus::Running),
+            Some(ResultStatus::Failed),
+            Some(ResultStatus::Cancelled)
+        ]
+    );
+    tokio::time::sleep(Duration::from_millis(1000)).await;
     settle().await;
     let fulls = drain(&mut rx)
         .iter()
@@ -160,7 +155,7 @@ async fn running_operation_is_read_in_full_then_incrementally() {
             )
         })
         .count();
-    assert_eq!(fulls, 1);
+    assert_eq!(fulls, 1, "the re-read ended once");
 }
 
 #[tokio::test(start_paused = true)]
@@ -530,8 +525,9 @@ async fn running_is_read_every_interval_while_a_long_full_read_pages() {
     let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
     settle().await;
+    // The first read whole, then at once RUNNING (3 pages), FAILED and CANCELLED.
     let first_full = api.count("ListStackSetOperationResults");
-    assert_eq!(first_full, 50);
+    assert_eq!(first_full, 50 + 3 + 2 + 1, "and the paced re-read's first page");
     tokio::time::sleep(Duration::from_secs(40)).await;
     settle().await;
     let calls = api.calls();
@@ -541,8 +537,9 @@ async fn running_is_read_every_interval_while_a_long_full_read_pages() {
         .skip(first_full)
         .collect();
     let unfiltered = reads.iter().filter(|c| c.status.is_none()).count();
-    // Begun at 5 s, 625 ms a page: its 50 pages end at 35.6 s; the round at 40 s begins the next.
-    assert_eq!(unfiltered, 51, "the repeated read paces 8 pages an interval");
+    // Begun at 0 s, 625 ms a page: its 50 pages end at 30.6 s; the round at 35 s begins the
+    // next, 9 pages by 40 s.
+    assert_eq!(unfiltered, 49 + 9, "the repeated read paces 8 pages an interval");
     for second in (5..40).step_by(5) {
         let window = Duration::from_secs(second)..Duration::from_secs(second + 5);
         let running = reads
@@ -977,8 +974,9 @@ async fn instances_that_do_not_name_the_operation_leave_the_grid_to_the_result_l
     let msgs = drain(&mut rx);
     let cells = cells_until_full(&msgs).expect("complete");
     assert_eq!(cells.len(), 500);
-    // The first page to check the instances by, then the list's five.
-    assert_eq!(api.count("ListStackSetOperationResults"), 1 + 5);
+    // The first page to check the instances by, the list's five, RUNNING, FAILED and
+    // CANCELLED, and the paced re-read's first page.
+    assert_eq!(api.count("ListStackSetOperationResults"), 1 + 5 + 3 + 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -1044,7 +1042,8 @@ async fn a_running_delete_is_read_through_the_result_list_alone() {
     settle().await;
     assert_eq!(cells_until_full(&drain(&mut rx)).map(|c| c.len()), Some(500));
     assert_eq!(api.count("ListStackInstances"), 0);
-    assert_eq!(api.count("ListStackSetOperationResults"), 5);
+    // Its five pages, RUNNING, FAILED and CANCELLED, and the paced re-read's first page.
+    assert_eq!(api.count("ListStackSetOperationResults"), 5 + 3 + 1);
 }
 
 #[tokio::test(start_paused = true)]
@@ -1213,12 +1212,12 @@ async fn a_throttled_page_of_a_full_read_is_asked_again_where_it_was() {
             .filter(|c| c.action == "ListStackSetOperationResults" && c.status.is_none())
             .count()
     };
-    // The first read whole at once (50 pages); the paced re-read starts at 5 s, a page every
-    // 625 ms. At 20 s, about half way through it, two of its pages are throttled (and maybe an
-    // incremental read's).
+    // The first read whole at once (50 pages); the paced re-read starts with it, a page every
+    // 625 ms. At 20 s, two thirds of the way through it, two of its pages are throttled (and
+    // maybe an incremental read's).
     tokio::time::sleep(Duration::from_secs(20)).await;
     settle().await;
-    assert_eq!(unfiltered(&api) - 50, 25);
+    assert_eq!(unfiltered(&api) - 50, 33);
     drain(&mut rx);
     if let Ok(mut data) = api.data.lock() {
         data.throttle_next = Some(("ListStackSetOperationResults", 2));
@@ -1240,7 +1239,45 @@ async fn a_throttled_page_of_a_full_read_is_asked_again_where_it_was() {
         }
     }
     assert!(done, "the re-read ends");
-    // Its 50 pages and the ones asked again; starting over would have been 25 more.
+    // Its 50 pages and the ones asked again; starting over would have been 33 more.
     let pages = unfiltered(&api) - 50;
     assert!(pages <= 50 + 2, "{pages} pages for one re-read of 50");
+}
+
+#[tokio::test(start_paused = true)]
+async fn the_first_grid_from_the_result_list_never_shows_more_running_than_ran_at_once() {
+    // 5,000 results, 250 RUNNING at any moment: three pages of the class, so before the list's
+    // order is known an absence proves nothing. No instances: the result list makes the grid.
+    let mut api = fake(OperationStatus::Running, 5000);
+    api.results_latency = Duration::from_secs(1);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let mut grid = crate::app::ResultGrid::new(&[]);
+    let mut complete = false;
+    let mut most_running = 0;
+    for tenth in 1..=900 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if tenth == 25 {
+            // Page 1 (read at 1 s) saw result 0 RUNNING; it ends as result 3,956 (page 40,
+            // read at 40 s) starts: 250 still run.
+            if let Ok(mut data) = api.data.lock() {
+                let results = data.results.get_mut("op-1").expect("fixture");
+                results[0].status = ResultStatus::Succeeded;
+                results[3956].status = ResultStatus::Running;
+            }
+        }
+        for msg in drain(&mut rx) {
+            if let Msg::ResultsPage { results, read, .. } = msg {
+                grid.merge(results);
+                complete |= read == ReadKind::Full;
+                if complete {
+                    most_running = most_running.max(grid.count(ResultStatus::Running));
+                }
+            }
+        }
+    }
+    assert!(complete);
+    assert_eq!(grid.len(), 5000);
+    assert!(most_running <= 250, "{most_running} shown RUNNING; 250 ran at once");
 }
