@@ -1281,3 +1281,61 @@ async fn the_first_grid_from_the_result_list_never_shows_more_running_than_ran_a
     assert_eq!(grid.len(), 5000);
     assert!(most_running <= 250, "{most_running} shown RUNNING; 250 ran at once");
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_result_skipped_by_a_shifted_page_stays_running_where_the_instances_do_not_follow() {
+    // The instances name another operation, so they cannot stand for this one's results: an
+    // absence from them proves nothing. (Read as if they did, the skipped result below was
+    // called SUCCEEDED while it ran.)
+    let mut api = fake_with_instances(5000, "op-0");
+    // The fake's clock starts here (the paused clock has not moved since it was made).
+    let t0 = tokio::time::Instant::now();
+    api.results_latency = Duration::from_secs(1);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let running_calls = |api: &FakeApi| -> Vec<Duration> {
+        api.calls()
+            .iter()
+            .filter(|c| c.status == Some(ResultStatus::Running))
+            .map(|c| c.at)
+            .collect()
+    };
+    // Past the first complete read and its first round of RUNNING (three pages).
+    let mut complete = false;
+    while !complete {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        complete = cells_until_full(&drain(&mut rx)).is_some();
+    }
+    let chains_done = running_calls(&api).len();
+    assert_eq!(chains_done % 3, 0);
+    // The next RUNNING chain: its first page answers with the class as it is 1 s after the
+    // request; half a second later result 0 (on that page) ends, so the second page, asked by
+    // offset, starts one further on and skips result 2,000, which still runs.
+    let started = loop {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if let Some(at) = running_calls(&api).get(chains_done) {
+            break *at;
+        }
+    };
+    tokio::time::sleep_until(t0 + started + Duration::from_millis(1500)).await;
+    if let Ok(mut data) = api.data.lock() {
+        data.results.get_mut("op-1").expect("fixture")[0].status = ResultStatus::Succeeded;
+    }
+    tokio::time::sleep(Duration::from_secs(10)).await;
+    settle().await;
+    let skipped: Vec<ResultStatus> = drain(&mut rx)
+        .into_iter()
+        .filter_map(|m| match m {
+            Msg::ResultsPage { results, .. } => Some(results),
+            _ => None,
+        })
+        .flatten()
+        .filter(|r| r.account == "000000000200" && r.region == "region-0")
+        .map(|r| r.status)
+        .collect();
+    assert!(
+        !skipped.contains(&ResultStatus::Succeeded),
+        "result 2,000 runs but was sent as {skipped:?}"
+    );
+}
