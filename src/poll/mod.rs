@@ -95,7 +95,7 @@ impl Default for PollConfig {
             active_interval: Duration::from_secs(5),
             idle_interval: Duration::from_secs(30),
             checks_per_round: 10,
-            full_cycle_intervals: 22,
+            full_cycle_intervals: 24,
             min_full_pages: 8,
             max_backoff: Duration::from_secs(60),
             read_only: false,

@@ -519,7 +519,7 @@ fn the_error_log_writes_new_errors_at_once_and_repeats_rarely() {
 
 #[tokio::test(start_paused = true)]
 async fn running_is_read_every_interval_while_a_long_full_read_pages() {
-    // 5,000 results: 50 pages; the repeated full read spreads over 22 intervals (3 pages each,
+    // 5,000 results: 50 pages; the repeated full read spreads over 24 intervals (3 pages each,
     // at least 8), so it spans several intervals. RUNNING must be read in every one of them.
     let api = Arc::new(fake(OperationStatus::Running, 5000));
     let (handle, _rx) = start(Arc::clone(&api), PollConfig::default());
