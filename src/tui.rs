@@ -135,6 +135,16 @@ impl Tty {
         })
     }
 
+    /// Throws away input typed before the first screen: a key answers what is on screen, and
+    /// there was none (a slow start, such as the check that `--operation` exists, took it).
+    fn discard_typed_ahead(&self) {
+        // SAFETY: tcflush on a descriptor this value keeps open has no memory effects; an
+        // error leaves nothing to discard.
+        unsafe {
+            libc::tcflush(self.fd, libc::TCIFLUSH);
+        }
+    }
+
     /// Wait up to `timeout` (None: for ever) for input or a hang-up. `events` is POLLIN, or 0 to
     /// wake only on hang-up or error, which poll(2) reports whatever was asked for.
     #[cfg(not(target_os = "macos"))]
@@ -352,6 +362,7 @@ pub async fn run<A: StackSetApi>(api: impl Into<poll::RegionApis<A>>, options: D
         let _ = signal_tx.send(InputEvent::Signal(exit));
     });
     let mut terminal = ratatui::try_init()?;
+    tty.discard_typed_ahead();
     // Pastes arrive as one event, so pasted text is only ever text, never keys.
     let _ = crossterm::execute!(std::io::stdout(), crossterm::event::EnableBracketedPaste);
     // try_init's hook restores the terminal, then prints the message. A panic on another thread

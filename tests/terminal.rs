@@ -1134,3 +1134,38 @@ fn the_stop_prompt_ignores_an_answer_typed_ahead_of_the_question() {
     assert_eq!(tmux.wait_file("status").trim(), "1");
     assert_eq!(sim.stops(), 0);
 }
+
+/// Keys typed while the dashboard is still starting (here: the check that the stack set and
+/// operation exist, against an endpoint that never answers) were acted on once it drew: a
+/// key must answer what is on screen, so what was typed before there was a screen is dropped.
+#[test]
+fn keys_typed_before_the_dashboard_draws_are_dropped() {
+    if !have_tmux() {
+        return;
+    }
+    let listener = std::net::TcpListener::bind("127.0.0.1:0").expect("listen");
+    let port = listener.local_addr().expect("address").port();
+    // Accepts and holds every connection, answering nothing.
+    std::thread::spawn(move || {
+        let mut held = Vec::new();
+        for stream in listener.incoming().flatten() {
+            held.push(stream);
+        }
+    });
+    let tmux = Tmux::new("typeahead");
+    foreground(
+        &tmux,
+        "AWS_ACCESS_KEY_ID=AKIDTEST AWS_SECRET_ACCESS_KEY=test AWS_REGION=us-east-1",
+        &format!("--endpoint-url http://127.0.0.1:{port} --stack-set hung --operation op-1"),
+    );
+    tmux.pid();
+    std::thread::sleep(Duration::from_millis(1500));
+    tmux.tmux(&["send-keys", "f"]);
+    let screen = tmux.wait_screen("the dashboard", |s| s.contains("sstop") && s.contains("hung"));
+    std::thread::sleep(Duration::from_millis(500));
+    let screen = format!("{screen}\n{}", tmux.screen());
+    assert!(
+        !screen.contains("Failures"),
+        "an f typed before the first screen opened the failures:\n{screen}"
+    );
+}
