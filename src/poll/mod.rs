@@ -1507,8 +1507,8 @@ impl<A: StackSetApi> Poller<A> {
 
     /// One page of a long read, under the limiter. A transient failure (throttling that outlasted
     /// the SDK's own retries, a timeout, a dropped connection) is asked again after a pause
-    /// that doubles, up to `PAGE_RETRIES` times, so a read of hundreds of pages is not lost to
-    /// one bad answer and started over; anything else ends the read.
+    /// that doubles, up to `PAGE_RETRIES` times (throttling without limit), so a read of
+    /// hundreds of pages is not lost to one bad answer and started over; anything else ends it.
     async fn page_with_retries<T, F, Fut>(&self, mut call: F) -> Result<T, ApiError>
     where
         F: FnMut() -> Fut,
@@ -1519,7 +1519,12 @@ impl<A: StackSetApi> Poller<A> {
         loop {
             self.limiter.acquire().await;
             match call().await {
-                Err(error) if error.is_transient() && retries < PAGE_RETRIES => {
+                // Throttling is the service asking for a slower pace, which the limiter has
+                // already taken: asked again however often. Other transient failures end the
+                // read after a few tries.
+                Err(error)
+                    if error.kind == ErrorKind::Throttled || (error.is_transient() && retries < PAGE_RETRIES) =>
+                {
                     retries += 1;
                     tracing::debug!(%error, retries, "a page of a long read failed; asking again");
                     tokio::time::sleep(pause).await;

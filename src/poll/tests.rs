@@ -1187,17 +1187,19 @@ async fn instances_that_miss_part_of_the_operation_do_not_make_the_first_grid() 
 #[tokio::test(start_paused = true)]
 async fn a_throttled_page_of_the_instance_read_is_asked_again_not_given_up() {
     let mut api = fake_with_instances(5000, "op-1");
-    // The result list is slow: giving the instances up would leave the grid loading for 50 s.
-    api.results_latency = Duration::from_secs(1);
+    // The result list is slow: giving the instances up would leave the grid loading for 200 s.
+    api.results_latency = Duration::from_secs(4);
+    // More throttles than other failures are asked again: throttling only asks for a slower
+    // pace (under `--rate-limit 5` the instance read was given up after 44 s).
     if let Ok(mut data) = api.data.lock() {
-        data.throttle_next = Some(("ListStackInstances", 3));
+        data.throttle_next = Some(("ListStackInstances", 70));
     }
     let api = Arc::new(api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
-    tokio::time::sleep(Duration::from_secs(15)).await;
+    tokio::time::sleep(Duration::from_secs(120)).await;
     settle().await;
-    let cells = cells_until_full(&drain(&mut rx)).expect("complete within 15 s");
+    let cells = cells_until_full(&drain(&mut rx)).expect("complete within 120 s");
     assert_eq!(cells.len(), 5000);
 }
 
