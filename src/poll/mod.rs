@@ -312,8 +312,8 @@ struct ScopeMemory {
     /// Operation: the instance read is in; the grid is complete once the next incremental read
     /// has sent the RUNNING cells it held back.
     complete_after_incremental: bool,
-    /// Operation: RUNNING instances may be read to prove what left RUNNING (the instance read
-    /// was used, so they follow this operation, and they can still be read).
+    /// Operation: RUNNING instances may be read to prove what left RUNNING (a CREATE, UPDATE or
+    /// DELETE whose instances can be read; each Region's are checked to follow it).
     instance_checks: bool,
 }
 
@@ -920,6 +920,14 @@ impl<A: StackSetApi> Poller<A> {
         // read has just ended.
         let mut read_instances_now = false;
         if matches!(memory.instance_read, InstanceRead::NotTried) {
+            // While a deployment runs, its instance names the operation and says RUNNING (a
+            // drift check leaves the instances as they were).
+            memory.instance_checks = matches!(
+                operation.action,
+                crate::model::OperationAction::Create
+                    | crate::model::OperationAction::Update
+                    | crate::model::OperationAction::Delete
+            );
             memory.instance_read = InstanceRead::Declined;
             let regions = instance_read_regions(&operation, &memory.stack_set_regions);
             if operation.status.is_active() && !regions.is_empty() {
@@ -933,10 +941,6 @@ impl<A: StackSetApi> Poller<A> {
                             cells: Some(cells),
                         };
                         memory.complete_after_incremental = true;
-                        // The instances were seen to follow this operation: their RUNNING
-                        // can prove what left RUNNING. (Where they do not, an absence from
-                        // them would prove nothing.)
-                        memory.instance_checks = true;
                         read_instances_now = true;
                     }
                     Err(error) => {
@@ -1351,10 +1355,18 @@ impl<A: StackSetApi> Poller<A> {
             .await
         {
             Ok(reads) => {
+                // A Region's one page proves an absence only where its instances are seen to
+                // follow the operation: it holds at least one of the results the RUNNING read
+                // saw there moments ago. (Where they name another operation, or none, an
+                // absence from them proves nothing.)
                 let proving: HashMap<String, HashSet<Key>> = reads
                     .into_iter()
                     .filter(|(_, read)| read.pages.len() <= 1)
-                    .filter_map(|(region, read)| Some((region?, read.results().map(key_of).collect())))
+                    .filter_map(|(region, read)| {
+                        let still: HashSet<Key> = read.results().map(key_of).collect();
+                        let follows = still.iter().any(|key| seen.contains(key));
+                        follows.then_some((region?, still))
+                    })
                     .collect();
                 unproven
                     .into_iter()

@@ -1341,3 +1341,32 @@ async fn a_result_skipped_by_a_shifted_page_stays_running_where_the_instances_do
         "result 2,000 runs but was sent as {skipped:?}"
     );
 }
+
+#[tokio::test(start_paused = true)]
+async fn a_delete_that_ends_a_deployment_between_two_pages_of_running_is_proven_by_its_regions_instances() {
+    // As the CREATE case above, for a DELETE: its instances are no first grid (they vanish as
+    // they succeed), but while a deployment runs its instance names the operation and says
+    // RUNNING, so a Region's one page still proves an absence.
+    let api = Arc::new(fake_with_instances(5000, "op-1"));
+    if let Ok(mut data) = api.data.lock() {
+        data.operations.get_mut("org").expect("fixture")[0].action = OperationAction::Delete;
+    }
+    set_status(&api, 3950, ResultStatus::Running);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    settle().await;
+    set_status(&api, 3950, ResultStatus::Succeeded);
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    settle().await;
+    let mut grid = crate::app::ResultGrid::new(&[]);
+    for msg in drain(&mut rx) {
+        if let Msg::ResultsPage { results, .. } = msg {
+            grid.merge(results);
+        }
+    }
+    assert_eq!(
+        grid.find("000000000395", "region-0").map(|r| r.status),
+        Some(ResultStatus::Succeeded)
+    );
+}
