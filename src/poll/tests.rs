@@ -905,6 +905,44 @@ fn set_status(api: &FakeApi, i: usize, status: ResultStatus) {
     }
 }
 
+/// The grid the messages' results make, merged as the app merges them.
+fn merged(msgs: Vec<Msg>) -> crate::app::ResultGrid {
+    let mut grid = crate::app::ResultGrid::new(&[]);
+    for msg in msgs {
+        if let Msg::ResultsPage { results, .. } = msg {
+            grid.merge(results);
+        }
+    }
+    grid
+}
+
+/// Moves the clock 100 ms at a time, `tenths` times, calling `at_tenth` after each step, and
+/// merges what arrives as the app would: returns the grid, whether a read completed it, and
+/// the most RUNNING it showed from then on.
+async fn watch_running(
+    rx: &mut UnboundedReceiver<Msg>,
+    tenths: u32,
+    mut at_tenth: impl FnMut(u32),
+) -> (crate::app::ResultGrid, bool, usize) {
+    let mut grid = crate::app::ResultGrid::new(&[]);
+    let mut complete = false;
+    let mut most_running = 0;
+    for tenth in 1..=tenths {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        at_tenth(tenth);
+        for msg in drain(rx) {
+            if let Msg::ResultsPage { results, read, .. } = msg {
+                grid.merge(results);
+                complete |= read == ReadKind::Full;
+                if complete {
+                    most_running = most_running.max(grid.count(ResultStatus::Running));
+                }
+            }
+        }
+    }
+    (grid, complete, most_running)
+}
+
 fn cells_until_full(msgs: &[Msg]) -> Option<HashSet<(String, String)>> {
     let mut cells = HashSet::new();
     for msg in msgs {
@@ -1054,27 +1092,15 @@ async fn a_full_read_never_shows_more_running_than_ran_at_once() {
     let api = Arc::new(api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
-    let mut grid = crate::app::ResultGrid::new(&[]);
-    let mut complete = false;
-    let mut most_running = 0;
-    for tenth in 1..=200 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let (grid, complete, most_running) = watch_running(&mut rx, 200, |tenth| {
         if tenth == 25 {
             // The result list is read a page a second from 0 s. At 2.5 s one deployment on its
             // fourth page starts as one on its last page ends: 50 still run.
             set_status(&api, 900, ResultStatus::Succeeded);
             set_status(&api, 356, ResultStatus::Running);
         }
-        for msg in drain(&mut rx) {
-            if let Msg::ResultsPage { results, read, .. } = msg {
-                grid.merge(results);
-                complete |= read == ReadKind::Full;
-                if complete {
-                    most_running = most_running.max(grid.count(ResultStatus::Running));
-                }
-            }
-        }
-    }
+    })
+    .await;
     assert!(complete);
     assert_eq!(grid.count(ResultStatus::Running), 50);
     assert!(most_running <= 50, "{most_running} shown RUNNING; 50 ran at once");
@@ -1153,12 +1179,7 @@ async fn a_deployment_that_ends_between_two_pages_of_running_is_proven_by_its_re
     // The round at 10 s: long before the paced re-read reaches page 40 (about 30 s).
     tokio::time::sleep(Duration::from_secs(6)).await;
     settle().await;
-    let mut grid = crate::app::ResultGrid::new(&[]);
-    for msg in drain(&mut rx) {
-        if let Msg::ResultsPage { results, .. } = msg {
-            grid.merge(results);
-        }
-    }
+    let grid = merged(drain(&mut rx));
     assert_eq!(
         grid.find("000000000395", "region-0").map(|r| r.status),
         Some(ResultStatus::Succeeded)
@@ -1255,30 +1276,15 @@ async fn the_first_grid_from_the_result_list_never_shows_more_running_than_ran_a
     let api = Arc::new(api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
-    let mut grid = crate::app::ResultGrid::new(&[]);
-    let mut complete = false;
-    let mut most_running = 0;
-    for tenth in 1..=900 {
-        tokio::time::sleep(Duration::from_millis(100)).await;
+    let (grid, complete, most_running) = watch_running(&mut rx, 900, |tenth| {
         if tenth == 25 {
             // Page 1 (read at 1 s) saw result 0 RUNNING; it ends as result 3,956 (page 40,
             // read at 40 s) starts: 250 still run.
-            if let Ok(mut data) = api.data.lock() {
-                let results = data.results.get_mut("op-1").expect("fixture");
-                results[0].status = ResultStatus::Succeeded;
-                results[3956].status = ResultStatus::Running;
-            }
+            set_status(&api, 0, ResultStatus::Succeeded);
+            set_status(&api, 3956, ResultStatus::Running);
         }
-        for msg in drain(&mut rx) {
-            if let Msg::ResultsPage { results, read, .. } = msg {
-                grid.merge(results);
-                complete |= read == ReadKind::Full;
-                if complete {
-                    most_running = most_running.max(grid.count(ResultStatus::Running));
-                }
-            }
-        }
-    }
+    })
+    .await;
     assert!(complete);
     assert_eq!(grid.len(), 5000);
     assert!(most_running <= 250, "{most_running} shown RUNNING; 250 ran at once");
@@ -1359,12 +1365,7 @@ async fn a_delete_that_ends_a_deployment_between_two_pages_of_running_is_proven_
     set_status(&api, 3950, ResultStatus::Succeeded);
     tokio::time::sleep(Duration::from_secs(6)).await;
     settle().await;
-    let mut grid = crate::app::ResultGrid::new(&[]);
-    for msg in drain(&mut rx) {
-        if let Msg::ResultsPage { results, .. } = msg {
-            grid.merge(results);
-        }
-    }
+    let grid = merged(drain(&mut rx));
     assert_eq!(
         grid.find("000000000395", "region-0").map(|r| r.status),
         Some(ResultStatus::Succeeded)
