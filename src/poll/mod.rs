@@ -1385,10 +1385,10 @@ impl<A: StackSetApi> Poller<A> {
     }
 
     /// `read_instances`, checked against the result list's first page: each of its results must
-    /// be an instance that names the operation. Where the service leaves instances naming an
-    /// earlier operation until their deployment starts (a CREATE over existing instances, in
-    /// the emulator), the instances hold only part of the operation, and a grid from them
-    /// would be complete with a wrong total.
+    /// be an instance that names the operation. (`read_instances` itself gives up where an
+    /// instance names another operation: a CREATE over existing instances leaves them naming
+    /// the earlier one until their deployment starts, in the emulator. This check covers
+    /// results that have no instance at all yet.)
     async fn read_instances_checked(
         &self,
         generation: u64,
@@ -1431,7 +1431,8 @@ impl<A: StackSetApi> Poller<A> {
     }
 
     /// The first complete grid from the stack instances: one ListStackInstances chain per
-    /// Region, all at once, each narrowed to the instances this operation last touched. A
+    /// Region, all at once, each given up (and with it the read) at the first instance that does
+    /// not name this operation as its last. A
     /// Region's instances are a fixed set in a fixed order, so each chain sees each cell once,
     /// in a status it held when its page was read. Pages are sent as they come, but for the
     /// RUNNING cells, which the incremental read after it sends; returns how many cells it saw.
@@ -1446,8 +1447,11 @@ impl<A: StackSetApi> Poller<A> {
         let api = self.apis.get(region)?;
         let call_as = self.call_as_for(region, stack_set);
         let chains = regions.iter().map(|instance_region| {
+            // Every instance of the Region, not only those naming the operation: one that names
+            // another may be a target not reached yet (a CREATE over existing instances leaves
+            // them so, in the emulator), and the grid would be complete with part of the total.
+            // The instances prove the total only where every one of them names the operation.
             let query = InstanceQuery {
-                last_operation: Some(operation_id.to_string()),
                 region: Some(instance_region.clone()),
                 ..Default::default()
             };
@@ -1458,6 +1462,21 @@ impl<A: StackSetApi> Poller<A> {
                     let page = self
                         .page_with_retries(|| api.list_instances(stack_set, call_as, &query, token.clone()))
                         .await?;
+                    if let Some(other) = page
+                        .items
+                        .iter()
+                        .find(|instance| instance.last_operation_id.as_deref() != Some(operation_id))
+                    {
+                        return Err(ApiError::new(
+                            ErrorKind::Other,
+                            format!(
+                                "stack instance {}/{} names operation {} as its last, not this one",
+                                other.account,
+                                other.region,
+                                other.last_operation_id.as_deref().unwrap_or("(none)")
+                            ),
+                        ));
+                    }
                     let results = results_of_instances(&page.items)?;
                     cells += results.len();
                     results.iter().for_each(|result| seen(&key_of(result)));

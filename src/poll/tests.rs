@@ -1206,6 +1206,29 @@ async fn instances_that_miss_part_of_the_operation_do_not_make_the_first_grid() 
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_create_partly_over_existing_instances_is_never_complete_with_part_of_its_total() {
+    // A CREATE over 500 new instances and 500 existing ones, which name an earlier operation
+    // until their deployment starts. The result list's first page holds only new ones, so the
+    // first-page check alone let a grid of 500 be declared complete.
+    let mut api = fake_with_instances(1000, "op-1");
+    if let Ok(mut data) = api.data.lock() {
+        for instance in data.instances.get_mut("org").expect("fixture").iter_mut().skip(500) {
+            instance.last_operation_id = Some("op-0".into());
+            instance.status = crate::model::InstanceStatus::Current;
+            instance.detailed_status = Some("SUCCEEDED".into());
+        }
+    }
+    api.results_latency = Duration::from_millis(200);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_secs(12)).await;
+    settle().await;
+    let cells = cells_until_full(&drain(&mut rx)).expect("complete");
+    assert_eq!(cells.len(), 1000, "the first complete grid holds every result");
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_throttled_page_of_the_instance_read_is_asked_again_not_given_up() {
     let mut api = fake_with_instances(5000, "op-1");
     // The result list is slow: giving the instances up would leave the grid loading for 200 s.
