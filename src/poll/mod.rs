@@ -931,8 +931,9 @@ impl<A: StackSetApi> Poller<A> {
             memory.instance_read = InstanceRead::Declined;
             let regions = instance_read_regions(&operation, &memory.stack_set_regions);
             if operation.status.is_active() && !regions.is_empty() {
+                let read = self.read_instances_checked(generation, region, stack_set, operation_id, &regions, &memory);
                 match self
-                    .read_instances_checked(generation, region, stack_set, operation_id, &regions, &memory)
+                    .describing_meanwhile(generation, region, stack_set, operation_id, read)
                     .await
                 {
                     Ok(cells) => {
@@ -964,17 +965,18 @@ impl<A: StackSetApi> Poller<A> {
                     withhold_running: true,
                     announce_full: false,
                 };
-                let read = Arc::clone(self)
-                    .read_everything(
-                        generation,
-                        region.to_string(),
-                        stack_set.to_string(),
-                        operation_id.to_string(),
-                        how,
-                        seen,
-                    )
-                    .await;
-                match read {
+                let read = Arc::clone(self).read_everything(
+                    generation,
+                    region.to_string(),
+                    stack_set.to_string(),
+                    operation_id.to_string(),
+                    how,
+                    seen,
+                );
+                match self
+                    .describing_meanwhile(generation, region, stack_set, operation_id, read)
+                    .await
+                {
                     Ok(full) => {
                         memory.full_pages = full.pages;
                         memory.positions = Some(full.positions);
@@ -1046,6 +1048,30 @@ impl<A: StackSetApi> Poller<A> {
         Round {
             memory,
             outcome: RoundOutcome::Again(self.config.active_interval),
+        }
+    }
+
+    /// `work` (a first read, inside the round), with the operation described every interval
+    /// while it runs: under a low rate limit that read takes minutes, and a stop or the end
+    /// must reach the header meanwhile, not after it.
+    async fn describing_meanwhile<T>(
+        &self,
+        generation: u64,
+        region: &str,
+        stack_set: &str,
+        operation_id: &str,
+        work: impl std::future::Future<Output = T>,
+    ) -> T {
+        let describe_every_interval = async {
+            loop {
+                tokio::time::sleep(self.config.active_interval).await;
+                // A failure here is the next round's to report.
+                let _ = self.describe(generation, region, stack_set, operation_id).await;
+            }
+        };
+        tokio::select! {
+            done = work => done,
+            _ = describe_every_interval => unreachable!("describes until the work is done"),
         }
     }
 

@@ -1229,6 +1229,32 @@ async fn a_create_partly_over_existing_instances_is_never_complete_with_part_of_
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_operations_status_is_read_every_interval_while_the_first_read_pages() {
+    // No instances to read: the first grid comes from the result list's 50 pages, 10 s at
+    // 200 ms a page. A stop two seconds in must reach the header within an interval, not
+    // after the read.
+    let mut api = fake(OperationStatus::Running, 5000);
+    api.results_latency = Duration::from_millis(200);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if let Ok(mut data) = api.data.lock() {
+        data.operations.get_mut("org").expect("fixture")[0].status = OperationStatus::Stopping;
+    }
+    tokio::time::sleep(Duration::from_secs(6)).await;
+    settle().await;
+    let msgs = drain(&mut rx);
+    assert!(cells_until_full(&msgs).is_none(), "the first read is still paging");
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, Msg::OperationDescribed { operation, .. }
+            if operation.status == OperationStatus::Stopping)),
+        "the stop is in the header while the first read pages"
+    );
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_throttled_page_of_the_instance_read_is_asked_again_not_given_up() {
     let mut api = fake_with_instances(5000, "op-1");
     // The result list is slow: giving the instances up would leave the grid loading for 200 s.
