@@ -6,7 +6,7 @@
 mod limiter;
 mod reads;
 
-use std::collections::{HashMap, HashSet};
+use std::collections::{BTreeSet, HashMap, HashSet};
 use std::sync::Arc;
 use std::time::Duration;
 
@@ -315,6 +315,41 @@ struct ScopeMemory {
     /// Operation: RUNNING instances may be read to prove what left RUNNING (a CREATE, UPDATE or
     /// DELETE whose instances can be read; each Region's are checked to follow it).
     instance_checks: bool,
+    /// Operation: how many deployments its preferences let run at once in each Region.
+    max_concurrent: MaxConcurrent,
+}
+
+/// MaxConcurrentCount or MaxConcurrentPercentage: what may run at once in each Region.
+#[derive(Debug, Clone, Copy)]
+enum MaxConcurrent {
+    Count(u32),
+    /// Of the Region's accounts, rounded down, at least one.
+    Percentage(u32),
+}
+
+impl Default for MaxConcurrent {
+    /// The service's default: one account at a time.
+    fn default() -> Self {
+        MaxConcurrent::Count(1)
+    }
+}
+
+impl MaxConcurrent {
+    fn of(preferences: &crate::model::OperationPreferences) -> Self {
+        match (preferences.max_concurrent_count, preferences.max_concurrent_percentage) {
+            (Some(count), _) => MaxConcurrent::Count(count.max(1)),
+            (None, Some(percentage)) => MaxConcurrent::Percentage(percentage),
+            (None, None) => MaxConcurrent::default(),
+        }
+    }
+
+    /// In a Region of `accounts` cells.
+    fn in_region(self, accounts: usize) -> usize {
+        match self {
+            MaxConcurrent::Count(count) => count as usize,
+            MaxConcurrent::Percentage(percentage) => (accounts * percentage as usize / 100).max(1),
+        }
+    }
 }
 
 /// The first complete grid of a running CREATE or UPDATE can come from ListStackInstances,
@@ -916,6 +951,7 @@ impl<A: StackSetApi> Poller<A> {
                 return Round { memory, outcome };
             }
         };
+        memory.max_concurrent = MaxConcurrent::of(&operation.preferences);
         // Read RUNNING, FAILED and CANCELLED this round even if it is the first: a first complete
         // read has just ended.
         let mut read_instances_now = false;
@@ -1269,11 +1305,11 @@ impl<A: StackSetApi> Poller<A> {
             }
         };
         // Before FAILED and CANCELLED are read, as the RUNNING read itself.
-        let gone = if instance_regions.is_none() {
+        let RunningCheck { gone, started } = if instance_regions.is_none() {
             self.running_absent_from_instances(region, stack_set, operation_id, &before, &running, memory)
                 .await
         } else {
-            HashSet::new()
+            RunningCheck::default()
         };
         let (failed, cancelled) = tokio::join!(
             self.read_class(region, stack_set, operation_id, ResultStatus::Failed),
@@ -1317,6 +1353,9 @@ impl<A: StackSetApi> Poller<A> {
         }
         // Believed RUNNING in a Region not read (none known when the read began): kept.
         believed_running.extend(before_by_region.into_values().flatten());
+        for result in started {
+            believed_running.entry(key_of(&result)).or_insert(result);
+        }
         // Seen RUNNING now, or earlier and maybe skipped since: sightings by the full read
         // included, which reach the grid only here. (No such read is in flight before the
         // first complete one, which ends with a round of these reads.)
@@ -1349,9 +1388,11 @@ impl<A: StackSetApi> Poller<A> {
 
     /// Results believed RUNNING that the result list's RUNNING read left unproven (between two
     /// of its pages, where a page shifted by results leaving the class could have skipped them),
-    /// checked against their Regions' RUNNING instances: one page per Region, which proves
-    /// every absence. Returns the cells proven no longer RUNNING. Costs a request per Region
-    /// with such a cell (a handful a round); none when the instances cannot be read.
+    /// and Regions where it saw more RUNNING than may run at once there (one seen on an early
+    /// page ended and another started on a later one: the pages are not one instant), checked
+    /// against their Regions' RUNNING instances: one page per Region, a snapshot, which proves
+    /// every absence. Costs a request per such Region (a handful a round); none when the
+    /// instances cannot be read.
     async fn running_absent_from_instances(
         &self,
         region: &str,
@@ -1360,22 +1401,39 @@ impl<A: StackSetApi> Poller<A> {
         before: &HashMap<Key, OperationResult>,
         running: &[(Option<String>, RunningRead)],
         memory: &mut ScopeMemory,
-    ) -> HashSet<Key> {
+    ) -> RunningCheck {
         let [(None, read)] = running else {
-            return HashSet::new();
+            return RunningCheck::default();
         };
         if !memory.instance_checks || read.pages.len() <= 1 {
-            return HashSet::new();
+            return RunningCheck::default();
         }
         let probe = infer(before.clone(), read, memory.positions.as_ref(), &HashSet::new());
         let seen: HashSet<Key> = read.results().map(key_of).collect();
-        let unproven: Vec<Key> = probe.running.into_keys().filter(|key| !seen.contains(key)).collect();
-        let mut regions: Vec<String> = unproven.iter().map(|(_, region)| region.clone()).collect();
-        regions.sort();
-        regions.dedup();
-        if regions.is_empty() {
-            return HashSet::new();
+        let mut regions: BTreeSet<String> = probe
+            .running
+            .keys()
+            .filter(|key| !seen.contains(*key))
+            .map(|(_, region)| region.clone())
+            .collect();
+        let mut believed_in: HashMap<&str, usize> = HashMap::new();
+        for (_, cell_region) in probe.running.keys() {
+            *believed_in.entry(cell_region).or_default() += 1;
         }
+        let region_sizes = match memory.max_concurrent {
+            MaxConcurrent::Percentage(_) => cells_per_region(memory.positions.as_ref()),
+            MaxConcurrent::Count(_) => HashMap::new(),
+        };
+        for (cell_region, believed) in believed_in {
+            let size = region_sizes.get(cell_region).copied().unwrap_or(0);
+            if believed > memory.max_concurrent.in_region(size) {
+                regions.insert(cell_region.to_string());
+            }
+        }
+        if regions.is_empty() {
+            return RunningCheck::default();
+        }
+        let regions: Vec<String> = regions.into_iter().collect();
         match self
             .read_running_instances(region, stack_set, operation_id, &regions)
             .await
@@ -1385,19 +1443,34 @@ impl<A: StackSetApi> Poller<A> {
                 // follow the operation: it holds at least one of the results the RUNNING read
                 // saw there moments ago. (Where they name another operation, or none, an
                 // absence from them proves nothing.)
-                let proving: HashMap<String, HashSet<Key>> = reads
-                    .into_iter()
-                    .filter(|(_, read)| read.pages.len() <= 1)
-                    .filter_map(|(region, read)| {
-                        let still: HashSet<Key> = read.results().map(key_of).collect();
-                        let follows = still.iter().any(|key| seen.contains(key));
-                        follows.then_some((region?, still))
-                    })
-                    .collect();
-                unproven
-                    .into_iter()
-                    .filter(|key| proving.get(&key.1).is_some_and(|still| !still.contains(key)))
-                    .collect()
+                let mut check = RunningCheck::default();
+                for (read_region, read) in reads {
+                    let Some(read_region) = read_region else { continue };
+                    if read.pages.len() > 1 {
+                        continue;
+                    }
+                    let still: HashMap<Key, &OperationResult> = read.results().map(|r| (key_of(r), r)).collect();
+                    if !still.keys().any(|key| seen.contains(key)) {
+                        continue;
+                    }
+                    // Results only move forward: one believed RUNNING and absent from the
+                    // snapshot taken after it was seen has ended; one in the snapshot that the
+                    // list's pages missed started behind them.
+                    check.gone.extend(
+                        probe
+                            .running
+                            .keys()
+                            .filter(|key| key.1 == read_region && !still.contains_key(*key))
+                            .cloned(),
+                    );
+                    check.started.extend(
+                        still
+                            .into_iter()
+                            .filter(|(key, _)| !probe.running.contains_key(key))
+                            .map(|(_, result)| result.clone()),
+                    );
+                }
+                check
             }
             Err(error) => {
                 if !error.is_transient() {
@@ -1405,7 +1478,7 @@ impl<A: StackSetApi> Poller<A> {
                     memory.instance_checks = false;
                     tracing::info!(stack_set, %error, "stack instances not readable; RUNNING is judged by the result list alone");
                 }
-                HashSet::new()
+                RunningCheck::default()
             }
         }
     }
@@ -1657,6 +1730,23 @@ fn results_of_instances(instances: &[crate::model::StackInstance]) -> Result<Vec
             })
         })
         .collect()
+}
+
+/// What a check of RUNNING against the Regions' instances proved: cells no longer RUNNING, and
+/// RUNNING cells the result list's pages missed.
+#[derive(Default)]
+struct RunningCheck {
+    gone: HashSet<Key>,
+    started: Vec<OperationResult>,
+}
+
+/// How many cells each Region holds, from the result list's order.
+fn cells_per_region(positions: Option<&HashMap<Key, u32>>) -> HashMap<&str, usize> {
+    let mut sizes = HashMap::new();
+    for (_, region) in positions.into_iter().flat_map(HashMap::keys) {
+        *sizes.entry(region.as_str()).or_default() += 1;
+    }
+    sizes
 }
 
 /// Results believed RUNNING, by Region (`by_region`), or all under None.

@@ -1188,6 +1188,58 @@ async fn a_deployment_that_ends_between_two_pages_of_running_is_proven_by_its_re
 }
 
 #[tokio::test(start_paused = true)]
+async fn running_read_over_several_pages_never_shows_more_than_may_run_at_once_in_a_region() {
+    // 5,000 results, 50 RUNNING in each of region-0 to region-4 (MaxConcurrentCount 50): three
+    // pages of the RUNNING class. Between its first and second page, result 1 (region-1, on
+    // page 1) ends and result 4,961 (region-1, on page 3) starts: region-1 still runs 50.
+    let mut api = fake_with_instances(5000, "op-1");
+    api.results_latency = Duration::from_millis(500);
+    if let Ok(mut data) = api.data.lock() {
+        data.operations.get_mut("org").expect("fixture")[0]
+            .preferences
+            .max_concurrent_count = Some(50);
+    }
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let mut first_page: Option<Duration> = None;
+    let mut moved = false;
+    let (grid, complete, most_running) = watch_running(&mut rx, 900, |tenth| {
+        let now = Duration::from_millis(100 * u64::from(tenth));
+        if moved || now < Duration::from_secs(60) {
+            return;
+        }
+        match first_page {
+            // By 60 s the result list's order is known (its whole read takes 25 s): RUNNING
+            // is read from it. The first page of such a read, 500 ms long:
+            None => {
+                let running: Vec<Duration> = api
+                    .calls()
+                    .iter()
+                    .filter(|c| c.action == "ListStackSetOperationResults" && c.status == Some(ResultStatus::Running))
+                    .map(|c| c.at)
+                    .collect();
+                first_page = running.iter().copied().find(|at| {
+                    *at >= Duration::from_secs(60)
+                        && !running.iter().any(|b| b < at && *at - *b < Duration::from_millis(600))
+                });
+            }
+            Some(at) if now >= at + Duration::from_millis(750) => {
+                set_status(&api, 1, ResultStatus::Succeeded);
+                set_status(&api, 4961, ResultStatus::Running);
+                moved = true;
+            }
+            Some(_) => {}
+        }
+    })
+    .await;
+    assert!(complete && moved);
+    assert_eq!(grid.count(ResultStatus::Running), 250);
+    assert!(most_running <= 250, "{most_running} shown RUNNING; 250 ran at once");
+    handle.send(Command::Quit);
+}
+
+#[tokio::test(start_paused = true)]
 async fn instances_that_miss_part_of_the_operation_do_not_make_the_first_grid() {
     // Half the instances still name an earlier operation (a CREATE over existing instances,
     // say): a grid from them would be complete with half the total.
