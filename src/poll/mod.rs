@@ -303,8 +303,9 @@ struct ScopeMemory {
     full_pages: u32,
     /// Operation: results believed RUNNING, for concluding what finished.
     running: HashMap<Key, OperationResult>,
-    /// Operation: RUNNING results the full read saw since the last incremental read began.
-    seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
+    /// Operation: what full reads saw since the last incremental read began that waits for the
+    /// next one.
+    seen_running: Arc<std::sync::Mutex<Sightings>>,
     /// Operation: the Regions its stack set has instances in (DescribeStackSet).
     stack_set_regions: Vec<String>,
     /// Operation: whether the first complete grid came from the stack instances.
@@ -317,37 +318,69 @@ struct ScopeMemory {
     instance_checks: bool,
     /// Operation: how many deployments its preferences let run at once in each Region.
     max_concurrent: MaxConcurrent,
+    /// Operation: FAILED results in each Region, as the last incremental read found them.
+    failed_in_region: HashMap<String, usize>,
 }
 
-/// MaxConcurrentCount or MaxConcurrentPercentage: what may run at once in each Region.
+/// What an operation's preferences let run at once in one Region: MaxConcurrentCount or
+/// MaxConcurrentPercentage of its accounts (rounded down, at least one; one if neither is set),
+/// and under STRICT_FAILURE_TOLERANCE (the default) at most the failure tolerance plus one, less
+/// the Region's failures so far.
 #[derive(Debug, Clone, Copy)]
-enum MaxConcurrent {
-    Count(u32),
-    /// Of the Region's accounts, rounded down, at least one.
-    Percentage(u32),
+struct MaxConcurrent {
+    count: Option<u32>,
+    percentage: Option<u32>,
+    /// Tolerance as (count, percentage); only under STRICT_FAILURE_TOLERANCE.
+    strict_tolerance: Option<(Option<u32>, Option<u32>)>,
 }
 
 impl Default for MaxConcurrent {
     /// The service's default: one account at a time.
     fn default() -> Self {
-        MaxConcurrent::Count(1)
+        MaxConcurrent {
+            count: Some(1),
+            percentage: None,
+            strict_tolerance: None,
+        }
     }
 }
 
 impl MaxConcurrent {
     fn of(preferences: &crate::model::OperationPreferences) -> Self {
-        match (preferences.max_concurrent_count, preferences.max_concurrent_percentage) {
-            (Some(count), _) => MaxConcurrent::Count(count.max(1)),
-            (None, Some(percentage)) => MaxConcurrent::Percentage(percentage),
-            (None, None) => MaxConcurrent::default(),
+        let strict = preferences.concurrency_mode != Some(crate::model::ConcurrencyMode::SoftFailureTolerance);
+        MaxConcurrent {
+            count: preferences.max_concurrent_count,
+            percentage: preferences.max_concurrent_percentage,
+            strict_tolerance: strict.then_some((
+                preferences.failure_tolerance_count,
+                preferences.failure_tolerance_percentage,
+            )),
         }
     }
 
-    /// In a Region of `accounts` cells.
-    fn in_region(self, accounts: usize) -> usize {
-        match self {
-            MaxConcurrent::Count(count) => count as usize,
-            MaxConcurrent::Percentage(percentage) => (accounts * percentage as usize / 100).max(1),
+    fn needs_region_sizes(&self) -> bool {
+        self.count.is_none() || self.strict_tolerance.is_some_and(|(count, _)| count.is_none())
+    }
+
+    /// In a Region of `accounts` cells, `failed` of them FAILED so far.
+    fn in_region(&self, accounts: usize, failed: usize) -> usize {
+        let share = |percentage: u32| accounts * percentage as usize / 100;
+        let most = match (self.count, self.percentage) {
+            (Some(count), _) => count as usize,
+            (None, Some(percentage)) => share(percentage),
+            (None, None) => 1,
+        }
+        .max(1);
+        match self.strict_tolerance {
+            Some(tolerance) => {
+                let tolerance = match tolerance {
+                    (Some(count), _) => count as usize,
+                    (None, Some(percentage)) => share(percentage),
+                    (None, None) => 0,
+                };
+                most.min((tolerance + 1).saturating_sub(failed)).max(1)
+            }
+            None => most,
         }
     }
 }
@@ -1199,7 +1232,7 @@ impl<A: StackSetApi> Poller<A> {
         stack_set: String,
         operation_id: String,
         how: FullReadPace,
-        seen_running: Arc<std::sync::Mutex<Vec<OperationResult>>>,
+        seen_running: Arc<std::sync::Mutex<Sightings>>,
     ) -> Result<FullRead, ApiError> {
         let FullReadPace {
             pace,
@@ -1240,24 +1273,27 @@ impl<A: StackSetApi> Poller<A> {
     }
 
     /// A page of a full read: what it saw RUNNING is noted for the next incremental read, and
-    /// sent now too unless `withhold_running`.
+    /// sent now too unless `withhold_running`; so are, under `withhold_running`, the cells the
+    /// poller believes RUNNING that the page shows ended. (Sent at once, their leaving showed
+    /// before the deployments that took their places, which wait, and RUNNING dipped.)
     fn send_page(
         &self,
         generation: u64,
         results: Vec<OperationResult>,
         withhold_running: bool,
-        seen_running: &std::sync::Mutex<Vec<OperationResult>>,
+        seen_running: &std::sync::Mutex<Sightings>,
     ) {
-        let (running, others): (Vec<OperationResult>, Vec<OperationResult>) =
-            results.into_iter().partition(|r| r.status == ResultStatus::Running);
+        let mut sightings = seen_running.lock().unwrap_or_else(|p| p.into_inner());
+        let (waiting, others): (Vec<OperationResult>, Vec<OperationResult>) = results.into_iter().partition(|r| {
+            r.status == ResultStatus::Running || (withhold_running && sightings.believed_running.contains(&key_of(r)))
+        });
         let results = if withhold_running {
             others
         } else {
-            others.into_iter().chain(running.iter().cloned()).collect()
+            others.into_iter().chain(waiting.iter().cloned()).collect()
         };
-        if !running.is_empty() {
-            seen_running.lock().unwrap_or_else(|p| p.into_inner()).extend(running);
-        }
+        sightings.seen.extend(waiting);
+        drop(sightings);
         self.send(Msg::ResultsPage {
             generation,
             results,
@@ -1277,10 +1313,16 @@ impl<A: StackSetApi> Poller<A> {
         operation_id: &str,
         memory: &mut ScopeMemory,
     ) -> Result<(), ApiError> {
-        // Everything believed RUNNING before this read starts, the full read's sightings included.
+        // Everything believed RUNNING before this read starts, the full read's sightings of
+        // RUNNING included; those it saw ended are sent with what this read concludes.
         let mut before = std::mem::take(&mut memory.running);
-        let sightings = std::mem::take(&mut *memory.seen_running.lock().unwrap_or_else(|p| p.into_inner()));
-        before.extend(sightings.into_iter().map(|r| (key_of(&r), r)));
+        let sightings = std::mem::take(&mut memory.seen_running.lock().unwrap_or_else(|p| p.into_inner()).seen);
+        let (seen_running, seen_ended): (Vec<OperationResult>, Vec<OperationResult>) =
+            sightings.into_iter().partition(|r| r.status == ResultStatus::Running);
+        before.extend(seen_running.into_iter().map(|r| (key_of(&r), r)));
+        for result in &seen_ended {
+            before.remove(&key_of(result));
+        }
         let instance_regions = match (&memory.instance_read, &memory.positions) {
             (InstanceRead::Used { regions, .. }, None) => Some(regions.clone()),
             _ => None,
@@ -1301,6 +1343,13 @@ impl<A: StackSetApi> Poller<A> {
             Ok(running) => running,
             Err(error) => {
                 memory.running = before;
+                // The ended ones wait for the next try.
+                memory
+                    .seen_running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .seen
+                    .extend(seen_ended);
                 return Err(error);
             }
         };
@@ -1319,10 +1368,27 @@ impl<A: StackSetApi> Poller<A> {
             (Ok(failed), Ok(cancelled)) => (failed, cancelled),
             (Err(error), _) | (_, Err(error)) => {
                 memory.running = before;
+                // The ended ones wait for the next try.
+                memory
+                    .seen_running
+                    .lock()
+                    .unwrap_or_else(|p| p.into_inner())
+                    .seen
+                    .extend(seen_ended);
                 return Err(error);
             }
         };
-        let ended: HashSet<Key> = failed.iter().chain(&cancelled).flatten().map(key_of).collect();
+        memory.failed_in_region.clear();
+        for result in failed.iter().flatten() {
+            *memory.failed_in_region.entry(result.region.clone()).or_default() += 1;
+        }
+        let ended: HashSet<Key> = failed
+            .iter()
+            .chain(&cancelled)
+            .flatten()
+            .chain(&seen_ended)
+            .map(key_of)
+            .collect();
         // Everything this read learnt lands in one message: sent page by page, the new RUNNING
         // cells showed before the finished ones left, and RUNNING spiked above what can run.
         let mut results: Vec<OperationResult> = Vec::new();
@@ -1361,6 +1427,12 @@ impl<A: StackSetApi> Poller<A> {
         // first complete one, which ends with a round of these reads.)
         results.extend(believed_running.values().cloned());
         results.extend(failed.into_iter().chain(cancelled).flatten());
+        results.extend(seen_ended);
+        memory
+            .seen_running
+            .lock()
+            .unwrap_or_else(|p| p.into_inner())
+            .believed_running = believed_running.keys().cloned().collect();
         memory.running = believed_running;
         // Until the order is known (or each Region's RUNNING fits a page), an absence across
         // pages proves nothing, so finished results can sit as RUNNING: no sample of progress.
@@ -1420,13 +1492,15 @@ impl<A: StackSetApi> Poller<A> {
         for (_, cell_region) in probe.running.keys() {
             *believed_in.entry(cell_region).or_default() += 1;
         }
-        let region_sizes = match memory.max_concurrent {
-            MaxConcurrent::Percentage(_) => cells_per_region(memory.positions.as_ref()),
-            MaxConcurrent::Count(_) => HashMap::new(),
+        let region_sizes = if memory.max_concurrent.needs_region_sizes() {
+            cells_per_region(memory.positions.as_ref())
+        } else {
+            HashMap::new()
         };
         for (cell_region, believed) in believed_in {
             let size = region_sizes.get(cell_region).copied().unwrap_or(0);
-            if believed > memory.max_concurrent.in_region(size) {
+            let failed = memory.failed_in_region.get(cell_region).copied().unwrap_or(0);
+            if believed > memory.max_concurrent.in_region(size, failed) {
                 regions.insert(cell_region.to_string());
             }
         }
@@ -1584,9 +1658,29 @@ impl<A: StackSetApi> Poller<A> {
                     self.send_page(generation, results, true, &memory.seen_running);
                     token = page.next_token;
                     if token.is_none() {
-                        return Ok::<_, ApiError>(cells);
+                        break;
                     }
                 }
+                // The Region's RUNNING now, for the incremental read that follows: a deployment
+                // that started after its page was read and ends before that read would be seen
+                // by neither, and its cell would stay PENDING until the result list's read came
+                // by. (One that starts and ends within the chain is still missed.)
+                if let Ok(reads) = self
+                    .read_running_instances(region, stack_set, operation_id, std::slice::from_ref(instance_region))
+                    .await
+                {
+                    let running: Vec<OperationResult> = reads
+                        .into_iter()
+                        .flat_map(|(_, read)| read.pages.into_iter().flatten())
+                        .collect();
+                    memory
+                        .seen_running
+                        .lock()
+                        .unwrap_or_else(|p| p.into_inner())
+                        .seen
+                        .extend(running);
+                }
+                Ok::<_, ApiError>(cells)
             }
         });
         // Each Region's chain sees each of its cells once, and the Regions do not overlap.
@@ -1730,6 +1824,16 @@ fn results_of_instances(instances: &[crate::model::StackInstance]) -> Result<Vec
             })
         })
         .collect()
+}
+
+/// What full reads saw that waits for the next incremental read, which sends it with what it
+/// concludes, in one message.
+#[derive(Default)]
+struct Sightings {
+    /// RUNNING cells, and ended cells that were believed RUNNING.
+    seen: Vec<OperationResult>,
+    /// The cells the last incremental read left believed RUNNING.
+    believed_running: HashSet<Key>,
 }
 
 /// What a check of RUNNING against the Regions' instances proved: cells no longer RUNNING, and

@@ -967,16 +967,17 @@ async fn the_first_grid_of_a_running_create_comes_from_one_instance_chain_per_re
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
     // The describes (together), the result list's first page (to check the instances by),
-    // five pages in each Region, the Regions side by side, then the RUNNING instances (one page
-    // a Region) and FAILED and CANCELLED from the result list.
-    tokio::time::sleep(Duration::from_millis(1799)).await;
+    // five pages in each Region, the Regions side by side, each Region's RUNNING as its chain
+    // ends, then the incremental read: the RUNNING instances (one page a Region) and FAILED
+    // and CANCELLED from the result list.
+    tokio::time::sleep(Duration::from_millis(1999)).await;
     settle().await;
     let mut msgs = drain(&mut rx);
     assert!(cells_until_full(&msgs).is_none());
     tokio::time::sleep(Duration::from_millis(1)).await;
     settle().await;
     msgs.extend(drain(&mut rx));
-    let cells = cells_until_full(&msgs).expect("the grid is complete after nine round trips");
+    let cells = cells_until_full(&msgs).expect("the grid is complete after ten round trips");
     assert_eq!(cells.len(), 5000);
     let instance_pages = api
         .calls()
@@ -994,7 +995,7 @@ async fn the_first_grid_of_a_running_create_comes_from_one_instance_chain_per_re
         .collect();
     assert_eq!(list_reads.first(), Some(&Duration::from_millis(200)));
     assert!(
-        list_reads.get(1).is_none_or(|at| *at >= Duration::from_millis(1400)),
+        list_reads.get(1).is_none_or(|at| *at >= Duration::from_millis(1600)),
         "{list_reads:?}"
     );
     tokio::time::sleep(Duration::from_secs(20)).await;
@@ -1240,6 +1241,93 @@ async fn running_read_over_several_pages_never_shows_more_than_may_run_at_once_i
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_deployment_that_starts_behind_the_instance_read_and_ends_before_the_next_read_is_seen() {
+    // 4,600 results: region-0 holds 100 (one page of instances), the nine others 500 (five),
+    // at 200 ms a page, after the result list's first page (1 s). Result 960 (region-0, read
+    // PENDING at 1.2 s) starts at 1.3 s and ends at 1.5 s: after its Region's chain ended,
+    // before the other Regions' chains end (2.0 s) and the first incremental read follows.
+    let mut api = fake_with_instances(5000, "op-1");
+    if let Ok(mut data) = api.data.lock() {
+        let region_0_beyond_100 = |account: &str, region: &str| region == "region-0" && account >= "000000000100";
+        data.results
+            .get_mut("op-1")
+            .expect("fixture")
+            .retain(|r| !region_0_beyond_100(&r.account, &r.region));
+        data.instances
+            .get_mut("org")
+            .expect("fixture")
+            .retain(|i| !region_0_beyond_100(&i.account, &i.region));
+    }
+    api.instances_latency = Duration::from_millis(200);
+    api.results_latency = Duration::from_secs(1);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let (grid, complete, _) = watch_running(&mut rx, 50, |tenth| match tenth {
+        13 => set_status(&api, 960, ResultStatus::Running),
+        15 => set_status(&api, 960, ResultStatus::Succeeded),
+        _ => {}
+    })
+    .await;
+    // At 5 s the result list's own read (a second a page) has not reached result 960's page.
+    assert!(complete);
+    assert!(api.count("ListStackSetOperationResults") < 10);
+    assert_eq!(
+        grid.find("000000000096", "region-0").map(|r| r.status),
+        Some(ResultStatus::Succeeded)
+    );
+    handle.send(Command::Quit);
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_holds_steady_while_deployments_hand_over_under_a_full_read() {
+    // 1,000 results, 10 RUNNING in each of region-0 to region-4. Every 100 ms one deployment
+    // ends and a pending one in the same Region starts: 50 run at every moment, while the
+    // paced full read (ten pages, one every 625 ms) passes cells that ended and started.
+    let api = Arc::new(fake_with_instances(1000, "op-1"));
+    let mut running: Vec<std::collections::VecDeque<usize>> = (0..5)
+        .map(|region| (0..1000).filter(|i| i % 10 == region && i % 100 < 5).collect())
+        .collect();
+    let mut pending: Vec<std::collections::VecDeque<usize>> = (0..5)
+        .map(|region| (0..1000).filter(|i| i % 10 == region && i % 100 >= 56).collect())
+        .collect();
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let mut grid = crate::app::ResultGrid::new(&[]);
+    let (mut complete, mut least, mut most) = (false, usize::MAX, 0);
+    for tenth in 1..=300u32 {
+        tokio::time::sleep(Duration::from_millis(100)).await;
+        if tenth >= 30 {
+            let region = tenth as usize % 5;
+            if let Some(next) = pending[region].pop_front() {
+                let ended = running[region].pop_front().expect("ten run");
+                set_status(&api, ended, ResultStatus::Succeeded);
+                set_status(&api, next, ResultStatus::Running);
+                running[region].push_back(next);
+            }
+        }
+        for msg in drain(&mut rx) {
+            if let Msg::ResultsPage { results, read, .. } = msg {
+                grid.merge(results);
+                complete |= read == ReadKind::Full;
+                if complete {
+                    least = least.min(grid.count(ResultStatus::Running));
+                    most = most.max(grid.count(ResultStatus::Running));
+                }
+            }
+        }
+    }
+    assert!(complete);
+    assert!(pending.iter().all(|queue| queue.is_empty()), "every hand-over made");
+    assert_eq!(
+        (least, most),
+        (50, 50),
+        "RUNNING shown between {least} and {most}; 50 ran"
+    );
+    handle.send(Command::Quit);
+}
+
+#[tokio::test(start_paused = true)]
 async fn instances_that_miss_part_of_the_operation_do_not_make_the_first_grid() {
     // Half the instances still name an earlier operation (a CREATE over existing instances,
     // say): a grid from them would be complete with half the total.
@@ -1470,5 +1558,53 @@ async fn a_delete_that_ends_a_deployment_between_two_pages_of_running_is_proven_
     assert_eq!(
         grid.find("000000000395", "region-0").map(|r| r.status),
         Some(ResultStatus::Succeeded)
+    );
+}
+
+#[test]
+fn what_may_run_at_once_in_a_region_follows_the_preferences() {
+    use crate::model::{ConcurrencyMode, OperationPreferences};
+    let prefs = |count, percentage, tolerance, mode| OperationPreferences {
+        max_concurrent_count: count,
+        max_concurrent_percentage: percentage,
+        failure_tolerance_count: tolerance,
+        concurrency_mode: mode,
+        ..Default::default()
+    };
+    let soft = Some(ConcurrencyMode::SoftFailureTolerance);
+    let strict = Some(ConcurrencyMode::StrictFailureTolerance);
+    // SOFT: the count, or the percentage of the Region's accounts rounded down, at least one.
+    assert_eq!(
+        super::MaxConcurrent::of(&prefs(Some(30), None, Some(20), soft)).in_region(240, 5),
+        30
+    );
+    assert_eq!(
+        super::MaxConcurrent::of(&prefs(None, Some(10), None, soft)).in_region(245, 0),
+        24
+    );
+    assert_eq!(
+        super::MaxConcurrent::of(&prefs(None, Some(10), None, soft)).in_region(5, 0),
+        1
+    );
+    // STRICT (also the default): at most the tolerance plus one, less the failures so far.
+    assert_eq!(
+        super::MaxConcurrent::of(&prefs(Some(30), None, Some(20), strict)).in_region(240, 0),
+        21
+    );
+    assert_eq!(
+        super::MaxConcurrent::of(&prefs(Some(30), None, Some(20), None)).in_region(240, 5),
+        16
+    );
+    assert_eq!(
+        super::MaxConcurrent::of(&prefs(Some(30), None, None, None)).in_region(240, 0),
+        1
+    );
+    assert_eq!(
+        super::MaxConcurrent::of(&prefs(Some(30), None, Some(2), None)).in_region(240, 9),
+        1
+    );
+    assert_eq!(
+        super::MaxConcurrent::of(&prefs(None, None, None, soft)).in_region(240, 0),
+        1
     );
 }
