@@ -1,7 +1,7 @@
 //! The counts on screen are the truth: the real poller and SDK client read a rollout that the
 //! emulator moves forward between every two requests (its clock is controlled: it moves only
 //! when the test says), and every read and every grid state is checked against the emulator's
-//! own record of each cell.
+//! own record of each cell, kept step by step.
 
 use std::collections::{HashMap, HashSet};
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -42,6 +42,102 @@ struct Chain {
     before: Truth,
     seen: Vec<(OperationResult, Truth, Truth)>,
     from_instances: bool,
+    /// The steps of its first and (so far) last page.
+    first_step: u64,
+    last_step: u64,
+}
+
+/// What a request is, as far as the history of reads goes.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Request {
+    /// DescribeStackSetOperation: a round of the poller begins.
+    Describe,
+    /// The first page of the result list's RUNNING read: an incremental read begins.
+    RunningResults,
+    /// A page of the RUNNING stack instances: an incremental read begins if it is the first
+    /// RUNNING read of its round (the instances' check of the list's RUNNING read is not).
+    RunningInstances,
+    Other,
+}
+
+/// The emulator's truth step by step, kept as the step at which each cell changed: 1 step is
+/// 1 request and 1 s of rollout.
+struct History {
+    /// Steps taken.
+    step: u64,
+    /// The truth now.
+    now: Truth,
+    /// The step at which each cell became RUNNING (or went past it), and became done.
+    became_running: HashMap<Key, u64>,
+    became_done: HashMap<Key, u64>,
+    /// The true RUNNING count at each step.
+    running: Vec<usize>,
+    /// A round has begun and read nothing RUNNING yet.
+    round_open: bool,
+    /// The steps at which incremental reads began.
+    incremental_starts: Vec<u64>,
+}
+
+impl History {
+    fn new(truth: Truth) -> Self {
+        let mut history = History {
+            step: 0,
+            now: HashMap::new(),
+            became_running: HashMap::new(),
+            became_done: HashMap::new(),
+            running: Vec::new(),
+            round_open: false,
+            incremental_starts: Vec::new(),
+        };
+        history.record(truth);
+        history
+    }
+
+    /// The truth at the current step: what changed since the step before is noted.
+    fn record(&mut self, truth: Truth) {
+        for (key, status) in &truth {
+            let old = self.now.get(key).copied().unwrap_or(ResultStatus::Pending);
+            assert!(
+                rank(old) < rank(*status) || old == *status,
+                "the emulator moved {key:?} from {old:?} to {status:?}"
+            );
+            if rank(*status) >= 1 {
+                self.became_running.entry(key.clone()).or_insert(self.step);
+            }
+            if rank(*status) == 2 {
+                self.became_done.entry(key.clone()).or_insert(self.step);
+            }
+        }
+        self.running
+            .push(truth.values().filter(|s| **s == ResultStatus::Running).count());
+        self.now = truth;
+    }
+
+    /// A cell's true status at `step` (at most the current one).
+    fn truth_at(&self, key: &Key, step: u64) -> ResultStatus {
+        if self.became_done.get(key).is_some_and(|at| *at <= step) {
+            // Done is final: the status it ended in is the one it has now.
+            self.now[key]
+        } else if self.became_running.get(key).is_some_and(|at| *at <= step) {
+            ResultStatus::Running
+        } else {
+            ResultStatus::Pending
+        }
+    }
+
+    /// The least and the most cells truly RUNNING at any step of `from..=to`.
+    fn running_range(&self, from: u64, to: u64) -> (usize, usize) {
+        let window = &self.running[from as usize..=to as usize];
+        (*window.iter().min().unwrap(), *window.iter().max().unwrap())
+    }
+
+    /// The poll interval in steps: the longest gap between the starts of two consecutive
+    /// incremental reads, the one under way (from the last start to now) included.
+    fn interval(&self) -> u64 {
+        let closed = self.incremental_starts.windows(2).map(|w| w[1] - w[0]).max();
+        let open = self.incremental_starts.last().map(|last| self.step - last);
+        closed.into_iter().chain(open).max().unwrap_or(0)
+    }
 }
 
 #[derive(Default)]
@@ -66,12 +162,30 @@ struct Stepping {
     /// The step at which the operation was first seen ended.
     ended_at: Mutex<Option<u64>>,
     log: Mutex<Log>,
+    history: Mutex<History>,
 }
 
 impl Stepping {
-    fn advance(&self) {
+    /// Moves the emulator one step before `request`, notes the truth there and whether an
+    /// incremental read begins; returns the step.
+    fn advance(&self, request: Request) -> u64 {
+        let mut history = self.history.lock().unwrap();
         self.sim.advance(self.step);
         let step = self.steps.fetch_add(1, Ordering::SeqCst) + 1;
+        history.step = step;
+        history.record(self.truth());
+        match request {
+            Request::Describe => history.round_open = true,
+            Request::RunningResults => {
+                history.round_open = false;
+                history.incremental_starts.push(step);
+            }
+            Request::RunningInstances if std::mem::take(&mut history.round_open) => {
+                history.incremental_starts.push(step);
+            }
+            _ => {}
+        }
+        drop(history);
         let ended = self
             .sim
             .operation_status(self.set, self.op)
@@ -80,6 +194,7 @@ impl Stepping {
         if ended && ended_at.is_none() {
             *ended_at = Some(step);
         }
+        step
     }
 
     /// The emulator's time since the start, as the poller stamps it.
@@ -117,7 +232,7 @@ impl StackSetApi for Stepping {
     }
 
     async fn describe_operation(&self, stack_set: &str, id: &str, call_as: CallAs) -> Result<Operation, ApiError> {
-        self.advance();
+        self.advance(Request::Describe);
         self.inner.describe_operation(stack_set, id, call_as).await
     }
 
@@ -129,13 +244,20 @@ impl StackSetApi for Stepping {
         status: Option<ResultStatus>,
         next: Option<String>,
     ) -> Result<Page<OperationResult>, ApiError> {
-        self.advance();
+        let request = if status == Some(ResultStatus::Running) && next.is_none() {
+            Request::RunningResults
+        } else {
+            Request::Other
+        };
+        let step = self.advance(request);
         let before = self.truth();
         if status.is_none() && next.is_none() {
             self.log.lock().unwrap().open = Some(Chain {
                 before: before.clone(),
                 seen: Vec::new(),
                 from_instances: false,
+                first_step: step,
+                last_step: step,
             });
         }
         let page = self.inner.list_results(stack_set, id, call_as, status, next).await?;
@@ -146,6 +268,7 @@ impl StackSetApi for Stepping {
                 chain
                     .seen
                     .extend(page.items.iter().map(|r| (r.clone(), before.clone(), after.clone())));
+                chain.last_step = step;
             }
             if page.next_token.is_none() {
                 let chain = log.open.take().expect("a chain was open");
@@ -166,7 +289,12 @@ impl StackSetApi for Stepping {
         query: &InstanceQuery,
         next: Option<String>,
     ) -> Result<Page<StackInstance>, ApiError> {
-        self.advance();
+        let request = if query.detailed_status.as_deref() == Some(ResultStatus::Running.as_str()) {
+            Request::RunningInstances
+        } else {
+            Request::Other
+        };
+        let step = self.advance(request);
         let before = self.truth();
         let whole = query.detailed_status.is_none();
         if whole {
@@ -177,6 +305,8 @@ impl StackSetApi for Stepping {
                         before: before.clone(),
                         seen: Vec::new(),
                         from_instances: true,
+                        first_step: step,
+                        last_step: step,
                     },
                     HashSet::new(),
                 ));
@@ -192,6 +322,7 @@ impl StackSetApi for Stepping {
                 let result = instance.as_result().expect("a DetailedStatus sstop knows");
                 chain.seen.push((result, before.clone(), after.clone()));
             }
+            chain.last_step = chain.last_step.max(step);
             if page.next_token.is_none() {
                 done.insert(query.region.clone().expect("one chain per Region"));
                 if done.len() == regions {
@@ -218,6 +349,12 @@ async fn stepping_client(scenario: &str, set: &'static str, op: &'static str, st
     options.region = Some("us-east-1".into());
     options.dummy_credentials = true;
     let inner = SdkApi::connect(&options).await.expect("client").0;
+    let at_start: Truth = sim
+        .operation_results(set, op)
+        .expect("operation exists")
+        .into_iter()
+        .map(|r| ((r.account, r.region), r.status))
+        .collect();
     Arc::new(Stepping {
         inner,
         sim: Arc::new(sim),
@@ -227,38 +364,138 @@ async fn stepping_client(scenario: &str, set: &'static str, op: &'static str, st
         steps: AtomicU64::new(0),
         ended_at: Mutex::new(None),
         log: Mutex::new(Log::default()),
+        history: Mutex::new(History::new(at_start)),
     })
 }
 
-/// Every cell of the grid shows a status it really held between `since` and `now`, and every
-/// cell is there once.
-fn check_grid(grid: &ResultGrid, since: &Truth, now: &Truth) -> Result<(), String> {
-    if grid.len() != now.len() {
-        return Err(format!("grid has {} cells, the operation {}", grid.len(), now.len()));
-    }
-    // RUNNING goes up and down, but never above what may run at once: 30 in each of 8 Regions.
-    if grid.count(ResultStatus::Running) > MAX_RUNNING {
-        return Err(format!(
-            "{} shown RUNNING, more than the {MAX_RUNNING} that can run at once",
-            grid.count(ResultStatus::Running)
-        ));
-    }
-    for ((account, region), truth_now) in now {
-        let shown = grid
-            .find(account, region)
-            .ok_or_else(|| format!("{account}/{region} missing"))?
-            .status;
-        let truth_then = since[&(account.clone(), region.clone())];
-        let held = rank(truth_then) <= rank(shown)
-            && rank(shown) <= rank(*truth_now)
-            && (rank(shown) < 2 || shown == *truth_now);
-        if !held {
-            return Err(format!(
-                "{account}/{region} shown {shown:?}, was {truth_then:?} then and is {truth_now:?} now"
-            ));
+/// How far back a screen may lag, in steps: the poll interval (`History::interval`) plus the
+/// duration of the read that produced it, taken as the longest unfiltered read so far, the one
+/// under way included (first page to last).
+#[derive(Clone, Copy)]
+struct Lag {
+    interval: u64,
+    read: u64,
+}
+
+impl Lag {
+    fn now(history: &History, log: &Log) -> Self {
+        let now = history.step;
+        let complete = log.complete.iter().map(|chain| chain.last_step - chain.first_step);
+        let open = log
+            .open
+            .iter()
+            .chain(log.instances_open.iter().map(|(chain, _)| chain))
+            .map(|chain| now - chain.first_step);
+        Lag {
+            interval: history.interval(),
+            read: complete.chain(open).max().unwrap_or(0),
         }
     }
-    Ok(())
+
+    fn steps(self) -> u64 {
+        self.interval + self.read
+    }
+}
+
+/// The grid against the truth now and `lag` steps ago: (a) every cell is there once; (b) every
+/// cell shows a status between its truth then and now (a done one: the one it has now), which
+/// bounds each count; (c) RUNNING, which goes up and down, is shown within the range the true
+/// count took in that window; (d) never above what may run at once. Every check that fails is
+/// told, with its figures.
+fn check_grid(grid: &ResultGrid, history: &History, lag: Lag) -> Result<(), String> {
+    let now = history.step;
+    let since = now.saturating_sub(lag.steps());
+    let mut failed = Vec::new();
+    if grid.len() != history.now.len() {
+        failed.push(format!(
+            "(a) total: the grid has {} cells, the operation {}",
+            grid.len(),
+            history.now.len()
+        ));
+    }
+    let missing: Vec<&Key> = history
+        .now
+        .keys()
+        .filter(|(account, region)| grid.find(account, region).is_none())
+        .collect();
+    if let Some((account, region)) = missing.first() {
+        failed.push(format!(
+            "(a) total: {} cells missing, {account}/{region} first",
+            missing.len()
+        ));
+    }
+    // Cells behind their truth L steps ago, with the lag that would have let each pass, and
+    // cells ahead of the truth now.
+    let mut behind: Vec<(u64, String)> = Vec::new();
+    let mut ahead: Vec<String> = Vec::new();
+    for key @ (account, region) in history.now.keys() {
+        let Some(shown) = grid.find(account, region).map(|result| result.status) else {
+            continue;
+        };
+        let (then, truth_now) = (history.truth_at(key, since), history.truth_at(key, now));
+        let moved = |at: Option<&u64>| at.map_or("never".to_string(), |at| format!("at step {at}"));
+        let story = format!(
+            "{account}/{region} shown {shown:?}, {then:?} at step {since}, {truth_now:?} now (RUNNING {}, done {})",
+            moved(history.became_running.get(key)),
+            moved(history.became_done.get(key)),
+        );
+        if rank(shown) > rank(truth_now) || (rank(shown) == 2 && shown != truth_now) {
+            ahead.push(story);
+        } else if rank(shown) < rank(then) {
+            let left = if rank(shown) == 0 {
+                history.became_running[key]
+            } else {
+                history.became_done[key]
+            };
+            behind.push((now - left + 1, story));
+        }
+    }
+    if let Some((need, story)) = behind.iter().max_by_key(|(need, _)| *need) {
+        failed.push(format!(
+            "(b) cells: {} shown behind their truth L steps ago; worst {story}: shown as of {need} steps ago",
+            behind.len()
+        ));
+    }
+    if let Some(story) = ahead.first() {
+        failed.push(format!(
+            "(b) cells: {} shown ahead of their truth now; first {story}",
+            ahead.len()
+        ));
+    }
+    let shown = grid.count(ResultStatus::Running);
+    let (least, most) = history.running_range(since, now);
+    if shown < least || shown > most {
+        failed.push(format!(
+            "(c) RUNNING: {shown} shown, the truth was {least} to {most} over steps {since}..={now} (now {})",
+            history.running[now as usize]
+        ));
+    }
+    // RUNNING goes up and down, but never above what may run at once: 30 in each of 8 Regions.
+    if shown > MAX_RUNNING {
+        failed.push(format!(
+            "(d) RUNNING: {shown} shown, more than the {MAX_RUNNING} that can run at once"
+        ));
+    }
+    if failed.is_empty() {
+        return Ok(());
+    }
+    Err(format!(
+        "at step {now}, L = {} steps (interval {} + read {}): {}",
+        lag.steps(),
+        lag.interval,
+        lag.read,
+        failed.join("; ")
+    ))
+}
+
+fn spread(name: &str, mut values: Vec<u64>) -> String {
+    values.sort_unstable();
+    format!(
+        "{name} min {} median {} max {}",
+        values[0],
+        values[values.len() / 2],
+        values[values.len() - 1]
+    )
 }
 
 #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -282,10 +519,10 @@ async fn every_read_and_every_screen_of_a_moving_rollout_is_true() {
         generation: 1,
     });
 
-    let at_watch = api.truth();
     let mut grid = ResultGrid::new(&[]);
     let mut fulls = 0;
     let mut checks = 0;
+    let mut lags = Vec::new();
     let mut ended = false;
     let deadline = tokio::time::Instant::now() + Duration::from_secs(240);
     while !ended {
@@ -293,29 +530,30 @@ async fn every_read_and_every_screen_of_a_moving_rollout_is_true() {
             .await
             .expect("the rollout ends and is read within 4 minutes")
             .expect("poller alive");
-        match msg {
+        let last = match msg {
             Msg::ResultsPage { results, read, .. } => {
+                let last = format!("{read:?} message of {} results", results.len());
                 grid.merge(results);
                 if read == ReadKind::Full {
                     fulls += 1;
                     ended = api.sim.operation_status(SET, OP).is_some_and(|s| !s.is_active());
                 }
+                last
             }
             Msg::FetchFailed { error, .. } => panic!("a read failed: {error:?}"),
             _ => continue,
-        }
+        };
         if fulls == 0 {
             continue;
         }
-        // Every cell is at least as far as it was when the last complete read began (for a
-        // poller that reads otherwise: when the watch began).
-        let since = {
-            let log = api.log.lock().unwrap();
-            log.complete
-                .get(fulls - 1)
-                .map_or_else(|| at_watch.clone(), |chain| chain.before.clone())
+        // The emulator stands still while the screen is judged.
+        let (lag, checked) = {
+            let history = api.history.lock().unwrap();
+            let lag = Lag::now(&history, &api.log.lock().unwrap());
+            (lag, check_grid(&grid, &history, lag))
         };
-        check_grid(&grid, &since, &api.truth()).unwrap_or_else(|e| panic!("after full read {fulls}: {e}"));
+        checked.unwrap_or_else(|e| panic!("after full read {fulls}, a {last}: {e}"));
+        lags.push(lag);
         checks += 1;
     }
 
@@ -324,6 +562,12 @@ async fn every_read_and_every_screen_of_a_moving_rollout_is_true() {
     assert!(log.complete.len() >= 2, "only {} full reads", log.complete.len());
     let total = log.complete[0].before.len();
     eprintln!("{} complete full reads, {checks} screens checked", log.complete.len());
+    eprintln!(
+        "lag in steps: {}; {}; {}",
+        spread("L", lags.iter().map(|lag| lag.steps()).collect()),
+        spread("interval", lags.iter().map(|lag| lag.interval).collect()),
+        spread("read", lags.iter().map(|lag| lag.read).collect()),
+    );
     // The first complete grid came from the stack instances, one chain per Region; the result
     // list's reads came after it.
     assert!(log.complete[0].from_instances);
