@@ -31,6 +31,9 @@ const PAGE_RETRIES: u32 = 5;
 /// ...after a pause that starts here and doubles up to the next.
 const PAGE_RETRY_PAUSE: Duration = Duration::from_secs(1);
 const PAGE_RETRY_PAUSE_MAX: Duration = Duration::from_secs(10);
+/// A describe of the operation that failed transiently while a first read runs is asked again
+/// after this long: the header is what shows a stop.
+const DESCRIBE_RETRY_PAUSE: Duration = Duration::from_secs(1);
 
 /// How often a polling error that keeps coming back is written to the log again.
 const ERROR_LOG_REPEAT: Duration = Duration::from_secs(300);
@@ -1132,10 +1135,20 @@ impl<A: StackSetApi> Poller<A> {
         work: impl std::future::Future<Output = T>,
     ) -> T {
         let describe_every_interval = async {
+            let interval = self.config.active_interval;
+            let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
+            ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
-                tokio::time::sleep(self.config.active_interval).await;
-                // A failure here is the next round's to report.
-                let _ = self.describe(generation, region, stack_set, operation_id).await;
+                ticks.tick().await;
+                // That read takes every request the rate allows, so this one is often throttled
+                // beyond the SDK's retries: asked again after a second, not an interval later.
+                // Another failure is the next round's to report.
+                while let Err(error) = self.describe(generation, region, stack_set, operation_id).await {
+                    if !error.is_transient() {
+                        break;
+                    }
+                    tokio::time::sleep(DESCRIBE_RETRY_PAUSE).await;
+                }
             }
         };
         tokio::select! {
@@ -1447,7 +1460,10 @@ impl<A: StackSetApi> Poller<A> {
             read,
             at: self.now(),
         });
-        if std::mem::take(&mut memory.complete_after_incremental) {
+        // Complete only once RUNNING is proven: a Region of more than a page of RUNNING
+        // instances is not one snapshot, so until the result list's order is known, what ended
+        // there could sit as RUNNING on the first complete screen.
+        if read == ReadKind::Incremental && std::mem::take(&mut memory.complete_after_incremental) {
             self.send(Msg::ResultsPage {
                 generation,
                 results: Vec::new(),
@@ -1664,13 +1680,16 @@ impl<A: StackSetApi> Poller<A> {
                 // The Region's RUNNING now, for the incremental read that follows: a deployment
                 // that started after its page was read and ends before that read would be seen
                 // by neither, and its cell would stay PENDING until the result list's read came
-                // by. (One that starts and ends within the chain is still missed.)
+                // by. (One that starts and ends within the chain is still missed.) Only a read of
+                // one page, a snapshot: over several, a cell seen on the first may end and be
+                // believed RUNNING until the result list's order can prove it ended.
                 if let Ok(reads) = self
                     .read_running_instances(region, stack_set, operation_id, std::slice::from_ref(instance_region))
                     .await
                 {
                     let running: Vec<OperationResult> = reads
                         .into_iter()
+                        .filter(|(_, read)| read.pages.len() <= 1)
                         .flat_map(|(_, read)| read.pages.into_iter().flatten())
                         .collect();
                     memory

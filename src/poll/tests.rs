@@ -1328,6 +1328,38 @@ async fn running_holds_steady_while_deployments_hand_over_under_a_full_read() {
 }
 
 #[tokio::test(start_paused = true)]
+async fn a_region_running_more_than_a_page_is_complete_only_once_its_running_is_proven() {
+    // 5,000 results; region-0 runs 150 at once (two pages of RUNNING instances, which are not one
+    // snapshot), the four others 50. From 0.5 s to 3 s a deployment in region-0 ends and another
+    // starts every 100 ms: 350 run at every moment. The result list, whose order proves what
+    // ended, is read whole by about 26 s; rounds at 5, 10, 15 and 20 s read RUNNING by Region.
+    let mut api = fake_with_instances(5000, "op-1");
+    api.results_latency = Duration::from_millis(500);
+    let api = Arc::new(api);
+    let region_0_pending: Vec<usize> = (0..5000).filter(|i| i % 10 == 0 && i % 100 >= 56).collect();
+    for &i in &region_0_pending[..100] {
+        set_status(&api, i, ResultStatus::Running);
+    }
+    let mut ending: std::collections::VecDeque<usize> = (0..5000).filter(|i| i % 100 == 0).collect();
+    let mut starting = region_0_pending[100..].iter().copied();
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let (grid, complete, most_running) = watch_running(&mut rx, 400, |tenth| {
+        if (5..30).contains(&tenth) {
+            if let (Some(ended), Some(next)) = (ending.pop_front(), starting.next()) {
+                set_status(&api, ended, ResultStatus::Succeeded);
+                set_status(&api, next, ResultStatus::Running);
+            }
+        }
+    })
+    .await;
+    assert!(complete);
+    assert_eq!(grid.count(ResultStatus::Running), 350);
+    assert!(most_running <= 350, "{most_running} shown RUNNING; 350 ran at once");
+    handle.send(Command::Quit);
+}
+
+#[tokio::test(start_paused = true)]
 async fn instances_that_miss_part_of_the_operation_do_not_make_the_first_grid() {
     // Half the instances still name an earlier operation (a CREATE over existing instances,
     // say): a grid from them would be complete with half the total.
@@ -1391,6 +1423,32 @@ async fn the_operations_status_is_read_every_interval_while_the_first_read_pages
             .any(|m| matches!(m, Msg::OperationDescribed { operation, .. }
             if operation.status == OperationStatus::Stopping)),
         "the stop is in the header while the first read pages"
+    );
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_throttled_describe_during_the_first_read_is_asked_again_within_the_interval() {
+    // As above, but the first describe after the stop is throttled (the first read takes every
+    // request the rate allows): asked again a second later, not an interval later.
+    let mut api = fake(OperationStatus::Running, 5000);
+    api.results_latency = Duration::from_millis(200);
+    let api = Arc::new(api);
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if let Ok(mut data) = api.data.lock() {
+        data.operations.get_mut("org").expect("fixture")[0].status = OperationStatus::Stopping;
+        data.throttle_next = Some(("DescribeStackSetOperation", 2));
+    }
+    tokio::time::sleep(Duration::from_millis(5500)).await;
+    settle().await;
+    let msgs = drain(&mut rx);
+    assert!(cells_until_full(&msgs).is_none(), "the first read is still paging");
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, Msg::OperationDescribed { operation, .. }
+            if operation.status == OperationStatus::Stopping)),
+        "the stop is in the header 7.5 s in, through two throttled describes"
     );
 }
 
