@@ -1536,9 +1536,7 @@ impl<A: StackSetApi> Poller<A> {
                 let mut check = RunningCheck::default();
                 for (read_region, read) in reads {
                     let Some(read_region) = read_region else { continue };
-                    if read.pages.len() > 1 {
-                        continue;
-                    }
+                    let Some(gaps) = gaps_by_account(&read) else { continue };
                     let still: HashMap<Key, &OperationResult> = read.results().map(|r| (key_of(r), r)).collect();
                     if !still.keys().any(|key| seen.contains(key)) {
                         continue;
@@ -1551,6 +1549,7 @@ impl<A: StackSetApi> Poller<A> {
                             .running
                             .keys()
                             .filter(|key| key.1 == read_region && !still.contains_key(*key))
+                            .filter(|(account, _)| !gaps.iter().any(|(lo, hi)| lo < account && account < hi))
                             .cloned(),
                     );
                     check.started.extend(
@@ -1861,6 +1860,29 @@ struct Sightings {
 struct RunningCheck {
     gone: HashSet<Key>,
     started: Vec<OperationResult>,
+}
+
+/// Where a Region's RUNNING instances over several pages cannot prove an absence: between one
+/// page's last account and the next page's first, where a page shifted by instances leaving
+/// RUNNING may have skipped one. Anywhere else a missing cell was not RUNNING when its stretch
+/// was read, provided the service lists them in account order, which the read itself must show
+/// (every account after the one before; a page shifted the other way repeats one): None if not.
+/// One page has no gaps.
+fn gaps_by_account(read: &RunningRead) -> Option<Vec<(String, String)>> {
+    let mut accounts = read.results().map(|r| r.account.as_str());
+    let mut last = accounts.next();
+    for account in accounts {
+        if last.is_some_and(|last| account < last) {
+            return None;
+        }
+        last = Some(account);
+    }
+    Some(
+        read.pages
+            .windows(2)
+            .filter_map(|pair| Some((pair[0].last()?.account.clone(), pair[1].first()?.account.clone())))
+            .collect(),
+    )
 }
 
 /// How many cells each Region holds, from the result list's order.

@@ -1188,18 +1188,16 @@ async fn a_deployment_that_ends_between_two_pages_of_running_is_proven_by_its_re
     assert_eq!(grid.count(ResultStatus::Running), 250);
 }
 
-#[tokio::test(start_paused = true)]
-async fn running_read_over_several_pages_never_shows_more_than_may_run_at_once_in_a_region() {
-    // 5,000 results, 50 RUNNING in each of region-0 to region-4 (MaxConcurrentCount 50): three
-    // pages of the RUNNING class. Between its first and second page, result 1 (region-1, on
-    // page 1) ends and result 4,961 (region-1, on page 3) starts: region-1 still runs 50.
-    let mut api = fake_with_instances(5000, "op-1");
+/// The RUNNING read's pages see a hand-over in one Region: `ended` (on page 1) ends and
+/// `started` (on a later page) starts between its first and second page, once the result
+/// list's order is known. Returns the grid after 90 s and the most RUNNING it showed.
+async fn hand_over_between_running_pages(
+    api: FakeApi,
+    ended: usize,
+    started: usize,
+) -> (crate::app::ResultGrid, usize) {
+    let mut api = api;
     api.results_latency = Duration::from_millis(500);
-    if let Ok(mut data) = api.data.lock() {
-        data.operations.get_mut("org").expect("fixture")[0]
-            .preferences
-            .max_concurrent_count = Some(50);
-    }
     let api = Arc::new(api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
@@ -1226,8 +1224,8 @@ async fn running_read_over_several_pages_never_shows_more_than_may_run_at_once_i
                 });
             }
             Some(at) if now >= at + Duration::from_millis(750) => {
-                set_status(&api, 1, ResultStatus::Succeeded);
-                set_status(&api, 4961, ResultStatus::Running);
+                set_status(&api, ended, ResultStatus::Succeeded);
+                set_status(&api, started, ResultStatus::Running);
                 moved = true;
             }
             Some(_) => {}
@@ -1235,9 +1233,44 @@ async fn running_read_over_several_pages_never_shows_more_than_may_run_at_once_i
     })
     .await;
     assert!(complete && moved);
+    handle.send(Command::Quit);
+    (grid, most_running)
+}
+
+#[tokio::test(start_paused = true)]
+async fn running_read_over_several_pages_never_shows_more_than_may_run_at_once_in_a_region() {
+    // 5,000 results, 50 RUNNING in each of region-0 to region-4 (MaxConcurrentCount 50): three
+    // pages of the RUNNING class. Between its first and second page, result 1 (region-1, on
+    // page 1) ends and result 4,961 (region-1, on page 3) starts: region-1 still runs 50.
+    let api = fake_with_instances(5000, "op-1");
+    if let Ok(mut data) = api.data.lock() {
+        data.operations.get_mut("org").expect("fixture")[0]
+            .preferences
+            .max_concurrent_count = Some(50);
+    }
+    let (grid, most_running) = hand_over_between_running_pages(api, 1, 4961).await;
     assert_eq!(grid.count(ResultStatus::Running), 250);
     assert!(most_running <= 250, "{most_running} shown RUNNING; 250 ran at once");
-    handle.send(Command::Quit);
+}
+
+#[tokio::test(start_paused = true)]
+async fn a_region_running_more_than_a_page_is_checked_by_its_instances_in_account_order() {
+    // As above, but region-0 runs 150 (MaxConcurrentCount 150): its RUNNING instances take two
+    // pages, which prove an absence by their accounts' order. Result 0 (region-0, on page 1)
+    // ends as result 4,960 (region-0, on the last page) starts.
+    let api = fake_with_instances(5000, "op-1");
+    if let Ok(mut data) = api.data.lock() {
+        data.operations.get_mut("org").expect("fixture")[0]
+            .preferences
+            .max_concurrent_count = Some(150);
+    }
+    let region_0_pending: Vec<usize> = (0..5000).filter(|i| i % 10 == 0 && i % 100 >= 56).collect();
+    for &i in &region_0_pending[..100] {
+        set_status(&api, i, ResultStatus::Running);
+    }
+    let (grid, most_running) = hand_over_between_running_pages(api, 0, 4960).await;
+    assert_eq!(grid.count(ResultStatus::Running), 350);
+    assert!(most_running <= 350, "{most_running} shown RUNNING; 350 ran at once");
 }
 
 #[tokio::test(start_paused = true)]
@@ -1665,4 +1698,36 @@ fn what_may_run_at_once_in_a_region_follows_the_preferences() {
         super::MaxConcurrent::of(&prefs(None, None, None, soft)).in_region(240, 0),
         1
     );
+}
+
+#[test]
+fn running_instances_prove_absences_only_in_account_order_and_outside_page_breaks() {
+    let page = |accounts: &[u32]| -> Vec<OperationResult> {
+        accounts
+            .iter()
+            .map(|a| OperationResult {
+                account: format!("{a:012}"),
+                region: "region-0".into(),
+                status: ResultStatus::Running,
+                status_reason: None,
+                gate_status: None,
+                gate_reason: None,
+                ou: None,
+            })
+            .collect()
+    };
+    let read = |pages: &[&[u32]]| super::reads::RunningRead {
+        pages: pages.iter().map(|p| page(p)).collect(),
+    };
+    assert_eq!(super::gaps_by_account(&read(&[&[1, 5, 9]])), Some(vec![]));
+    // A page that shifted back repeats its neighbour's last account: still in order.
+    assert_eq!(
+        super::gaps_by_account(&read(&[&[1, 5], &[5, 9], &[12, 20]])),
+        Some(vec![
+            (format!("{:012}", 5), format!("{:012}", 5)),
+            (format!("{:012}", 9), format!("{:012}", 12)),
+        ])
+    );
+    // Listed in another order: nothing is proven.
+    assert_eq!(super::gaps_by_account(&read(&[&[1, 9], &[5, 12]])), None);
 }
