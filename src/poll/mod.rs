@@ -1866,9 +1866,12 @@ struct RunningCheck {
 /// page's last account and the next page's first, where a page shifted by instances leaving
 /// RUNNING may have skipped one. Anywhere else a missing cell was not RUNNING when its stretch
 /// was read, provided the service lists them in account order, which the read itself must show
-/// (every account after the one before; a page shifted the other way repeats one): None if not.
-/// One page has no gaps.
+/// (every account after the one before; a page shifted the other way repeats one): None if not,
+/// or if one of several pages is empty (what it stood for is unknown). One page has no gaps.
 fn gaps_by_account(read: &RunningRead) -> Option<Vec<(String, String)>> {
+    if read.pages.len() > 1 && read.pages.iter().any(Vec::is_empty) {
+        return None;
+    }
     let mut accounts = read.results().map(|r| r.account.as_str());
     let mut last = accounts.next();
     for account in accounts {

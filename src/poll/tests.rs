@@ -1728,6 +1728,8 @@ fn running_instances_prove_absences_only_in_account_order_and_outside_page_break
             (format!("{:012}", 9), format!("{:012}", 12)),
         ])
     );
-    // Listed in another order: nothing is proven.
+    // Listed in another order, or an empty page among several: nothing is proven.
     assert_eq!(super::gaps_by_account(&read(&[&[1, 9], &[5, 12]])), None);
+    assert_eq!(super::gaps_by_account(&read(&[&[1, 9], &[]])), None);
+    assert_eq!(super::gaps_by_account(&read(&[&[]])), Some(vec![]));
 }
