@@ -961,7 +961,7 @@ impl<A: StackSetApi> Poller<A> {
             )
         };
         let (described, stack_set_detail) = tokio::join!(
-            self.describe(generation, region, stack_set, operation_id),
+            self.describe(generation, region, stack_set, operation_id, Paced::Yes),
             describe_stack_set
         );
         if let Some(detail) = stack_set_detail {
@@ -1140,10 +1140,15 @@ impl<A: StackSetApi> Poller<A> {
             ticks.set_missed_tick_behavior(tokio::time::MissedTickBehavior::Delay);
             loop {
                 ticks.tick().await;
-                // That read takes every request the rate allows, so this one is often throttled
-                // beyond the SDK's retries: asked again after a second, not an interval later.
+                // That read takes every request the rate allows: in the pace's queue this one
+                // waited behind every chain's next page, and was often throttled beyond the
+                // SDK's retries. One request an interval goes past the pace, as a stop does, and
+                // a transient failure is asked again after a second, not an interval later.
                 // Another failure is the next round's to report.
-                while let Err(error) = self.describe(generation, region, stack_set, operation_id).await {
+                while let Err(error) = self
+                    .describe(generation, region, stack_set, operation_id, Paced::No)
+                    .await
+                {
                     if !error.is_transient() {
                         break;
                     }
@@ -1216,8 +1221,11 @@ impl<A: StackSetApi> Poller<A> {
         region: &str,
         stack_set: &str,
         operation_id: &str,
+        paced: Paced,
     ) -> Result<crate::model::Operation, ApiError> {
-        self.limiter.acquire().await;
+        if paced == Paced::Yes {
+            self.limiter.acquire().await;
+        }
         let call_as = self.call_as_for(region, stack_set);
         let described = self
             .apis
@@ -1852,6 +1860,13 @@ struct Sightings {
     seen: Vec<OperationResult>,
     /// The cells the last incremental read left believed RUNNING.
     believed_running: HashSet<Key>,
+}
+
+/// Whether a request waits for the polling pace.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Paced {
+    Yes,
+    No,
 }
 
 /// What a check of RUNNING against the Regions' instances proved: cells no longer RUNNING, and

@@ -1486,6 +1486,36 @@ async fn a_throttled_describe_during_the_first_read_is_asked_again_within_the_in
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_describe_during_a_first_read_does_not_queue_behind_its_pages() {
+    // Five requests a second, and the instance read's ten chains each waiting for their next
+    // page: a describe in that queue waited about two seconds behind them.
+    let api = Arc::new(fake_with_instances(5000, "op-1"));
+    let (tx, mut rx) = tokio::sync::mpsc::unbounded_channel();
+    let (handle, _task) = spawn(
+        Arc::clone(&api),
+        PollConfig::default(),
+        Arc::new(RateLimiter::new(5.0, 1)),
+        tx,
+    );
+    watch_operation(&handle, 1);
+    tokio::time::sleep(Duration::from_secs(2)).await;
+    if let Ok(mut data) = api.data.lock() {
+        data.operations.get_mut("org").expect("fixture")[0].status = OperationStatus::Stopping;
+    }
+    tokio::time::sleep(Duration::from_millis(3500)).await;
+    settle().await;
+    let msgs = drain(&mut rx);
+    assert!(cells_until_full(&msgs).is_none(), "the instance read is still paging");
+    assert!(
+        msgs.iter()
+            .any(|m| matches!(m, Msg::OperationDescribed { operation, .. }
+            if operation.status == OperationStatus::Stopping)),
+        "the stop is in the header 5.5 s in"
+    );
+    handle.send(Command::Quit);
+}
+
+#[tokio::test(start_paused = true)]
 async fn a_throttled_page_of_the_instance_read_is_asked_again_not_given_up() {
     let mut api = fake_with_instances(5000, "op-1");
     // The result list is slow: giving the instances up would leave the grid loading for 200 s.
