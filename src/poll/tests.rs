@@ -1393,6 +1393,38 @@ async fn a_region_running_more_than_a_page_is_complete_only_once_its_running_is_
 }
 
 #[tokio::test(start_paused = true)]
+async fn the_result_lists_first_read_does_not_complete_a_grid_whose_running_is_unproven() {
+    // As above, but the result list is read whole within a second of the instances (10 ms a
+    // page), long before the next round; region-0's two pages of RUNNING instances (100 ms
+    // each) see deployments hand over between them from the start.
+    let mut api = fake_with_instances(5000, "op-1");
+    api.results_latency = Duration::from_millis(10);
+    api.instances_latency = Duration::from_millis(100);
+    let api = Arc::new(api);
+    let region_0_pending: Vec<usize> = (0..5000).filter(|i| i % 10 == 0 && i % 100 >= 56).collect();
+    for &i in &region_0_pending[..100] {
+        set_status(&api, i, ResultStatus::Running);
+    }
+    let mut ending: std::collections::VecDeque<usize> = (0..5000).filter(|i| i % 100 == 0).collect();
+    let mut starting = region_0_pending[100..].iter().copied();
+    let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
+    watch_operation(&handle, 1);
+    let (grid, complete, most_running) = watch_running(&mut rx, 200, |tenth| {
+        if (1..30).contains(&tenth) {
+            if let (Some(ended), Some(next)) = (ending.pop_front(), starting.next()) {
+                set_status(&api, ended, ResultStatus::Succeeded);
+                set_status(&api, next, ResultStatus::Running);
+            }
+        }
+    })
+    .await;
+    assert!(complete);
+    assert_eq!(grid.count(ResultStatus::Running), 350);
+    assert!(most_running <= 350, "{most_running} shown RUNNING; 350 ran at once");
+    handle.send(Command::Quit);
+}
+
+#[tokio::test(start_paused = true)]
 async fn instances_that_miss_part_of_the_operation_do_not_make_the_first_grid() {
     // Half the instances still name an earlier operation (a CREATE over existing instances,
     // say): a grid from them would be complete with half the total.
