@@ -983,7 +983,7 @@ impl<A: StackSetApi> Poller<A> {
                 Err(error) => tracing::debug!(stack_set, %error, "permission model not readable"),
             }
         }
-        let operation = match described {
+        let mut operation = match described {
             Ok(operation) => operation,
             Err(error) => {
                 let outcome = self.failed(generation, error);
@@ -1008,7 +1008,7 @@ impl<A: StackSetApi> Poller<A> {
             if operation.status.is_active() && !regions.is_empty() {
                 let read = self.read_instances_checked(generation, region, stack_set, operation_id, &regions, &memory);
                 match self
-                    .describing_meanwhile(generation, region, stack_set, operation_id, read)
+                    .describing_meanwhile(generation, (region, stack_set, operation_id), read, &mut operation)
                     .await
                 {
                     Ok(cells) => {
@@ -1049,7 +1049,7 @@ impl<A: StackSetApi> Poller<A> {
                     seen,
                 );
                 match self
-                    .describing_meanwhile(generation, region, stack_set, operation_id, read)
+                    .describing_meanwhile(generation, (region, stack_set, operation_id), read, &mut operation)
                     .await
                 {
                     Ok(full) => {
@@ -1129,14 +1129,16 @@ impl<A: StackSetApi> Poller<A> {
     /// `work` (a first read, inside the round), with the operation described every interval
     /// while it runs: under a low rate limit that read takes minutes, and a stop or the end
     /// must reach the header meanwhile, not after it.
+    /// `latest` becomes the last description, so the round goes on with the operation as it is
+    /// now (ended meanwhile, it is read once more in full at once).
     async fn describing_meanwhile<T>(
         &self,
         generation: u64,
-        region: &str,
-        stack_set: &str,
-        operation_id: &str,
+        (region, stack_set, operation_id): (&str, &str, &str),
         work: impl std::future::Future<Output = T>,
+        latest: &mut crate::model::Operation,
     ) -> T {
+        let described = std::sync::Mutex::new(None);
         let describe_every_interval = async {
             let interval = self.config.active_interval;
             let mut ticks = tokio::time::interval_at(Instant::now() + interval, interval);
@@ -1148,21 +1150,29 @@ impl<A: StackSetApi> Poller<A> {
                 // SDK's retries. One request an interval goes past the pace, as a stop does, and
                 // a transient failure is asked again after a second, not an interval later.
                 // Another failure is the next round's to report.
-                while let Err(error) = self
-                    .describe(generation, region, stack_set, operation_id, Paced::No)
-                    .await
-                {
-                    if !error.is_transient() {
-                        break;
+                loop {
+                    match self
+                        .describe(generation, region, stack_set, operation_id, Paced::No)
+                        .await
+                    {
+                        Ok(operation) => {
+                            *described.lock().unwrap_or_else(|p| p.into_inner()) = Some(operation);
+                            break;
+                        }
+                        Err(error) if error.is_transient() => tokio::time::sleep(DESCRIBE_RETRY_PAUSE).await,
+                        Err(_) => break,
                     }
-                    tokio::time::sleep(DESCRIBE_RETRY_PAUSE).await;
                 }
             }
         };
-        tokio::select! {
+        let done = tokio::select! {
             done = work => done,
             _ = describe_every_interval => unreachable!("describes until the work is done"),
+        };
+        if let Some(operation) = described.into_inner().unwrap_or_else(|p| p.into_inner()) {
+            *latest = operation;
         }
+        done
     }
 
     /// Time between the pages of a repeated full read: it spreads over `full_cycle_intervals`
@@ -1195,10 +1205,7 @@ impl<A: StackSetApi> Poller<A> {
             FullReadPace {
                 pace,
                 withhold_running,
-                // While a grid from the instances waits for an incremental read that proves its
-                // RUNNING, that read says when it is complete: this one's end proves nothing of
-                // RUNNING (411 of 300 showed as complete where a Region ran 150).
-                announce_full: !memory.complete_after_incremental,
+                announce_full: true,
             },
             Arc::clone(&memory.seen_running),
         ));
@@ -1288,7 +1295,11 @@ impl<A: StackSetApi> Poller<A> {
                 tokio::time::sleep(pace).await;
             }
         }
-        if announce_full {
+        // While RUNNING is held back, the grid is complete only once an incremental read has
+        // proven it (see `incremental_read`): this read's end alone proves nothing of RUNNING
+        // (411 of 300 showed as complete where a Region ran 150).
+        let grid_complete = seen_running.lock().unwrap_or_else(|p| p.into_inner()).grid_complete;
+        if announce_full && (grid_complete || !withhold_running) {
             self.send(Msg::ResultsPage {
                 generation,
                 results: Vec::new(),
@@ -1478,6 +1489,11 @@ impl<A: StackSetApi> Poller<A> {
         // instances is not one snapshot, so until the result list's order is known, what ended
         // there could sit as RUNNING on the first complete screen.
         if read == ReadKind::Incremental && std::mem::take(&mut memory.complete_after_incremental) {
+            memory
+                .seen_running
+                .lock()
+                .unwrap_or_else(|p| p.into_inner())
+                .grid_complete = true;
             self.send(Msg::ResultsPage {
                 generation,
                 results: Vec::new(),
@@ -1886,6 +1902,8 @@ struct Sightings {
     seen: Vec<OperationResult>,
     /// The cells the last incremental read left believed RUNNING.
     believed_running: HashSet<Key>,
+    /// An incremental read has declared the grid complete.
+    grid_complete: bool,
 }
 
 /// Whether a request waits for the polling pace.
