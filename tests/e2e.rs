@@ -351,20 +351,37 @@ impl Dashboard {
 
     /// Move the selection down until the selected line contains `what` (lists are highlighted
     /// by position, so look the line up and count).
+    /// The list may re-sort between the look and the keys (a refresh lands): if the screen
+    /// opened is not `what`'s (its title names it), back out and try again.
     async fn open_line(&mut self, what: &str) {
-        let screen = self.wait_for(what).await;
-        let lines: Vec<&str> = screen.lines().collect();
-        let target = lines.iter().position(|l| l.contains(what)).expect("line present");
-        let first = lines
-            .iter()
-            .position(|l| l.contains("NAME") || l.contains("OPERATION ID") || l.contains("STACK SET"))
-            .expect("table header")
-            + 1;
-        self.press(KeyCode::Char('g'));
-        for _ in first..target {
-            self.press(KeyCode::Char('j'));
+        for _ in 0..3 {
+            let screen = self.wait_for(what).await;
+            let lines: Vec<&str> = screen.lines().collect();
+            let target = lines.iter().position(|l| l.contains(what)).expect("line present");
+            let first = lines
+                .iter()
+                .position(|l| l.contains("NAME") || l.contains("OPERATION ID") || l.contains("STACK SET"))
+                .expect("table header")
+                + 1;
+            self.press(KeyCode::Char('g'));
+            for _ in first..target {
+                self.press(KeyCode::Char('j'));
+            }
+            self.press(KeyCode::Enter);
+            let wanted = what.to_string();
+            let opened = tokio::time::timeout(
+                Duration::from_secs(5),
+                self.screen
+                    .wait_for(|s| s.lines().next().is_some_and(|title| title.contains(&wanted))),
+            )
+            .await
+            .is_ok_and(|r| r.is_ok());
+            if opened {
+                return;
+            }
+            self.press(KeyCode::Esc);
         }
-        self.press(KeyCode::Enter);
+        panic!("{what:?} could not be opened; screen:\n{}", *self.screen.borrow());
     }
 
     /// Types `text` into the current screen's filter and keeps it.
