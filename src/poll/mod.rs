@@ -1380,14 +1380,7 @@ impl<A: StackSetApi> Poller<A> {
         let running = match running {
             Ok(running) => running,
             Err(error) => {
-                memory.running = before;
-                // The ended ones wait for the next try.
-                memory
-                    .seen_running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .seen
-                    .extend(seen_ended);
+                restore_unsettled(memory, before, seen_ended);
                 return Err(error);
             }
         };
@@ -1405,14 +1398,7 @@ impl<A: StackSetApi> Poller<A> {
         let (failed, cancelled) = match (failed, cancelled) {
             (Ok(failed), Ok(cancelled)) => (failed, cancelled),
             (Err(error), _) | (_, Err(error)) => {
-                memory.running = before;
-                // The ended ones wait for the next try.
-                memory
-                    .seen_running
-                    .lock()
-                    .unwrap_or_else(|p| p.into_inner())
-                    .seen
-                    .extend(seen_ended);
+                restore_unsettled(memory, before, seen_ended);
                 return Err(error);
             }
         };
@@ -1892,6 +1878,22 @@ fn results_of_instances(instances: &[crate::model::StackInstance]) -> Result<Vec
             })
         })
         .collect()
+}
+
+/// An incremental read that failed leaves what it took for the next try: the cells believed
+/// RUNNING, and the ended ones a full read held back.
+fn restore_unsettled(
+    memory: &mut ScopeMemory,
+    before: HashMap<Key, OperationResult>,
+    seen_ended: Vec<OperationResult>,
+) {
+    memory.running = before;
+    memory
+        .seen_running
+        .lock()
+        .unwrap_or_else(|p| p.into_inner())
+        .seen
+        .extend(seen_ended);
 }
 
 /// What full reads saw that waits for the next incremental read, which sends it with what it

@@ -1360,6 +1360,18 @@ async fn running_holds_steady_while_deployments_hand_over_under_a_full_read() {
     handle.send(Command::Quit);
 }
 
+/// Makes region-0 of `fake_with_instances(5000, ..)` run 150 at once (two pages of RUNNING
+/// instances); returns the deployments to end and to start, in order, for hand-overs there.
+fn region_0_runs_150(api: &FakeApi) -> (std::collections::VecDeque<usize>, std::vec::IntoIter<usize>) {
+    let mut region_0_pending: Vec<usize> = (0..5000).filter(|i| i % 10 == 0 && i % 100 >= 56).collect();
+    let later = region_0_pending.split_off(100);
+    for i in region_0_pending {
+        set_status(api, i, ResultStatus::Running);
+    }
+    let ending = (0..5000).filter(|i| i % 100 == 0).collect();
+    (ending, later.into_iter())
+}
+
 #[tokio::test(start_paused = true)]
 async fn a_region_running_more_than_a_page_is_complete_only_once_its_running_is_proven() {
     // 5,000 results; region-0 runs 150 at once (two pages of RUNNING instances, which are not one
@@ -1369,12 +1381,7 @@ async fn a_region_running_more_than_a_page_is_complete_only_once_its_running_is_
     let mut api = fake_with_instances(5000, "op-1");
     api.results_latency = Duration::from_millis(500);
     let api = Arc::new(api);
-    let region_0_pending: Vec<usize> = (0..5000).filter(|i| i % 10 == 0 && i % 100 >= 56).collect();
-    for &i in &region_0_pending[..100] {
-        set_status(&api, i, ResultStatus::Running);
-    }
-    let mut ending: std::collections::VecDeque<usize> = (0..5000).filter(|i| i % 100 == 0).collect();
-    let mut starting = region_0_pending[100..].iter().copied();
+    let (mut ending, mut starting) = region_0_runs_150(&api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
     let (grid, complete, most_running) = watch_running(&mut rx, 400, |tenth| {
@@ -1401,12 +1408,7 @@ async fn the_result_lists_first_read_does_not_complete_a_grid_whose_running_is_u
     api.results_latency = Duration::from_millis(10);
     api.instances_latency = Duration::from_millis(100);
     let api = Arc::new(api);
-    let region_0_pending: Vec<usize> = (0..5000).filter(|i| i % 10 == 0 && i % 100 >= 56).collect();
-    for &i in &region_0_pending[..100] {
-        set_status(&api, i, ResultStatus::Running);
-    }
-    let mut ending: std::collections::VecDeque<usize> = (0..5000).filter(|i| i % 100 == 0).collect();
-    let mut starting = region_0_pending[100..].iter().copied();
+    let (mut ending, mut starting) = region_0_runs_150(&api);
     let (handle, mut rx) = start(Arc::clone(&api), PollConfig::default());
     watch_operation(&handle, 1);
     let (grid, complete, most_running) = watch_running(&mut rx, 200, |tenth| {
